@@ -1,0 +1,55 @@
+"""One JSON error shape for every 4xx: ``{"error": {"code", "message", "fields"?}}``."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from chat.errors import AppError, ErrorCode
+
+_DRF_CODES = {
+    drf.NotFound: ErrorCode.NOT_FOUND,
+    drf.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    drf.AuthenticationFailed: ErrorCode.NOT_AUTHENTICATED,
+    drf.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    drf.Throttled: ErrorCode.RATE_LIMITED,
+    drf.ValidationError: ErrorCode.INVALID_DATA,
+    drf.ParseError: ErrorCode.INVALID_DATA,
+    drf.UnsupportedMediaType: ErrorCode.INVALID_DATA,
+}
+
+
+def error_response(error: AppError) -> Response:
+    return Response({"error": error.as_dict()}, status=error.http_status)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: application errors and DRF's own, in the one shape."""
+    if isinstance(exc, AppError):
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), ErrorCode.INVALID_DATA)
+    body: dict[str, Any] = {"code": str(code), "message": _message(exc)}
+    if isinstance(exc, drf.ValidationError):
+        body["fields"] = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    response.data = {"error": body}
+    return response
+
+
+def _message(exc: Exception) -> str:
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, str):
+        return detail
+    if isinstance(exc, drf.ValidationError):
+        return "Invalid input."
+    return str(detail or exc)

@@ -1,0 +1,2 @@
+"""Widget SSE and long-poll routes (real-time issue)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""REST API routes (REST issue)."""
+urlpatterns: list = []

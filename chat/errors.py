@@ -1,0 +1,123 @@
+"""Application errors: one hierarchy, one stable ``code`` each.
+
+Services raise these; the socket consumers turn them into ``reply`` frames with ``ok: false``
+and the REST exception handler into ``{"error": {"code", "message", "fields"}}`` with the
+class's HTTP status. Codes are part of the wire contract (DESIGN.md §7): never rename one.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_COMMAND = "unknown_command"
+    INVALID_DATA = "invalid_data"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_AUTHENTICATED = "not_authenticated"
+    FLOOD_LIMITED = "flood_limited"
+    CONTENT_TOO_LONG = "content_too_long"
+    TOO_MANY_ATTACHMENTS = "too_many_attachments"
+    CONTACT_BLOCKED = "contact_blocked"
+    RATE_LIMITED = "rate_limited"
+    RESYNC_REQUIRED = "resync_required"
+    CONFLICT = "conflict"
+    INVALID_ATTACHMENT = "invalid_attachment"
+
+
+class AppError(Exception):
+    """Base of every error a client may see. Subclasses set ``code`` and ``http_status``."""
+
+    code: ErrorCode = ErrorCode.INVALID_DATA
+    http_status: int = 400
+    default_message: str = "The request is invalid."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class InvalidFrame(AppError):
+    code = ErrorCode.INVALID_FRAME
+    default_message = "The frame is not a JSON object."
+
+
+class UnknownCommand(AppError):
+    code = ErrorCode.UNKNOWN_COMMAND
+    default_message = "Unknown command."
+
+
+class InvalidData(AppError):
+    code = ErrorCode.INVALID_DATA
+
+
+class NotFound(AppError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+    default_message = "Not found."
+
+
+class PermissionDenied(AppError):
+    code = ErrorCode.PERMISSION_DENIED
+    http_status = 403
+    default_message = "You may not do this."
+
+
+class NotAuthenticated(AppError):
+    code = ErrorCode.NOT_AUTHENTICATED
+    http_status = 401
+    default_message = "Authentication required."
+
+
+class FloodLimited(AppError):
+    code = ErrorCode.FLOOD_LIMITED
+    http_status = 429
+    default_message = "Too many messages; wait a moment."
+
+
+class RateLimited(AppError):
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+    default_message = "Too many requests; slow down."
+
+
+class ContentTooLong(AppError):
+    code = ErrorCode.CONTENT_TOO_LONG
+    default_message = "The message is too long."
+
+
+class TooManyAttachments(AppError):
+    code = ErrorCode.TOO_MANY_ATTACHMENTS
+    default_message = "Too many attachments."
+
+
+class InvalidAttachment(AppError):
+    code = ErrorCode.INVALID_ATTACHMENT
+    default_message = "The attachment is not accepted."
+
+
+class ContactBlocked(AppError):
+    code = ErrorCode.CONTACT_BLOCKED
+    http_status = 403
+    default_message = "This contact is blocked."
+
+
+class ResyncRequired(AppError):
+    code = ErrorCode.RESYNC_REQUIRED
+    http_status = 409
+    default_message = "Too many events were missed; reload through the REST API."
+
+
+class Conflict(AppError):
+    code = ErrorCode.CONFLICT
+    http_status = 409
+    default_message = "The request conflicts with the current state."

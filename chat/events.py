@@ -1,0 +1,215 @@
+"""Durable events: types declared once, the outbox dispatcher, group names.
+
+``dispatch()`` writes an Event row in the caller's transaction. After the transaction commits
+the event is handed to in-process subscribers (reactions such as auto-assignment, registered in
+an app's ``ready()``) and the stream is poked so that every server process reads the outbox and
+delivers it to its sockets (chat/stream.py). Nothing is published for a transaction that rolls
+back. Nothing else in the project publishes durable events.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from chat.models import Audience, Event
+
+logger = logging.getLogger(__name__)
+
+
+class EventType(StrEnum):
+    CONVERSATION_CREATED = "conversation.created"
+    CONVERSATION_UPDATED = "conversation.updated"
+    CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+    ASSIGNEE_CHANGED = "assignee.changed"
+    MESSAGE_CREATED = "message.created"
+    MESSAGE_UPDATED = "message.updated"
+    FIRST_REPLY_CREATED = "first_reply.created"
+    REPLY_CREATED = "reply.created"
+    CONVERSATION_READ = "conversation.read"
+    PRESENCE_UPDATED = "presence.updated"
+
+
+class EphemeralType(StrEnum):
+    TYPING_STARTED = "conversation.typing_started"
+    TYPING_STOPPED = "conversation.typing_stopped"
+
+
+# Never delivered to a widget, whatever the audience asked for.
+OPERATOR_ONLY_TYPES: frozenset[str] = frozenset(
+    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED}
+)
+
+
+# --- Group names (the only place they are spelled) --------------------------------------------
+
+STREAM_GROUP = "stream.poke"
+
+
+def inbox_group(inbox_id: int) -> str:
+    """Operators of one inbox (ephemeral events such as typing)."""
+    return f"inbox.{inbox_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one operator (membership changes, forced disconnects)."""
+    return f"user.{user_id}"
+
+
+def contact_inbox_group(contact_inbox_id: int) -> str:
+    """Every widget socket of one visitor in one inbox."""
+    return f"contact_inbox.{contact_inbox_id}"
+
+
+# --- Published form ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """What subscribers receive after commit: plain data, never model instances."""
+
+    id: int
+    type: str
+    inbox_id: int | None
+    conversation_id: int | None
+    contact_inbox_id: int | None
+    user_id: int | None
+    audience: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Event) -> PublishedEvent:
+        return cls(
+            id=row.id,
+            type=row.type,
+            inbox_id=row.inbox_id,
+            conversation_id=row.conversation_id,
+            contact_inbox_id=row.contact_inbox_id,
+            user_id=row.user_id,
+            audience=row.audience,
+            payload=row.payload,
+        )
+
+
+Subscriber = Callable[[PublishedEvent], None]
+_subscribers: list[tuple[frozenset[str] | None, Subscriber]] = []
+
+
+def subscribe(callback: Subscriber, *, types: set[str] | None = None) -> None:
+    """Call ``callback(event)`` after commit for every event (or only ``types``).
+
+    Subscribers run in the committing thread, after the commit, each in its own error boundary:
+    a failing subscriber is logged and never undoes or blocks the change that was committed.
+    """
+    entry = (frozenset(types) if types else None, callback)
+    if entry not in _subscribers:
+        _subscribers.append(entry)
+
+
+def unsubscribe(callback: Subscriber) -> None:
+    _subscribers[:] = [entry for entry in _subscribers if entry[1] is not callback]
+
+
+# --- Dispatch ---------------------------------------------------------------------------------
+
+
+def dispatch(
+    event_type: EventType | str,
+    *,
+    payload: dict[str, Any],
+    inbox_id: int | None = None,
+    conversation_id: int | None = None,
+    contact_inbox_id: int | None = None,
+    user_id: int | None = None,
+    audience: Audience | str = Audience.OPERATORS,
+) -> Event:
+    """Write one durable event in the current transaction; publish it after commit.
+
+    Must run inside ``transaction.atomic()``: the event shares the fate of the change it
+    describes. Operator-only types are forced to the operators' audience.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("dispatch() must run inside transaction.atomic()")
+    if str(event_type) in OPERATOR_ONLY_TYPES:
+        audience = Audience.OPERATORS
+    row = Event(
+        type=str(event_type),
+        inbox_id=inbox_id,
+        conversation_id=conversation_id,
+        contact_inbox_id=contact_inbox_id,
+        user_id=user_id,
+        audience=str(audience),
+        payload=payload,
+    )
+    _insert(row)
+    published = PublishedEvent.from_row(row)
+    transaction.on_commit(lambda: _publish(published))
+    return row
+
+
+def _insert(row: Event) -> None:
+    if connection.vendor != "postgresql":
+        # SQLite has one writer at a time: ids are allocated in commit order already.
+        row.save(force_insert=True)
+        return
+    # PostgreSQL: ids come from a sequence before commit, so commit order can differ from id
+    # order. We record which transactions were in progress once our id was allocated; the
+    # stream holds this event back until they have ended (docs/realtime.md). Three statements,
+    # in this order: own xid first (so that every allocator is visible in others' snapshots
+    # before it allocates), then the id, then the snapshot, taken after the id exists.
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text")
+        own_xid = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
+        row.id = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT coalesce(array_agg(x::text), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
+            "WHERE x::text <> %s",
+            [own_xid],
+        )
+        row.pending_xids = sorted(cursor.fetchone()[0], key=int)
+    row.save(force_insert=True)
+
+
+def _publish(event: PublishedEvent) -> None:
+    for types, callback in list(_subscribers):
+        if types is None or event.type in types:
+            try:
+                callback(event)
+            except Exception:  # one subscriber's failure must not stop the others
+                logger.exception("event subscriber %r failed for %s #%s", callback, event.type, event.id)
+    poke_stream()
+
+
+def notify_group(group: str, message: dict[str, Any]) -> None:
+    """Send a control message (not a durable event) to a group after the current transaction
+    commits, or now outside one: e.g. ``{"type": "membership.changed"}`` to ``user_group(id)``
+    so open sockets follow, ``{"type": "socket.close", "code": 4403}`` to a blocked visitor."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            try:
+                async_to_sync(layer.group_send)(group, message)
+            except Exception:
+                logger.warning("control message to %s failed", group, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def poke_stream() -> None:
+    """Wake every process's stream reader. Best effort: readers also poll (STREAM_POLL_SECONDS)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(STREAM_GROUP, {"type": "stream.poke"})
+    except Exception:  # the poll catches up; a poke is only a latency optimisation
+        logger.warning("stream poke failed", exc_info=True)

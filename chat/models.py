@@ -1,0 +1,287 @@
+"""The data model of DESIGN.md §4. Models hold data and constraints; rules live in services."""
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+
+def new_website_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_pubsub_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_hmac_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Branch(models.Model):
+    name = models.CharField(max_length=200)
+    is_default = models.BooleanField(default=False)
+    # Per-branch counter behind Conversation.display_id (incremented under a row lock).
+    last_display_id = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_branch"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelType(models.TextChoices):
+    WEB_WIDGET = "web_widget", "Web widget"
+    API = "api", "API"
+
+
+class Inbox(models.Model):
+    # Null: the inbox's conversations go to the default branch.
+    branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="inboxes")
+    name = models.CharField(max_length=200)
+    channel_type = models.CharField(max_length=20, choices=ChannelType.choices, default=ChannelType.WEB_WIDGET)
+    website_token = models.CharField(max_length=64, unique=True, default=new_website_token)
+    enable_auto_assignment = models.BooleanField(default=True)
+    max_assignment_limit = models.PositiveIntegerField(null=True, blank=True)
+    # Auto-assignments per operator per window (AssignmentRateLimiter); null = the setting.
+    assignment_rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    greeting = models.TextField(blank=True, default="")
+    # {"timezone": "Europe/Paris", "days": {"mon": [["09:00", "18:00"]], ...}}; empty = always open.
+    business_hours = models.JSONField(default=dict, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    hmac_secret = models.CharField(max_length=128, default=new_hmac_secret)
+    # What an incoming message on a resolved conversation does: reopen it, or start a new one.
+    reopen_resolved_conversations = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "inboxes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxMember(models.Model):
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inbox", "user"], name="unique_inbox_member")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.inbox}"
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    SUPERVISOR = "supervisor", "Supervisor"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class Availability(models.TextChoices):
+    ONLINE = "online", "Online"
+    BUSY = "busy", "Busy"
+    OFFLINE = "offline", "Offline"
+
+
+class OperatorProfile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_profile")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    display_name = models.CharField(max_length=200, blank=True, default="")
+    # What the operator chose; being online also needs a connected socket (presence/).
+    availability = models.CharField(max_length=10, choices=Availability.choices, default=Availability.ONLINE)
+    branches = models.ManyToManyField(Branch, blank=True, related_name="operators")
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+
+class Contact(models.Model):
+    name = models.CharField(max_length=255, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True, null=True)
+    # E.164, normalized by chat.services.contacts.normalize_phone.
+    phone = models.CharField(max_length=20, blank=True, null=True)
+    identifier = models.CharField(max_length=255, blank=True, null=True, unique=True)
+    blocked = models.BooleanField(default=False)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    additional_attributes = models.JSONField(default=dict, blank=True)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Contact {self.pk}"
+
+
+class ContactInbox(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="contact_inboxes")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="contact_inboxes")
+    source_id = models.CharField(max_length=255)
+    pubsub_token = models.CharField(max_length=64, unique=True, default=new_pubsub_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inbox", "source_id"], name="unique_inbox_source_id")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} @ {self.inbox}"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    SNOOZED = "snoozed", "Snoozed"
+
+
+class Priority(models.TextChoices):
+    NONE = "none", "None"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class Conversation(models.Model):
+    display_id = models.PositiveIntegerField()
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="conversations")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    contact_inbox = models.ForeignKey(ContactInbox, on_delete=models.CASCADE, related_name="conversations")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    status = models.CharField(max_length=10, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NONE)
+    identifier = models.CharField(max_length=255, blank=True, null=True)
+    last_activity_at = models.DateTimeField(db_default=Now())
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    first_reply_created_at = models.DateTimeField(null=True, blank=True)
+    contact_last_seen_at = models.DateTimeField(null=True, blank=True)
+    agent_last_seen_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    additional_attributes = models.JSONField(default=dict, blank=True)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["branch", "display_id"], name="unique_branch_display_id"),
+        ]
+        indexes = [
+            models.Index(fields=["inbox", "status", "assignee"], name="conv_inbox_status_assignee"),
+            models.Index(fields=["status", "priority"], name="conv_status_priority"),
+            models.Index(fields=["branch", "status", "assignee"], name="conv_branch_status_assignee"),
+            models.Index(fields=["contact", "inbox", "status"], name="conv_contact_inbox_status"),
+            models.Index(fields=["-last_activity_at", "-id"], name="conv_last_activity"),
+            models.Index(fields=["inbox", "-last_activity_at", "-id"], name="conv_inbox_last_activity"),
+            models.Index(fields=["status", "snoozed_until"], name="conv_status_snoozed_until"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.display_id} ({self.status})"
+
+
+class MessageDirection(models.TextChoices):
+    INCOMING = "incoming", "Incoming"
+    OUTGOING = "outgoing", "Outgoing"
+    ACTIVITY = "activity", "Activity"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, choices=MessageDirection.choices)
+    private = models.BooleanField(default=False)
+    sender_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
+    )
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
+    )
+    content = models.TextField(blank=True, default="", validators=[MaxLengthValidator(150_000)])
+    processed_message_content = models.TextField(blank=True, default="")
+    content_type = models.CharField(max_length=32, default="text")
+    content_attributes = models.JSONField(default=dict, blank=True)
+    external_source_ids = models.JSONField(default=dict, blank=True)
+    source_id = models.CharField(max_length=255, null=True, blank=True)
+    echo_id = models.CharField(max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "source_id"], condition=Q(source_id__isnull=False), name="unique_message_source_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["sender_contact", "direction", "created_at"], name="msg_contact_direction_created"),
+            models.Index(fields=["sender_user", "direction", "created_at"], name="msg_user_direction_created"),
+            models.Index(fields=["conversation", "id"], name="msg_conversation_id"),
+            models.Index(fields=["conversation", "echo_id"], name="msg_conversation_echo_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} #{self.pk}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    file_type = models.CharField(max_length=100, default="file")
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.file.name
+
+
+class Audience(models.TextChoices):
+    OPERATORS = "operators", "Operators"
+    EVERYONE = "everyone", "Everyone"
+
+
+class Event(models.Model):
+    """Outbox row: written in the transaction of the change, streamed after commit (docs/realtime.md)."""
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=40)
+    inbox = models.ForeignKey(Inbox, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Which widget may see it (the conversation's visitor); null with audience=everyone: every
+    # widget of the inbox (e.g. operator availability).
+    contact_inbox = models.ForeignKey(ContactInbox, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Only one operator (personal events); null = every operator of the inbox.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.OPERATORS)
+    payload = models.JSONField(default=dict)
+    # PostgreSQL only: ids of transactions in progress when this event's id was allocated. The
+    # stream holds the event back until they have ended (docs/realtime.md, "late commits").
+    pending_xids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["inbox", "id"], name="event_inbox_id"),
+            models.Index(fields=["contact_inbox", "id"], name="event_contact_inbox_id"),
+            models.Index(fields=["created_at"], name="event_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

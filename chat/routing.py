@@ -1,0 +1,4 @@
+"""WebSocket URL routes."""
+from django.urls import path
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,92 @@
+"""Contacts: validated email and phone (E.164), block and unblock."""
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from django.db import transaction
+from email_validator import EmailNotValidError, validate_email
+
+from chat.errors import InvalidData
+from chat.models import Contact
+
+
+def normalize_email(value: str | None) -> str | None:
+    """A syntactically valid email, normalized (domain lower-cased), or InvalidData."""
+    if value in (None, ""):
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidData("Invalid email address.", fields={"email": [str(exc)]}) from exc
+
+
+def normalize_phone(value: str | None, *, region: str | None = None) -> str | None:
+    """A valid phone number in E.164 (``+33612345678``), or InvalidData.
+
+    Without a ``+`` country prefix the number needs a ``region`` (ISO 3166 alpha-2).
+    """
+    if value in (None, ""):
+        return None
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidData("Invalid phone number.", fields={"phone": [str(exc)]}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidData("Invalid phone number.", fields={"phone": ["Not a valid number."]})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contact_create(
+    *,
+    name: str = "",
+    email: str | None = None,
+    phone: str | None = None,
+    identifier: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+) -> Contact:
+    """Create a contact after validating email and phone."""
+    return Contact.objects.create(
+        name=name or "",
+        email=normalize_email(email),
+        phone=normalize_phone(phone),
+        identifier=identifier or None,
+        custom_attributes=custom_attributes or {},
+        additional_attributes=additional_attributes or {},
+    )
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    name: str | None = None,
+    email: str | None = _UNSET,
+    phone: str | None = _UNSET,
+    custom_attributes: dict[str, Any] | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+) -> Contact:
+    """Update the given fields of a contact (email and phone validated)."""
+    if name is not None:
+        contact.name = name
+    if email is not _UNSET:
+        contact.email = normalize_email(email)
+    if phone is not _UNSET:
+        contact.phone = normalize_phone(phone)
+    if custom_attributes is not None:
+        contact.custom_attributes = custom_attributes
+    if additional_attributes is not None:
+        contact.additional_attributes = additional_attributes
+    contact.save()
+    return contact
+
+
+def contact_set_blocked(*, contact: Contact, blocked: bool) -> Contact:
+    """Block or unblock a contact. A blocked contact's new messages are refused."""
+    Contact.objects.filter(pk=contact.pk).update(blocked=blocked)
+    contact.blocked = blocked
+    return contact

@@ -1,0 +1,310 @@
+"""Conversation rules (DESIGN.md §5): creation, status, priority, last seen, unread counts."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from chat.errors import InvalidData, NotFound
+from chat.events import EventType, dispatch
+from chat.models import (
+    Audience,
+    Branch,
+    ContactInbox,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageDirection,
+    Priority,
+)
+from chat.payloads import conversation_payload, message_payload, user_summary
+from chat.services.branches import get_default_branch, get_default_branch_id_cached
+from chat.store import get_store
+
+User = get_user_model()
+
+
+def _allocate_display_id(branch_id: int) -> int:
+    """Next per-branch number. The counter row stays locked until the caller commits, so two
+    creators never get the same number; a rolled-back creation leaves a gap (tolerated)."""
+    table = Branch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_display_id = last_display_id + 1 WHERE id = %s RETURNING last_display_id",
+            [branch_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Branch not found.")
+    return int(row[0])
+
+
+def _branch_id_for(contact_inbox: ContactInbox) -> int:
+    inbox = contact_inbox.inbox
+    if inbox.branch_id is not None:
+        return inbox.branch_id
+    return get_default_branch_id_cached() or get_default_branch().pk
+
+
+def conversation_for_event(conversation_id: int) -> Conversation:
+    """Load a conversation with what its payload needs, in one query."""
+    return Conversation.objects.select_related("assignee__operator_profile", "contact").get(pk=conversation_id)
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    contact_inbox: ContactInbox,
+    identifier: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+) -> Conversation:
+    """Open a new conversation for a visitor in an inbox; emits ``conversation.created``."""
+    branch_id = _branch_id_for(contact_inbox)
+    conversation = Conversation.objects.create(
+        display_id=_allocate_display_id(branch_id),
+        branch_id=branch_id,
+        inbox_id=contact_inbox.inbox_id,
+        contact_id=contact_inbox.contact_id,
+        contact_inbox=contact_inbox,
+        identifier=identifier,
+        custom_attributes=custom_attributes or {},
+        additional_attributes=additional_attributes or {},
+    )
+    conversation = conversation_for_event(conversation.pk)
+    dispatch(
+        EventType.CONVERSATION_CREATED,
+        payload=conversation_payload(conversation),
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.pk,
+        contact_inbox_id=conversation.contact_inbox_id,
+        audience=Audience.EVERYONE,
+    )
+    return conversation
+
+
+def actor_name(*, user: Any | None = None, contact: Any | None = None) -> str:
+    if user is not None:
+        return (user_summary(user) or {}).get("name", "someone")
+    if contact is not None:
+        return contact.name or "the contact"
+    return "the system"
+
+
+def activity_add(*, conversation: Conversation, content: str) -> Message:
+    """Add an ``activity`` line (operators only) and emit ``message.created``."""
+    message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY, content=content)
+    dispatch(
+        EventType.MESSAGE_CREATED,
+        payload=message_payload(message),
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.pk,
+        contact_inbox_id=conversation.contact_inbox_id,
+        audience=Audience.OPERATORS,
+    )
+    return message
+
+
+_STATUS_ACTIVITY = {
+    ConversationStatus.OPEN: "Conversation was reopened by {actor}",
+    ConversationStatus.RESOLVED: "Conversation was resolved by {actor}",
+    ConversationStatus.PENDING: "Conversation was marked pending by {actor}",
+    ConversationStatus.SNOOZED: "Conversation was snoozed until {until} by {actor}",
+}
+
+
+def lock_conversation(conversation_id: int) -> Conversation:
+    """Row-lock a conversation for the rest of the transaction, or NotFound."""
+    try:
+        return Conversation.objects.select_for_update().get(pk=conversation_id)
+    except Conversation.DoesNotExist:
+        raise NotFound("Conversation not found.") from None
+
+
+def _emit_conversation(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
+    conversation = conversation_for_event(conversation_id)
+    dispatch(
+        event_type,
+        payload=conversation_payload(conversation),
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.pk,
+        contact_inbox_id=conversation.contact_inbox_id,
+        audience=audience,
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_set_status(
+    *,
+    conversation_id: int,
+    status: str,
+    snoozed_until: datetime | None = None,
+    actor_user: Any | None = None,
+    actor_contact: Any | None = None,
+) -> Conversation:
+    """Change a conversation's status (open, pending, resolved, snoozed until a time).
+
+    Adds an activity line and emits ``conversation.status_changed``; setting the status it
+    already has changes nothing and emits nothing.
+    """
+    if status not in ConversationStatus.values:
+        raise InvalidData("Unknown status.", fields={"status": [f"Must be one of {ConversationStatus.values}."]})
+    if status == ConversationStatus.SNOOZED:
+        if snoozed_until is None or snoozed_until <= timezone.now():
+            raise InvalidData("Snoozing needs a future snoozed_until.", fields={"snoozed_until": ["Must be in the future."]})
+    else:
+        snoozed_until = None
+    conversation = lock_conversation(conversation_id)
+    if conversation.status == status and conversation.snoozed_until == snoozed_until:
+        return conversation_for_event(conversation_id)
+    changes: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until}
+    if status == ConversationStatus.RESOLVED:
+        changes["waiting_since"] = None
+    Conversation.objects.filter(pk=conversation_id).update(**changes)
+    activity_add(
+        conversation=conversation,
+        content=_STATUS_ACTIVITY[ConversationStatus(status)].format(
+            actor=actor_name(user=actor_user, contact=actor_contact),
+            until=snoozed_until.isoformat() if snoozed_until else "",
+        ),
+    )
+    return _emit_conversation(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
+
+
+def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None = None) -> Conversation:
+    """open → resolved; resolved, pending or snoozed → open."""
+    current = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).first()
+    if current is None:
+        raise NotFound("Conversation not found.")
+    target = ConversationStatus.RESOLVED if current == ConversationStatus.OPEN else ConversationStatus.OPEN
+    return conversation_set_status(conversation_id=conversation_id, status=target, actor_user=actor_user)
+
+
+@transaction.atomic
+def conversation_set_priority(*, conversation_id: int, priority: str, actor_user: Any | None = None) -> Conversation:
+    """Change the priority; adds an activity line and emits ``conversation.updated``."""
+    if priority not in Priority.values:
+        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+    conversation = lock_conversation(conversation_id)
+    if conversation.priority == priority:
+        return conversation_for_event(conversation_id)
+    Conversation.objects.filter(pk=conversation_id).update(priority=priority)
+    activity_add(conversation=conversation, content=f"Priority set to {priority} by {actor_name(user=actor_user)}")
+    return _emit_conversation(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
+
+
+@transaction.atomic
+def conversation_update_attributes(
+    *, conversation_id: int, custom_attributes: dict[str, Any] | None = None
+) -> Conversation:
+    """Replace custom attributes; emits ``conversation.updated``."""
+    lock_conversation(conversation_id)
+    if custom_attributes is not None:
+        Conversation.objects.filter(pk=conversation_id).update(custom_attributes=custom_attributes)
+    return _emit_conversation(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
+
+
+def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids."""
+    now = now or timezone.now()
+    due = list(
+        Conversation.objects.filter(status=ConversationStatus.SNOOZED, snoozed_until__lte=now)
+        .order_by("snoozed_until")
+        .values_list("pk", flat=True)[:limit]
+    )
+    woken = []
+    for conversation_id in due:
+        with transaction.atomic():
+            conversation = lock_conversation(conversation_id)
+            if conversation.status != ConversationStatus.SNOOZED:
+                continue  # another worker (or a new message) got there first
+            Conversation.objects.filter(pk=conversation_id).update(status=ConversationStatus.OPEN, snoozed_until=None)
+            activity_add(conversation=conversation, content="Conversation was reopened after its snooze ended")
+            _emit_conversation(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
+            woken.append(conversation_id)
+    return woken
+
+
+# --- Last seen (throttled) and unread counts -------------------------------------------------
+
+
+def _touch_last_seen(conversation_id: int, *, side: str, field: str) -> bool:
+    store = get_store()
+    if not store.acquire(f"seen:{side}:{conversation_id}", settings.LAST_SEEN_THROTTLE_SECONDS):
+        return False
+    with transaction.atomic():
+        updated = Conversation.objects.filter(pk=conversation_id).update(**{field: Now()})
+        if not updated:
+            store.delete(f"seen:{side}:{conversation_id}")
+            raise NotFound("Conversation not found.")
+        conversation = Conversation.objects.only("inbox_id", "contact_inbox_id", "assignee_id", field).get(
+            pk=conversation_id
+        )
+        dispatch(
+            EventType.CONVERSATION_READ,
+            payload={"side": side, "last_seen_at": getattr(conversation, field).isoformat().replace("+00:00", "Z")},
+            inbox_id=conversation.inbox_id,
+            conversation_id=conversation_id,
+            contact_inbox_id=conversation.contact_inbox_id,
+            audience=Audience.EVERYONE,
+        )
+        if side == "agent" and conversation.assignee_id:
+            transaction.on_commit(lambda: invalidate_operator_unread(conversation.assignee_id))
+    return True
+
+
+def touch_assignee_last_seen(*, conversation_id: int) -> bool:
+    """Record that operators read the conversation; writes at most once per 15 s (True if written)."""
+    return _touch_last_seen(conversation_id, side="agent", field="agent_last_seen_at")
+
+
+def touch_contact_last_seen(*, conversation_id: int) -> bool:
+    """Record that the visitor read the conversation; writes at most once per 15 s (True if written)."""
+    return _touch_last_seen(conversation_id, side="contact", field="contact_last_seen_at")
+
+
+def unread_filter(prefix: str = "") -> Q:
+    """Incoming messages an operator has not seen (newer than ``agent_last_seen_at``)."""
+    p = prefix
+    return Q(**{f"{p}direction": MessageDirection.INCOMING}) & (
+        Q(**{f"{p}conversation__agent_last_seen_at__isnull": True})
+        | Q(**{f"{p}created_at__gt": F(f"{p}conversation__agent_last_seen_at")})
+    )
+
+
+def conversation_unread_count(*, conversation_id: int) -> int:
+    """Incoming messages of one conversation that operators have not seen."""
+    return Message.objects.filter(unread_filter(), conversation_id=conversation_id).count()
+
+
+def _unread_key(user_id: int) -> str:
+    return f"unread:user:{user_id}"
+
+
+def operator_unread_total(*, user_id: int) -> int:
+    """Unread incoming messages in the open conversations assigned to an operator (cached 30 s)."""
+    key = _unread_key(user_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return int(cached)
+    total = Message.objects.filter(
+        unread_filter(),
+        conversation__assignee_id=user_id,
+        conversation__status=ConversationStatus.OPEN,
+    ).count()
+    cache.set(key, total, settings.UNREAD_COUNT_CACHE_SECONDS)
+    return total
+
+
+def invalidate_operator_unread(user_id: int | None) -> None:
+    """Forget an operator's cached unread total (a message arrived, they read, assignment changed)."""
+    if user_id is not None:
+        cache.delete(_unread_key(user_id))

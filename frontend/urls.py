@@ -1,0 +1,2 @@
+"""Operator panel and widget routes (frontend issue)."""
+urlpatterns: list = []

@@ -1,0 +1,213 @@
+"""Settings for the support messenger: one module, every value from the environment.
+
+No variables set gives the embedded default: SQLite, Channels' in-memory layer and the
+in-process shared store, in one process. ``DATABASE_URL`` switches the database to PostgreSQL
+(or any URL django-environ understands) and ``REDIS_URL`` switches the channel layer, the
+shared store and the cache to Redis. The backend is chosen here, once; nothing else reads the
+environment.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+EMBEDDED: bool = "DATABASE_URL" not in env and "REDIS_URL" not in env
+
+# A secret is required in production; the embedded default (a first look on one machine)
+# may fall back to a fixed development key.
+if DEBUG or EMBEDDED:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-change-me-in-production")
+else:
+    SECRET_KEY = env.str("SECRET_KEY")
+
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "chat",
+    "presence",
+    "assignment",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+if "DATABASE_URL" in env:
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "messenger.sqlite3"),
+            # Several threads (daphne's sync workers) write: wait for the lock instead of failing.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DATABASE_IS_POSTGRES: bool = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if DATABASE_IS_POSTGRES:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    DATABASES["default"].setdefault("OPTIONS", {})
+    # A transaction that holds event ids must not stay open forever (see docs/realtime.md):
+    # the stream holds later events back until it ends.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", f"-c idle_in_transaction_session_timeout={env.int('DB_IDLE_IN_TRANSACTION_MS', default=60000)}"
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, shared store, cache ----------------------------------------------
+REDIS_URL: str | None = env.str("REDIS_URL", default=None)
+# redis-py's default pool (100 connections) and 5 s socket timeout fail under load: the timeout
+# equals the channel layer's 5 s blocking read, so idle sockets get closed. Both are pinned.
+REDIS_MAX_CONNECTIONS: int = env.int("REDIS_MAX_CONNECTIONS", default=2000)
+REDIS_SOCKET_TIMEOUT: float = env.float("REDIS_SOCKET_TIMEOUT", default=30.0)
+
+# Parallel test workers share one Redis: each gets its own key space.
+KEY_SPACE: str = env.str("SHARED_STORE_PREFIX", default="msg") + env.str("PYTEST_XDIST_WORKER", default="")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
+                "prefix": f"{KEY_SPACE}:layer",
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{KEY_SPACE}:cache",
+            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
+    SHARED_STORE = {"BACKEND": "redis", "URL": REDIS_URL}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SHARED_STORE = {"BACKEND": "memory"}
+SHARED_STORE["PREFIX"] = KEY_SPACE
+
+# --- Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chat.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "widget_token": env.str("THROTTLE_WIDGET_TOKEN", default="120/min"),
+        "widget_ip": env.str("THROTTLE_WIDGET_IP", default="600/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Support messenger API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+}
+
+# --- Product tunables (flat, prefixed) --------------------------------------------------------
+MESSAGE_MAX_LENGTH: int = 150_000
+MESSAGE_MAX_ATTACHMENTS: int = 15
+FLOOD_LIMIT_MESSAGES: int = env.int("FLOOD_LIMIT_MESSAGES", default=20)
+FLOOD_LIMIT_WINDOW_SECONDS: int = env.int("FLOOD_LIMIT_WINDOW_SECONDS", default=60)
+LAST_SEEN_THROTTLE_SECONDS: int = env.int("LAST_SEEN_THROTTLE_SECONDS", default=15)
+UNREAD_COUNT_CACHE_SECONDS: int = env.int("UNREAD_COUNT_CACHE_SECONDS", default=30)
+DEFAULT_BRANCH_CACHE_SECONDS: int = 3600
+
+# Real-time stream (docs/realtime.md)
+STREAM_POLL_SECONDS: float = env.float("STREAM_POLL_SECONDS", default=1.0)
+STREAM_RESUME_MAX_EVENTS: int = env.int("STREAM_RESUME_MAX_EVENTS", default=1000)
+EVENT_RETENTION_HOURS: int = env.int("EVENT_RETENTION_HOURS", default=72)
+WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=256 * 1024)
+WS_AUTH_TIMEOUT_SECONDS: float = env.float("WS_AUTH_TIMEOUT_SECONDS", default=5.0)
+WS_IDLE_TIMEOUT_SECONDS: float = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
+WS_COMMANDS_PER_10S: int = env.int("WS_COMMANDS_PER_10S", default=100)
+TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
+
+# Presence and assignment (docs/assignment.md)
+PRESENCE_HEARTBEAT_SECONDS: int = env.int("PRESENCE_HEARTBEAT_SECONDS", default=20)
+PRESENCE_TTL_SECONDS: int = env.int("PRESENCE_TTL_SECONDS", default=60)
+PRESENCE_GRACE_SECONDS: int = env.int("PRESENCE_GRACE_SECONDS", default=5)
+ASSIGNMENT_RATE_LIMIT: int = env.int("ASSIGNMENT_RATE_LIMIT", default=10)
+ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", default=60)
+ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
