@@ -203,6 +203,13 @@ WS_AUTH_TIMEOUT_SECONDS: float = env.float("WS_AUTH_TIMEOUT_SECONDS", default=5.
 WS_IDLE_TIMEOUT_SECONDS: float = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
 WS_COMMANDS_PER_10S: int = env.int("WS_COMMANDS_PER_10S", default=100)
 TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
+# Frames queued for one socket before it is closed as too slow (it resumes on reconnect).
+WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=1000)
+# Widget fallbacks: SSE keep-alive and lifetime, long-poll wait, open streams per widget token.
+SSE_KEEPALIVE_SECONDS: float = env.float("SSE_KEEPALIVE_SECONDS", default=5.0)
+SSE_MAX_SECONDS: float = env.float("SSE_MAX_SECONDS", default=30.0)
+LONGPOLL_WAIT_SECONDS: float = env.float("LONGPOLL_WAIT_SECONDS", default=25.0)
+WIDGET_STREAMS_PER_TOKEN: int = env.int("WIDGET_STREAMS_PER_TOKEN", default=4)
 
 # Presence and assignment (docs/assignment.md)
 PRESENCE_HEARTBEAT_SECONDS: int = env.int("PRESENCE_HEARTBEAT_SECONDS", default=20)
