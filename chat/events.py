@@ -159,20 +159,20 @@ def _insert(row: Event) -> None:
         row.save(force_insert=True)
         return
     # PostgreSQL: ids come from a sequence before commit, so commit order can differ from id
-    # order. We record which transactions were in progress once our id was allocated; the
-    # stream holds this event back until they have ended (docs/realtime.md). Three statements,
-    # in this order: own xid first (so that every allocator is visible in others' snapshots
-    # before it allocates), then the id, then the snapshot, taken after the id exists.
+    # order. We record which transactions were running once our id was allocated; the stream
+    # holds this event back until they have ended (docs/realtime.md). Order matters: own xid
+    # first (so that every allocator is listed as running before it allocates), then the id,
+    # then the list of running transactions. The list comes from pg_stat_activity because a
+    # snapshot's xip omits transactions whose xid is above its xmax (latest completed + 1).
     table = Event._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id()::text")
-        own_xid = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_current_xact_id()")
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
         row.id = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is cached per transaction
         cursor.execute(
-            "SELECT coalesce(array_agg(x::text), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
-            "WHERE x::text <> %s",
-            [own_xid],
+            "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
         )
         row.pending_xids = sorted(cursor.fetchone()[0], key=int)
     row.save(force_insert=True)

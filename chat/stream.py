@@ -30,6 +30,7 @@ class ReleasedBatch:
     events: list[Event]
     watermark: int
     more: bool  # the batch hit its limit: read again at once
+    held: bool = False  # a visible event waits for a transaction to end: check again soon
 
 
 def _in_progress(xids: Iterable[str]) -> set[str]:
@@ -65,7 +66,7 @@ def read_released(after_id: int, *, limit: int = 500) -> ReleasedBatch:
     count = release_prefix(rows, blocked)
     released = rows[:count]
     watermark = released[-1].id if released else after_id
-    return ReleasedBatch(released, watermark, more=len(rows) == limit and count == len(rows))
+    return ReleasedBatch(released, watermark, more=len(rows) == limit and count == len(rows), held=count < len(rows))
 
 
 def latest_event_id() -> int:

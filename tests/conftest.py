@@ -63,8 +63,11 @@ class EventCapture(list):
 
 
 @pytest.fixture
-def published() -> Iterator[EventCapture]:
-    """Capture every durable event published after commit while the test runs."""
+def published(transactional_db) -> Iterator[EventCapture]:
+    """Capture every durable event published after commit while the test runs.
+
+    Publication happens on real commits, so a test using it runs with real transactions.
+    """
     captured = EventCapture()
 
     def record(event: PublishedEvent) -> None:

@@ -1,0 +1,116 @@
+"""The outbox dispatcher: written in the transaction, published once after commit."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from chat.events import EventType, dispatch
+from chat.models import Event
+from chat.stream import read_released, stable_watermark
+from tests.factories import InboxFactory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_is_not_published_when_the_transaction_rolls_back(published):
+    inbox = InboxFactory()
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            dispatch(EventType.CONVERSATION_UPDATED, payload={"x": 1}, inbox_id=inbox.pk)
+            raise RuntimeError("boom")
+    assert published == []
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_is_published_once_after_commit(published):
+    inbox = InboxFactory()
+    with transaction.atomic():
+        row = dispatch(EventType.CONVERSATION_UPDATED, payload={"x": 1}, inbox_id=inbox.pk)
+        assert published == []  # nothing leaves before the commit
+    assert [e.id for e in published] == [row.id]
+    assert published[0].payload == {"x": 1} and published[0].inbox_id == inbox.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nested_savepoint_rollback_drops_only_its_event(published):
+    inbox = InboxFactory()
+    with transaction.atomic():
+        kept = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk)
+        try:
+            with transaction.atomic():
+                dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk)
+                raise ValueError
+        except ValueError:
+            pass
+    assert [e.id for e in published] == [kept.id]
+    assert list(Event.objects.values_list("id", flat=True)) == [kept.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatch_outside_a_transaction_is_a_programming_error():
+    with pytest.raises(RuntimeError):
+        dispatch(EventType.CONVERSATION_UPDATED, payload={})
+
+
+@pytest.mark.django_db
+def test_operator_only_types_never_go_to_everyone():
+    with transaction.atomic():
+        row = dispatch(EventType.ASSIGNEE_CHANGED, payload={"assignee": None}, audience="everyone")
+    assert row.audience == "operators"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_late_commit_holds_back_later_ids_until_it_ends():
+    """T1 allocates id N and stays open; T2 allocates N+1 and commits. The reader must not
+    release N+1 (a cursor moved past it would lose N); once T1 commits, both come, in order."""
+    inbox = InboxFactory()
+    start = stable_watermark()
+    t1_allocated, t1_may_commit, t1_done = threading.Event(), threading.Event(), threading.Event()
+    ids: dict[str, int] = {}
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                ids["late"] = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "late"}, inbox_id=inbox.pk).id
+                t1_allocated.set()
+                t1_may_commit.wait(timeout=30)
+        finally:
+            connections.close_all()
+            t1_done.set()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert t1_allocated.wait(timeout=30)
+    with transaction.atomic():
+        ids["early"] = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "early"}, inbox_id=inbox.pk).id
+    assert ids["early"] > ids["late"]
+    assert Event.objects.filter(pk=ids["early"]).exists() and not Event.objects.filter(pk=ids["late"]).exists()
+
+    held = read_released(start)
+    assert held.events == [] and held.watermark == start
+    assert stable_watermark() < ids["late"]
+
+    t1_may_commit.set()
+    assert t1_done.wait(timeout=30)
+    thread.join(timeout=30)
+    released = read_released(start)
+    assert [e.id for e in released.events] == [ids["late"], ids["early"]]
+    assert released.watermark == ids["early"] == stable_watermark()
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reader_releases_committed_events_in_id_order():
+    inbox = InboxFactory()
+    start = stable_watermark()
+    created = []
+    for n in range(3):
+        with transaction.atomic():
+            created.append(dispatch(EventType.CONVERSATION_UPDATED, payload={"n": n}, inbox_id=inbox.pk).id)
+    batch = read_released(start, limit=2)
+    assert [e.id for e in batch.events] == created[:2] and batch.more
+    rest = read_released(batch.watermark)
+    assert [e.id for e in rest.events] == created[2:] and not rest.more
