@@ -172,7 +172,7 @@ def _insert(row: Event) -> None:
         cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is cached per transaction
         cursor.execute(
             "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
-            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
         )
         row.pending_xids = sorted(cursor.fetchone()[0], key=int)
     row.save(force_insert=True)
