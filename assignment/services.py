@@ -1,24 +1,396 @@
-"""Assignment services (DESIGN.md §6). Filled in by the presence/assignment issue.
+"""Assignment services (DESIGN.md §6): manual assign, auto-assign, escalate, release.
 
-Signatures are fixed here so that the socket consumers and REST views can call them.
+Every change runs in one transaction under the conversation's row lock
+(``lock_conversation``), so a conversation is never assigned twice. Capacity is decided under
+a second lock, on the chosen operator's user row, taken inside a savepoint: every decision
+that adds an open conversation to an operator (auto, manual, escalation) counts their open
+conversations while holding it, so two assigners never both see "19 of 20". When the chosen
+operator turns out full (or rate limited), the savepoint is rolled back, which releases that
+lock at once: a transaction never holds one operator's lock while waiting for another's, so
+assigners cannot deadlock.
+
+Each change adds an activity line and emits ``assignee.changed`` ({"assignee": null|{...}})
+and ``conversation.updated`` through the dispatcher; reactions to them (serving the next
+waiting conversation) live in assignment/reactions.py.
 """
 from __future__ import annotations
 
+import time
+import uuid
+from enum import StrEnum
 from typing import Any
 
-from chat.models import Conversation
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count
+
+from assignment.policy import (
+    ONLINE,
+    Candidate,
+    Refusal,
+    effective_role,
+    eligible_user_ids,
+    escalation_refusal,
+    has_capacity,
+    manual_assignment_refusal,
+)
+from assignment.rate_limiter import AssignmentRateLimiter
+from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService, RoundRobinQueue
+from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
+from chat.events import EventType, dispatch
+from chat.models import Audience, Conversation, ConversationStatus, Inbox, InboxMember, Priority
+from chat.payloads import conversation_payload, user_summary
+from chat.services.conversations import (
+    activity_add,
+    actor_name,
+    conversation_for_event,
+    invalidate_operator_unread,
+    lock_conversation,
+)
+from presence.models import OperatorPresence
+from presence.tracker import OnlineStatusTracker, get_tracker
+
+User = get_user_model()
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"
+    NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, or the inbox does not auto-assign
+    NO_OPERATOR = "no_operator"  # nobody available with capacity: the conversation waits
+
+
+# --- Building blocks ----------------------------------------------------------------------------
+
+
+def _user(user_id: int) -> Any:
+    return User.objects.select_related("operator_profile").get(pk=user_id)
+
+
+def _name(user: Any) -> str:
+    return (user_summary(user) or {}).get("name", "someone")
+
+
+def _role(user: Any) -> str:
+    profile = getattr(user, "operator_profile", None)
+    return effective_role(role=profile.role if profile else None, is_superuser=bool(user.is_superuser))
+
+
+def _is_member(inbox_id: int, user_id: int) -> bool:
+    return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id).exists()
+
+
+def _open_count(user_id: int, inbox_id: int) -> int:
+    return Conversation.objects.filter(inbox_id=inbox_id, assignee_id=user_id, status=ConversationStatus.OPEN).count()
+
+
+def _loads(inbox_id: int, user_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Conversation.objects.filter(inbox_id=inbox_id, assignee_id__in=user_ids, status=ConversationStatus.OPEN)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["assignee_id"]: row["n"] for row in rows}
+
+
+def _lock_operator(user_id: int) -> None:
+    """Serialize capacity decisions for one operator until the (sub)transaction ends."""
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def _apply(conversation: Conversation, new_assignee_id: int | None, *, activity: str) -> Conversation:
+    """Write the new assignee (caller holds the conversation lock), add the activity line,
+    emit the events, forget both operators' cached unread totals after commit."""
+    old_assignee_id = conversation.assignee_id
+    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=new_assignee_id)
+    activity_add(conversation=conversation, content=activity)
+    fresh = conversation_for_event(conversation.pk)
+    common = {"inbox_id": fresh.inbox_id, "conversation_id": fresh.pk, "contact_inbox_id": fresh.contact_inbox_id}
+    dispatch(EventType.ASSIGNEE_CHANGED, payload={"assignee": user_summary(fresh.assignee)}, **common)
+    dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_payload(fresh), audience=Audience.EVERYONE, **common)
+
+    def forget_unread() -> None:
+        invalidate_operator_unread(old_assignee_id)
+        invalidate_operator_unread(new_assignee_id)
+
+    transaction.on_commit(forget_unread)
+    return fresh
+
+
+def _reserve(
+    conversation: Conversation,
+    *,
+    inbox: Inbox,
+    queue: RoundRobinQueue,
+    statuses: dict[int, str],
+    limiter: AssignmentRateLimiter | None,
+    now: float,
+) -> int | None:
+    """Pick the next operator in turn among the eligible and reserve a slot with them (capacity
+    recounted under their lock, rate admission recorded); None when nobody qualifies.
+
+    The first filter uses counts read without locks (cheap, usually right); the lock then
+    confirms. Counts only grow while others assign, so an operator the filter saw full is full.
+    """
+    online = [uid for uid, status in statuses.items() if status == ONLINE]
+    if not online:
+        return None
+    loads = _loads(inbox.pk, online)
+    candidates = [
+        Candidate(
+            user_id=uid,
+            status=statuses[uid],
+            open_count=loads.get(uid, 0),
+            recent_assignments=limiter.count(uid, now=now) if limiter else 0,
+        )
+        for uid in online
+    ]
+    eligible = set(
+        eligible_user_ids(candidates, capacity=inbox.max_assignment_limit, rate_limit=limiter.limit if limiter else None)
+    )
+    while eligible:
+        pick = queue.pick(eligible)
+        if pick is None:
+            return None
+        eligible.discard(pick)
+        savepoint = transaction.savepoint()
+        _lock_operator(pick)
+        if not has_capacity(open_count=_open_count(pick, inbox.pk), capacity=inbox.max_assignment_limit):
+            transaction.savepoint_rollback(savepoint)  # releases the operator's lock at once
+            continue
+        if limiter is not None and not limiter.record(pick, token=f"{conversation.pk}:{uuid.uuid4().hex}", now=now):
+            transaction.savepoint_rollback(savepoint)
+            continue
+        transaction.savepoint_commit(savepoint)
+        return pick
+    return None
+
+
+# --- Manual assignment ------------------------------------------------------------------------
 
 
 def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor: Any) -> Conversation:
-    """Manual assignment (or release with ``assignee_id=None``) by an operator."""
-    raise NotImplementedError
+    """Manual assignment (or release with ``assignee_id=None``) by an operator.
+
+    Agents may take an unassigned conversation or release their own; supervisors and
+    administrators may assign any member of the inbox. The assignee must be a member of the
+    conversation's inbox and under its ``max_assignment_limit`` (chat.errors.Conflict if not).
+    Assigning the current assignee again changes and emits nothing.
+    """
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied()
+    if assignee_id is not None and (isinstance(assignee_id, bool) or not isinstance(assignee_id, int)):
+        raise InvalidData("assignee_id must be an integer or null.", fields={"assignee_id": ["Must be an integer or null."]})
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        refusal = manual_assignment_refusal(
+            actor_id=actor.pk,
+            actor_role=_role(actor),
+            actor_is_member=_is_member(conversation.inbox_id, actor.pk),
+            current_assignee_id=conversation.assignee_id,
+            new_assignee_id=assignee_id,
+            new_assignee_is_member=assignee_id is not None and _is_member(conversation.inbox_id, assignee_id),
+        )
+        if refusal == Refusal.NOT_VISIBLE:
+            raise NotFound("Conversation not found.")
+        if refusal == Refusal.FORBIDDEN:
+            raise PermissionDenied("Agents may only take unassigned conversations or release their own.")
+        if refusal == Refusal.ASSIGNEE_NOT_MEMBER:
+            raise InvalidData(
+                "The assignee must be a member of the conversation's inbox.",
+                fields={"assignee_id": ["Not a member of this inbox."]},
+            )
+        if assignee_id == conversation.assignee_id:
+            return conversation_for_event(conversation.pk)
+        by = actor_name(user=actor)
+        if assignee_id is None:
+            return _apply(conversation, None, activity=f"Conversation unassigned by {by}")
+        assignee = _user(assignee_id)
+        if conversation.status == ConversationStatus.OPEN:
+            _lock_operator(assignee_id)
+            limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
+            if not has_capacity(open_count=_open_count(assignee_id, conversation.inbox_id), capacity=limit):
+                raise Conflict(f"{_name(assignee)} already has {limit} open conversations in this inbox.")
+        return _apply(conversation, assignee_id, activity=f"Assigned to {_name(assignee)} by {by}")
 
 
-def auto_assign_conversation(*, conversation_id: int) -> Conversation | None:
-    """Assign an unassigned open conversation to the next available operator, if any."""
-    raise NotImplementedError
+# --- Automatic assignment ---------------------------------------------------------------------
 
 
-def escalate_conversation(*, conversation_id: int, actor: Any | None) -> Conversation:
-    """Priority urgent, a fair pick among available supervisors of the branch, an activity line."""
-    raise NotImplementedError
+def auto_assign_once(
+    *, conversation_id: int, now: float | None = None, tracker: OnlineStatusTracker | None = None
+) -> tuple[Outcome, Conversation | None]:
+    """One attempt to auto-assign one conversation, and why it did or did not happen."""
+    now = time.time() if now is None else now
+    tracker = tracker or get_tracker()
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        if conversation.assignee_id is not None or conversation.status != ConversationStatus.OPEN:
+            return Outcome.NOT_ELIGIBLE, None
+        inbox = Inbox.objects.get(pk=conversation.inbox_id)
+        if not inbox.enable_auto_assignment:
+            return Outcome.NOT_ELIGIBLE, None
+        pick = _reserve(
+            conversation,
+            inbox=inbox,
+            queue=InboxRoundRobinService(inbox),
+            statuses=tracker.member_statuses(inbox, now=now),
+            limiter=AssignmentRateLimiter(inbox),
+            now=now,
+        )
+        if pick is None:
+            return Outcome.NO_OPERATOR, None
+        return Outcome.ASSIGNED, _apply(conversation, pick, activity=f"Assigned to {_name(_user(pick))} (auto)")
+
+
+def auto_assign_conversation(*, conversation_id: int, now: float | None = None) -> Conversation | None:
+    """Assign an unassigned open conversation to the next available operator, if any.
+
+    Returns the assigned conversation, or None when it was not eligible (already assigned, not
+    open, auto-assignment off) or nobody is available (it waits for the next trigger).
+    """
+    outcome, conversation = auto_assign_once(conversation_id=conversation_id, now=now)
+    return conversation if outcome == Outcome.ASSIGNED else None
+
+
+def waiting_conversation_ids(*, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
+    none after them), then oldest created (assignment/policy.py ``waiting_order_key``)."""
+    from django.db.models import F
+
+    return list(
+        Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
+        .exclude(pk__in=exclude)
+        .order_by(F("waiting_since").asc(nulls_last=True), "created_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: int = 1000) -> int:
+    """Assign the inbox's waiting conversations, oldest first, until nobody is available.
+    Returns how many were assigned."""
+    if not Inbox.objects.filter(pk=inbox_id, enable_auto_assignment=True).exists():
+        return 0
+    tracker = get_tracker()
+    assigned = 0
+    skipped: set[int] = set()
+    while assigned < max_assignments:
+        batch = waiting_conversation_ids(inbox_id=inbox_id, exclude=skipped)
+        if not batch:
+            return assigned
+        for conversation_id in batch:
+            try:
+                outcome, _ = auto_assign_once(conversation_id=conversation_id, now=now, tracker=tracker)
+            except NotFound:  # deleted meanwhile
+                outcome = Outcome.NOT_ELIGIBLE
+            if outcome == Outcome.NO_OPERATOR:
+                return assigned
+            if outcome == Outcome.ASSIGNED:
+                assigned += 1
+            else:
+                skipped.add(conversation_id)
+    return assigned
+
+
+# --- Escalation -------------------------------------------------------------------------------
+
+
+def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float | None = None) -> Conversation:
+    """Priority urgent, a fair pick among available supervisors of the branch, an activity line.
+
+    Supervisors are operators with role supervisor whose branches include the conversation's
+    branch; available means online (not busy) and under the inbox's capacity. Escalating a
+    conversation already with an available supervisor of the branch keeps them. With nobody
+    available the conversation keeps its assignee and the activity line says so.
+    """
+    now = time.time() if now is None else now
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied()
+    tracker = get_tracker()
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        if actor is not None:
+            refusal = escalation_refusal(actor_role=_role(actor), actor_is_member=_is_member(conversation.inbox_id, actor.pk))
+            if refusal is not None:
+                raise NotFound("Conversation not found.")
+        if conversation.priority != Priority.URGENT:
+            Conversation.objects.filter(pk=conversation.pk).update(priority=Priority.URGENT)
+        inbox = Inbox.objects.get(pk=conversation.inbox_id)
+        queue = BranchSupervisorRoundRobin(conversation.branch_id)
+        supervisors = queue.member_ids()
+        published = dict(OperatorPresence.objects.filter(user_id__in=supervisors).values_list("user_id", "status"))
+        statuses = tracker.statuses_of([(uid, published.get(uid)) for uid in supervisors], now=now)
+        by = f" by {actor_name(user=actor)}" if actor is not None else ""
+        if conversation.assignee_id in supervisors and statuses.get(conversation.assignee_id) == ONLINE:
+            activity_add(conversation=conversation, content=f"Conversation was escalated{by}")
+            return _emit_updated(conversation.pk)
+        pick = _reserve(conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now)
+        if pick is None:
+            activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
+            return _emit_updated(conversation.pk)
+        return _apply(conversation, pick, activity=f"Conversation was escalated{by} and assigned to {_name(_user(pick))}")
+
+
+def _emit_updated(conversation_id: int) -> Conversation:
+    fresh = conversation_for_event(conversation_id)
+    dispatch(
+        EventType.CONVERSATION_UPDATED,
+        payload=conversation_payload(fresh),
+        inbox_id=fresh.inbox_id,
+        conversation_id=fresh.pk,
+        contact_inbox_id=fresh.contact_inbox_id,
+        audience=Audience.EVERYONE,
+    )
+    return fresh
+
+
+# --- Release ----------------------------------------------------------------------------------
+
+
+def release_conversations(
+    *, user_id: int, activity: str, inbox_id: int | None = None, still_applies: Any = None
+) -> list[int]:
+    """Unassign the operator's open conversations (of one inbox, or all), one transaction each.
+    ``still_applies()`` is re-checked under each conversation's lock. The release emits
+    ``assignee.changed`` with a null assignee, which makes assignment serve the inbox again."""
+    conversations = Conversation.objects.filter(assignee_id=user_id, status=ConversationStatus.OPEN)
+    if inbox_id is not None:
+        conversations = conversations.filter(inbox_id=inbox_id)
+    released = []
+    for conversation_id in conversations.order_by("id").values_list("pk", flat=True):
+        with transaction.atomic():
+            conversation = lock_conversation(conversation_id)
+            if conversation.assignee_id != user_id or conversation.status != ConversationStatus.OPEN:
+                continue
+            if still_applies is not None and not still_applies():
+                return released
+            _apply(conversation, None, activity=activity)
+            released.append(conversation_id)
+    return released
+
+
+def inbox_members_changed(*, inbox_id: int, removed_user_ids: list[int] | tuple[int, ...] = ()) -> None:
+    """Call after adding or removing members of an inbox (REST, admin).
+
+    Rebuilds the inbox's rotation, releases the open conversations removed operators held in
+    that inbox (an activity line says why), and serves waiting conversations (a new member may
+    take them). Inside a transaction it runs after the commit.
+    """
+    removed = [int(u) for u in removed_user_ids]
+
+    def run() -> None:
+        InboxRoundRobinService(inbox_id).validate()
+        for user_id in removed:
+            if _is_member(inbox_id, user_id):
+                continue  # re-added meanwhile
+            user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
+            name = _name(user) if user is not None else "the operator"
+            release_conversations(
+                user_id=user_id,
+                inbox_id=inbox_id,
+                activity=f"Conversation unassigned: {name} was removed from the inbox",
+                still_applies=lambda uid=user_id: not _is_member(inbox_id, uid),
+            )
+        serve_waiting(inbox_id=inbox_id)
+
+    transaction.on_commit(run)

@@ -1,0 +1,134 @@
+"""Pure assignment decisions: plain data and ``now`` in, a decision out.
+
+No database, no store, no settings: the services load, lock, call these, write and dispatch.
+Tested in tests/assignment/test_policy.py without anything running.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from presence.policy import BUSY, OFFLINE, ONLINE, effective_status  # noqa: F401 (re-exported)
+
+AGENT = "agent"
+SUPERVISOR = "supervisor"
+ADMINISTRATOR = "administrator"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One operator as the rotation sees them."""
+
+    user_id: int
+    status: str  # effective presence: online, busy or offline
+    open_count: int  # open conversations assigned to them in the inbox
+    recent_assignments: int  # auto-assignments in the rate window
+
+
+def eligible_user_ids(candidates: Iterable[Candidate], *, capacity: int | None, rate_limit: int | None) -> list[int]:
+    """Who may receive the next automatic assignment: online (not busy, not offline), under the
+    inbox's capacity (``None``: no limit) and under the rate limit (``None``: no limit)."""
+    return [
+        c.user_id
+        for c in candidates
+        if c.status == ONLINE
+        and (capacity is None or c.open_count < capacity)
+        and (rate_limit is None or c.recent_assignments < rate_limit)
+    ]
+
+
+def has_capacity(*, open_count: int, capacity: int | None) -> bool:
+    return capacity is None or open_count < capacity
+
+
+def rebuild_queue(current: Sequence[str], members: Iterable[int]) -> list[str] | None:
+    """The rotation to store for ``members``, or None when ``current`` already matches them.
+
+    Members still present keep their place (so a rebuild does not reset fairness); members
+    removed are dropped; newcomers go to the front, in id order: they carry no load yet.
+    """
+    wanted = {str(m) for m in members}
+    if len(current) == len(wanted) and set(current) == wanted:
+        return None
+    kept: list[str] = []
+    for item in current:
+        if item in wanted and item not in kept:
+            kept.append(item)
+    newcomers = sorted(wanted.difference(kept), key=int)
+    return newcomers + kept
+
+
+def rotate(queue: Sequence[str], eligible: Iterable[int | str]) -> tuple[str | None, list[str]]:
+    """Take the first queued item that is eligible and move it to the end (what the store's
+    ``list_rotate_first`` does atomically). Returns the pick (or None) and the new queue."""
+    wanted = {str(e) for e in eligible}
+    items = list(queue)
+    for index, item in enumerate(items):
+        if item in wanted:
+            items.append(items.pop(index))
+            return item, items
+    return None, items
+
+
+def release_due(*, offline_since: float, now: float, delay: float) -> bool:
+    """Whether an operator offline since ``offline_since`` has been away long enough to lose
+    their open conversations."""
+    return now - offline_since >= delay
+
+
+def waiting_order_key(*, waiting_since: datetime | None, created_at: datetime, conversation_id: int) -> tuple:
+    """Waiting conversations are served oldest ``waiting_since`` first, those without one (no
+    message yet) after them, then oldest created."""
+    return (waiting_since is None, waiting_since or created_at, created_at, conversation_id)
+
+
+class Refusal(StrEnum):
+    NOT_VISIBLE = "not_visible"  # the actor may not see the conversation: NotFound
+    FORBIDDEN = "forbidden"  # sees it but may not do this: PermissionDenied
+    ASSIGNEE_NOT_MEMBER = "assignee_not_member"  # InvalidData
+
+
+def effective_role(*, role: str | None, is_superuser: bool) -> str:
+    if is_superuser:
+        return ADMINISTRATOR
+    return role or AGENT
+
+
+def manual_assignment_refusal(
+    *,
+    actor_id: int,
+    actor_role: str,
+    actor_is_member: bool,
+    current_assignee_id: int | None,
+    new_assignee_id: int | None,
+    new_assignee_is_member: bool,
+) -> Refusal | None:
+    """Who may assign whom (None: allowed).
+
+    * administrators see every inbox; other operators only the inboxes they belong to;
+    * supervisors and administrators may assign any member of the inbox, or unassign;
+    * agents may take an unassigned conversation for themselves, or release their own;
+    * the assignee must be a member of the conversation's inbox.
+    """
+    if actor_role != ADMINISTRATOR and not actor_is_member:
+        return Refusal.NOT_VISIBLE
+    if actor_role in (SUPERVISOR, ADMINISTRATOR):
+        allowed = True
+    elif new_assignee_id is None:
+        allowed = current_assignee_id in (None, actor_id)
+    else:
+        allowed = new_assignee_id == actor_id and current_assignee_id in (None, actor_id)
+    if not allowed:
+        return Refusal.FORBIDDEN
+    if new_assignee_id is not None and not new_assignee_is_member:
+        return Refusal.ASSIGNEE_NOT_MEMBER
+    return None
+
+
+def escalation_refusal(*, actor_role: str, actor_is_member: bool) -> Refusal | None:
+    """Any operator who sees the conversation may escalate it."""
+    if actor_role != ADMINISTRATOR and not actor_is_member:
+        return Refusal.NOT_VISIBLE
+    return None

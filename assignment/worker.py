@@ -1,0 +1,114 @@
+"""The timed parts (DESIGN.md §9), one plain function per task, each with an injectable ``now``.
+
+``manage.py chat_worker`` runs them in a loop. Each task is safe to run in several workers at
+once on its own (row locks and re-checks under them); the command also takes a short store
+lock per task and tick so that parallel workers do not repeat the same scan.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+
+from assignment.policy import OFFLINE
+from assignment.services import release_conversations, serve_waiting
+from chat.models import Conversation, ConversationStatus, Event, Inbox
+from chat.services.conversations import conversations_wake_snoozed
+from chat.store import get_store
+from presence.models import OperatorPresence
+from presence.tracker import as_datetime, get_tracker
+
+logger = logging.getLogger(__name__)
+
+
+def presence_tick(*, now: float | None = None) -> dict[int, str]:
+    """Publish presence transitions caused by time: TTLs of dead sockets, graces of closed ones."""
+    return get_tracker().expire(now=now)
+
+
+def release_tick(*, now: float | None = None) -> list[int]:
+    """Release the open conversations of operators offline for longer than the release delay.
+    The release emits ``assignee.changed`` to nobody, so they are reassigned to someone online."""
+    now = time.time() if now is None else now
+    delay = settings.ASSIGNMENT_RELEASE_DELAY_SECONDS
+    cutoff = as_datetime(now - delay)
+    offline = OperatorPresence.objects.filter(status=OFFLINE, changed_at__lte=cutoff)
+    user_ids = list(
+        offline.filter(
+            Exists(Conversation.objects.filter(assignee_id=OuterRef("user_id"), status=ConversationStatus.OPEN))
+        ).values_list("user_id", flat=True)
+    )
+    minutes = max(1, round(delay / 60))
+    released: list[int] = []
+    for user_id in user_ids:
+        from assignment.services import _name, _user
+
+        name = _name(_user(user_id))
+        released += release_conversations(
+            user_id=user_id,
+            activity=f"Conversation unassigned: {name} has been offline for more than {minutes} minute{'s' * (minutes != 1)}",
+            still_applies=lambda uid=user_id: OperatorPresence.objects.filter(
+                user_id=uid, status=OFFLINE, changed_at__lte=cutoff
+            ).exists(),
+        )
+    return released
+
+
+def snooze_tick(*, now: float | None = None) -> list[int]:
+    """Reopen snoozed conversations whose time has come; their ``conversation.status_changed``
+    lets assignment pick up those without an assignee."""
+    now = time.time() if now is None else now
+    return conversations_wake_snoozed(now=as_datetime(now))
+
+
+def waiting_tick(*, now: float | None = None) -> int:
+    """Safety net for triggers that could not act (everyone rate limited, a failed reaction):
+    serve every auto-assign inbox that has waiting conversations."""
+    waiting = Conversation.objects.filter(
+        inbox_id=OuterRef("pk"), status=ConversationStatus.OPEN, assignee__isnull=True
+    )
+    inbox_ids = Inbox.objects.filter(enable_auto_assignment=True).filter(Exists(waiting)).values_list("pk", flat=True)
+    return sum(serve_waiting(inbox_id=inbox_id, now=now) for inbox_id in list(inbox_ids))
+
+
+def prune_events_tick(*, now: float | None = None, batch: int = 5000) -> int:
+    """Delete outbox events older than EVENT_RETENTION_HOURS, in batches."""
+    now = time.time() if now is None else now
+    cutoff = as_datetime(now) - timedelta(hours=settings.EVENT_RETENTION_HOURS)
+    deleted = 0
+    while True:
+        ids = list(Event.objects.filter(created_at__lt=cutoff).order_by("id").values_list("id", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(id__in=ids).delete()[0]
+
+
+TASKS: dict[str, Callable[..., object]] = {
+    "presence": presence_tick,
+    "release": release_tick,
+    "snooze": snooze_tick,
+    "waiting": waiting_tick,
+    "prune_events": prune_events_tick,
+}
+
+
+def run_tick(*, now: float | None = None, interval: float = 2.0, exclusive: bool = True) -> dict[str, object]:
+    """Run every task once, in order. With ``exclusive``, a task already run by another worker
+    within this interval is skipped (a store lock per task and tick); a failing task is logged
+    and does not stop the others."""
+    store = get_store()
+    results: dict[str, object] = {}
+    for name, task in TASKS.items():
+        if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
+            results[name] = "skipped"
+            continue
+        try:
+            results[name] = task(now=now)
+        except Exception:
+            logger.exception("worker task %s failed", name)
+            results[name] = "failed"
+    return results
