@@ -1,2 +1,19 @@
-"""Operator panel and widget routes (frontend issue)."""
-urlpatterns: list = []
+"""Operator panel, login, widget loader and frame, demo page, statics."""
+from django.urls import path, re_path
+from django.views.generic import RedirectView
+
+from frontend import views
+
+app_name = "frontend"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/app/", permanent=False), name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("app/", views.panel, name="panel"),
+    path("widget.js", views.widget_loader, name="widget-loader"),
+    path("widget/frame/", views.widget_frame, name="widget-frame"),
+    path("widget/config/", views.widget_config, name="widget-config"),
+    path("demo/", views.demo, name="demo"),
+    re_path(r"^static/(?P<path>.+)$", views.static_file, name="static"),
+]

@@ -1,0 +1,67 @@
+// REST calls of the operator panel (DESIGN.md §8), session-authenticated with the CSRF header.
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = err.code || (status === 0 ? "offline" : "error");
+    this.fields = err.fields;
+  }
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (method !== "GET") headers["X-CSRFToken"] = csrf();
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (_) {
+    throw new ApiError(0, null);
+  }
+  if (response.status === 401 || response.status === 403) {
+    if (response.status === 401) location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+const qs = (params) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+};
+
+export const api = {
+  profile: () => request("GET", "/api/v1/profile"),
+  conversations: ({ status, assignee, inbox, q, cursor }) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q })}`),
+  meta: ({ status, inbox, q }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q })}`),
+  conversation: (id) => request("GET", `/api/v1/conversations/${id}/`),
+  messages: (id, before) => request("GET", `/api/v1/conversations/${id}/messages/${qs({ before })}`),
+  sendMessage: (id, body) => request("POST", `/api/v1/conversations/${id}/messages/`, body),
+  assign: (id, assignee_id) => request("POST", `/api/v1/conversations/${id}/assign`, { assignee_id }),
+  setStatus: (id, status, snoozed_until) =>
+    request("POST", `/api/v1/conversations/${id}/toggle_status`, { status, snoozed_until }),
+  setPriority: (id, priority) => request("POST", `/api/v1/conversations/${id}/toggle_priority`, { priority }),
+  escalate: (id) => request("POST", `/api/v1/conversations/${id}/escalate`, {}),
+  read: (id) => request("POST", `/api/v1/conversations/${id}/read`, {}),
+  inboxes: () => request("GET", "/api/v1/inboxes/"),
+  members: (inboxId) => request("GET", `/api/v1/inboxes/${inboxId}/members/`),
+  agents: () => request("GET", "/api/v1/agents/"),
+  contact: (id) => request("GET", `/api/v1/contacts/${id}/`),
+  contactConversations: (id) => request("GET", `/api/v1/contacts/${id}/conversations/`),
+  block: (id) => request("POST", `/api/v1/contacts/${id}/block`, {}),
+  unblock: (id) => request("POST", `/api/v1/contacts/${id}/unblock`, {}),
+};

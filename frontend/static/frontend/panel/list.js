@@ -1,0 +1,90 @@
+// Column (a): tabs with counts, filters, and the conversation cards.
+import { clear, h, initials } from "../shared/dom.js";
+import { duration, relative } from "../shared/time.js";
+import { state, userName, visibleConversations } from "./state.js";
+
+export function renderCounts() {
+  for (const el of document.querySelectorAll("[data-count]")) {
+    el.textContent = String(state.counts[el.dataset.count] ?? 0);
+  }
+  for (const tab of document.querySelectorAll("#tabs [data-tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === state.filters.tab));
+  }
+}
+
+export function renderList(ctl) {
+  const list = document.getElementById("conv-list");
+  const convs = visibleConversations();
+  const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".conv-card");
+  const focusedId = focused ? focused.dataset.id : null;
+  clear(list);
+  if (!convs.length) {
+    list.append(h("li", { class: "list-empty" }, state.conn === "connecting" ? "Loading…" : "No conversations here"));
+  }
+  for (const conv of convs) list.append(card(conv, ctl));
+  if (state.listNext) {
+    list.append(h("li", { class: "list-more" },
+      h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreConversations() }, "Load more")));
+  }
+  if (focusedId) {
+    const again = list.querySelector(`.conv-card[data-id="${CSS.escape(focusedId)}"]`);
+    if (again) again.focus();
+  }
+}
+
+function card(conv, ctl) {
+  const contact = conv.contact || {};
+  const name = contact.name || contact.email || `Visitor #${contact.id ?? ""}`;
+  const last = conv.last_message;
+  const typing = (state.typing.get(conv.id) || 0) > Date.now();
+  let snippet = "";
+  if (typing) snippet = "typing…";
+  else if (last) snippet = (last.private ? "🔒 " : last.direction === "outgoing" ? "You: " : "") + (last.content || (last.attachments && last.attachments.length ? "📎 Attachment" : ""));
+  const selected = conv.id === state.selectedId;
+  const assignee = conv.assignee;
+  const chips = [];
+  if (conv.priority && conv.priority !== "none") chips.push(h("span", { class: `chip prio-${conv.priority}` }, conv.priority));
+  if (conv.status !== "open") chips.push(h("span", { class: `chip status-${conv.status}` }, conv.status));
+  if (conv.waiting_since && conv.status === "open") {
+    chips.push(h("span", { class: "chip waiting", title: "Waiting for a reply" }, `⏱ ${duration(conv.waiting_since)}`));
+  }
+  return h("li", {
+      class: `conv-card${selected ? " selected" : ""}${conv.unread_count ? " unread" : ""}`,
+      role: "option", tabindex: "0", "aria-selected": String(selected),
+      dataset: { id: String(conv.id), testid: "conversation-card" },
+      onclick: () => ctl.select(conv.id),
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); ctl.select(conv.id); } },
+    },
+    h("div", { class: "avatar", "aria-hidden": "true" }, initials(name)),
+    h("div", { class: "card-main" },
+      h("div", { class: "card-row" },
+        h("span", { class: "card-name" }, name),
+        h("span", { class: "card-id muted" }, `#${conv.display_id}`),
+        h("span", { class: "spacer" }),
+        h("time", { class: "card-time muted", datetime: conv.last_activity_at || "" }, relative(conv.last_activity_at))),
+      h("div", { class: "card-row" },
+        h("span", { class: `card-snippet${typing ? " typing" : ""}` }, snippet),
+        conv.unread_count ? h("span", { class: "badge", "aria-label": `${conv.unread_count} unread` }, String(conv.unread_count)) : null),
+      h("div", { class: "card-row chips" },
+        chips,
+        h("span", { class: "spacer" }),
+        assignee
+          ? h("span", { class: "assignee", title: `Assigned to ${userName(assignee)}` },
+              presenceDot(assignee.id), h("span", { class: "mini-avatar" }, initials(userName(assignee))))
+          : h("span", { class: "muted small" }, "unassigned"))));
+}
+
+export function presenceDot(userId) {
+  const status = state.presence.get(userId) || "offline";
+  return h("span", { class: `dot ${status}`, title: status, "aria-label": status });
+}
+
+export function moveSelection(ctl, delta) {
+  const convs = visibleConversations();
+  if (!convs.length) return;
+  let index = convs.findIndex((c) => c.id === state.selectedId);
+  index = index < 0 ? 0 : Math.min(convs.length - 1, Math.max(0, index + delta));
+  ctl.select(convs[index].id);
+  const el = document.querySelector(`.conv-card[data-id="${convs[index].id}"]`);
+  if (el) { el.focus(); el.scrollIntoView({ block: "nearest" }); }
+}

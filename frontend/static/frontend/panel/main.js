@@ -1,0 +1,533 @@
+// Operator panel controller: loads the REST snapshot, keeps the operator socket, applies events
+// to state and re-renders. Reconnects resume from the last applied event id; when the server
+// asks for a resync the snapshot is reloaded from REST and the socket resumes from its id.
+import { uid } from "../shared/dom.js";
+import { SocketClient, wsUrl } from "../shared/socket.js";
+import { api } from "./api.js";
+import { invalidateContact, renderContact } from "./contact.js";
+import { moveSelection, renderCounts, renderList } from "./list.js";
+import { state, thread, firstSight, rememberUser, upsertConversation, matchesFilters } from "./state.js";
+import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
+
+const boot = JSON.parse(document.getElementById("boot").textContent);
+state.me = boot.user;
+rememberUser(state.me);
+state.presence.set(state.me.id, boot.user.availability || "online");
+
+// --- rendering (batched per frame) -------------------------------------------------------------
+const dirty = new Set();
+let frame = 0;
+function schedule(...parts) {
+  for (const p of parts) dirty.add(p);
+  if (!frame) frame = requestAnimationFrame(flush);
+}
+function flush() {
+  frame = 0;
+  const parts = new Set(dirty);
+  dirty.clear();
+  if (parts.has("list")) renderList(ctl);
+  if (parts.has("counts")) renderCounts();
+  if (parts.has("thread")) renderThread(ctl);
+  else if (parts.has("messages")) renderMessages(ctl);
+  if (parts.has("typing")) { renderTyping(); }
+  if (parts.has("contact")) renderContact(ctl);
+  if (parts.has("me")) renderMe();
+}
+
+// --- snapshot -----------------------------------------------------------------------------------
+function listParams() {
+  const f = state.filters;
+  return { status: f.status, assignee: f.tab === "mine" ? "me" : f.tab, inbox: f.inbox, q: f.q };
+}
+
+let listRequest = 0;
+async function loadList() {
+  const mine = ++listRequest;
+  const data = await api.conversations(listParams());
+  if (mine !== listRequest) return;
+  applySnapshot(data);
+  state.listNext = data.next || null;
+  // Drop rows the server no longer lists under these filters (e.g. resolved elsewhere while
+  // the socket was down); the open conversation stays.
+  const ids = new Set((data.results || []).map((c) => c.id));
+  for (const [id, conv] of state.convs) {
+    if (!ids.has(id) && matchesFilters(conv) && id !== state.selectedId && !state.listNext) state.convs.delete(id);
+  }
+  schedule("list", "thread");
+  refreshCounts();
+}
+
+function applySnapshot(data) {
+  const rows = data.results || [];
+  const stale = data.last_event_id != null && data.last_event_id < state.lastEventId;
+  for (const row of rows) {
+    // A snapshot older than what the socket already applied only adds conversations.
+    if (stale && state.convs.has(row.id)) continue;
+    upsertConversation(row);
+  }
+  if (data.last_event_id != null && state.lastEventId === 0) state.lastEventId = data.last_event_id;
+}
+
+async function loadMoreConversations() {
+  if (!state.listNext) return;
+  const data = await api.conversations({ cursor: state.listNext });
+  for (const row of data.results || []) if (!state.convs.has(row.id)) upsertConversation(row);
+  state.listNext = data.next || null;
+  schedule("list");
+}
+
+let countsTimer = 0;
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    try {
+      const f = state.filters;
+      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q });
+      schedule("counts");
+    } catch (_) { /* keeps the last counts */ }
+  }, 250);
+}
+
+async function loadThread(id, { reset = false } = {}) {
+  const t = thread(id);
+  if (reset) { t.msgs.clear(); t.loaded = false; t.hasMore = true; }
+  if (t.loading) return;
+  t.loading = true;
+  schedule("messages");
+  try {
+    const data = await api.messages(id);
+    for (const m of data.results || []) t.add(m);
+    t.hasMore = !!data.next;
+    t.loaded = true;
+  } catch (err) {
+    toast(`Could not load messages: ${err.code}`);
+  } finally {
+    t.loading = false;
+    schedule("messages");
+  }
+}
+
+async function loadOlder(id) {
+  const t = thread(id);
+  if (!t.loaded || !t.hasMore || t.loading) return;
+  const before = t.oldestId();
+  if (before == null) return;
+  t.loading = true;
+  try {
+    const data = await api.messages(id, before);
+    markPrepending();
+    for (const m of data.results || []) t.add(m);
+    t.hasMore = !!data.next && (data.results || []).length > 0;
+  } catch (err) {
+    toast(`Could not load older messages: ${err.code}`);
+  } finally {
+    t.loading = false;
+    schedule("messages");
+  }
+}
+
+async function ensureConversation(id) {
+  if (state.convs.has(id)) return state.convs.get(id);
+  try {
+    const conv = upsertConversation(await api.conversation(id));
+    schedule("list");
+    return conv;
+  } catch (_) {
+    return null;
+  }
+}
+
+// --- events -------------------------------------------------------------------------------------
+function applyEvent(ev) {
+  if (ev.id != null && !firstSight(ev.id)) return;
+  const cid = ev.conversation_id;
+  const data = ev.data || {};
+  switch (ev.type) {
+    case "conversation.created":
+    case "conversation.updated":
+    case "conversation.status_changed": {
+      const before = state.convs.get(data.id || cid);
+      const conv = upsertConversation({ id: cid, ...data });
+      if (ev.type === "conversation.created" && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
+      if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
+      schedule("list", "thread");
+      refreshCounts();
+      break;
+    }
+    case "assignee.changed": {
+      const conv = state.convs.get(cid);
+      const was = conv && conv.assignee ? conv.assignee.id : null;
+      if (conv) {
+        conv.assignee = data.assignee || null;
+        rememberUser(conv.assignee);
+        if (conv.assignee && conv.assignee.id === state.me.id && was !== state.me.id) notifyAssigned(conv);
+      } else {
+        ensureConversation(cid).then((c) => { if (c && c.assignee && c.assignee.id === state.me.id) notifyAssigned(c); });
+      }
+      schedule("list", "thread");
+      refreshCounts();
+      break;
+    }
+    case "message.created":
+    case "message.updated":
+      onMessage(ev.type, cid ?? data.conversation_id, data);
+      break;
+    case "first_reply.created":
+    case "reply.created": {
+      const conv = state.convs.get(cid);
+      if (conv) { conv.waiting_since = null; schedule("list"); }
+      break;
+    }
+    case "conversation.read": {
+      const conv = state.convs.get(cid);
+      if (conv) {
+        if (data.side === "agent") { conv.unread_count = 0; conv.agent_last_seen_at = data.last_seen_at; }
+        else { conv.contact_last_seen_at = data.last_seen_at; }
+        schedule("list", "messages");
+      }
+      break;
+    }
+    case "presence.updated":
+      if (data.user_id != null) {
+        state.presence.set(data.user_id, data.status);
+        if (data.user_id === state.me.id && data.status) state.me.availability = data.status;
+        schedule("list", "thread", "me");
+      }
+      break;
+    case "conversation.typing_started":
+    case "conversation.typing_stopped":
+      if (data.side === "contact") {
+        if (ev.type === "conversation.typing_started") {
+          const ms = (data.expires_in || 8) * 1000;
+          state.typing.set(cid, Date.now() + ms);
+          setTimeout(() => schedule("typing", "list"), ms + 50);
+        } else {
+          state.typing.delete(cid);
+        }
+        schedule("typing", "list");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+function onMessage(type, cid, message) {
+  const t = state.threads.get(cid);
+  const isNew = t ? t.add(message) : true;
+  const conv = state.convs.get(cid);
+  if (!conv) {
+    ensureConversation(cid);
+    return;
+  }
+  if (type === "message.created" && isNew) {
+    if (message.direction !== "activity") conv.last_message = message;
+    if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {
+      conv.last_activity_at = message.created_at;
+    }
+    if (message.direction === "incoming") {
+      state.typing.delete(cid);
+      if (!conv.waiting_since) conv.waiting_since = message.created_at;
+      if (isViewing(cid)) markRead(cid);
+      else conv.unread_count = (conv.unread_count || 0) + 1;
+    } else if (message.direction === "outgoing" && !message.private) {
+      conv.waiting_since = null;
+    }
+  }
+  schedule("list", "messages", "typing");
+}
+
+function isViewing(cid) {
+  return state.selectedId === cid && document.visibilityState === "visible";
+}
+
+// --- socket -------------------------------------------------------------------------------------
+const banner = document.getElementById("conn-banner");
+const socket = new SocketClient({
+  url: wsUrl("/ws/operator/"),
+  lastEventId: () => state.lastEventId,
+  onEvent: applyEvent,
+  onState: (s, info) => {
+    const was = state.conn;
+    state.conn = s;
+    document.body.dataset.conn = s;
+    if (s === "open") {
+      banner.hidden = true;
+      if (was === "reconnecting") {
+        refreshCounts();
+        flushPending();
+      }
+    } else if (s === "reconnecting") {
+      banner.hidden = false;
+      banner.textContent = "Reconnecting…";
+      banner.className = "conn-banner warn";
+    } else if (s === "closed") {
+      banner.hidden = false;
+      banner.textContent = info && info.code === 4403 ? "Access denied: sign in again." : "Disconnected.";
+      banner.className = "conn-banner error";
+    }
+  },
+  onResume: async (result) => {
+    if (result.ok) return;
+    if (result.error && result.error.code === "resync_required") {
+      // Too much was missed: a fresh snapshot, then events after its watermark.
+      state.lastEventId = 0;
+      await loadList();
+      if (state.selectedId != null) await loadThread(state.selectedId, { reset: true });
+      socket.command("resume", { last_event_id: state.lastEventId }).catch(() => socket.drop());
+    }
+  },
+});
+window.__panel = { state, socket }; // for tests and debugging
+
+// --- commands -----------------------------------------------------------------------------------
+// Socket first; REST when the socket is down (same services, same idempotency by echo_id).
+async function command(type, data, restFallback) {
+  if (socket.isOpen) {
+    try {
+      return await socket.command(type, data);
+    } catch (err) {
+      if (!(err && (err.code === "offline" || err.code === "unknown_command") && restFallback)) throw err;
+    }
+  }
+  if (!restFallback) throw { code: "offline", message: "Not connected." };
+  return restFallback();
+}
+
+async function send(cid, content, isPrivate, echoId) {
+  const t = thread(cid);
+  const echo_id = echoId || uid("op");
+  const existing = t.pending.get(echo_id);
+  t.pending.set(echo_id, { echo_id, content, private: isPrivate, state: "sending", created_at: existing ? existing.created_at : new Date().toISOString() });
+  schedule("messages");
+  const body = { conversation_id: cid, content, private: isPrivate, echo_id };
+  try {
+    const message = await command("message.create", body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
+    if (message && message.id != null) onMessage("message.created", cid, message);
+    t.pending.delete(echo_id);
+  } catch (err) {
+    const p = t.pending.get(echo_id);
+    if (p) { p.state = "error"; p.error = (err && err.code) || "error"; }
+  }
+  schedule("messages");
+}
+
+function flushPending() {
+  for (const [cid, t] of state.threads) {
+    for (const p of t.pending.values()) if (p.state === "error" && (p.error === "offline" || p.error === "timeout")) send(cid, p.content, p.private, p.echo_id);
+  }
+}
+
+const typingState = new Map(); // cid -> {sentAt, timer}
+function typingActivity(cid) {
+  const entry = typingState.get(cid) || { sentAt: 0, timer: 0 };
+  if (Date.now() - entry.sentAt > 3000) {
+    entry.sentAt = Date.now();
+    socket.command("typing.start", { conversation_id: cid }).catch(() => {});
+  }
+  clearTimeout(entry.timer);
+  entry.timer = setTimeout(() => typingStop(cid), 4000);
+  typingState.set(cid, entry);
+}
+function typingStop(cid) {
+  const entry = typingState.get(cid);
+  if (!entry) return;
+  clearTimeout(entry.timer);
+  typingState.delete(cid);
+  socket.command("typing.stop", { conversation_id: cid }).catch(() => {});
+}
+
+let readTimer = 0;
+function markRead(cid) {
+  const conv = state.convs.get(cid);
+  if (conv) conv.unread_count = 0;
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    command("conversation.read", { conversation_id: cid }, () => api.read(cid)).catch(() => {});
+  }, 200);
+}
+
+async function act(label, type, data, rest) {
+  try {
+    const result = await command(type, data, rest);
+    if (result && result.id != null && result.display_id != null) { upsertConversation(result); schedule("list", "thread"); }
+    refreshCounts();
+  } catch (err) {
+    toast(`${label} failed: ${(err && (err.message || err.code)) || "error"}`);
+    schedule("thread");
+  }
+}
+
+function select(id) {
+  state.selectedId = id;
+  document.body.classList.toggle("has-selection", id != null);
+  if (id == null) {
+    history.replaceState(null, "", "/app/");
+    schedule("list", "thread", "contact");
+    return;
+  }
+  history.replaceState(null, "", `/app/#/conversations/${id}`);
+  const t = thread(id);
+  if (!t.loaded) loadThread(id);
+  ensureConversation(id);
+  markRead(id);
+  schedule("list", "thread", "contact");
+  requestAnimationFrame(() => focusComposer());
+}
+
+const ctl = {
+  select,
+  loadOlder,
+  loadMoreConversations,
+  send: (cid, content, isPrivate) => send(cid, content, isPrivate),
+  retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId); },
+  discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
+  typingActivity,
+  typingStop,
+  assign: (cid, assigneeId) => act("Assign", "conversation.assign", { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
+  status: (cid, status, snoozedUntil) => act("Status change", "conversation.status",
+    { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
+  priority: (cid, priority) => act("Priority", "conversation.priority", { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
+  escalate: (cid) => act("Escalate", "conversation.escalate", { conversation_id: cid }, () => api.escalate(cid)),
+  openConversation: (conv) => { upsertConversation(conv); select(conv.id); },
+  toast,
+};
+
+// --- own availability, notifications, toasts -----------------------------------------------------
+const availability = document.getElementById("availability");
+function renderMe() {
+  document.getElementById("me-name").textContent = state.me.name || state.me.username;
+  const status = state.presence.get(state.me.id) || state.me.availability || "online";
+  availability.value = status;
+  document.getElementById("my-dot").className = `dot ${status}`;
+}
+availability.addEventListener("change", async () => {
+  const status = availability.value;
+  try {
+    await socket.command("presence.set", { status });
+    state.presence.set(state.me.id, status);
+    state.me.availability = status;
+  } catch (err) {
+    toast(`Could not change availability: ${err.code}`);
+  }
+  schedule("me", "list");
+});
+
+function askNotificationPermissionOnce() {
+  if (!("Notification" in window) || Notification.permission !== "default") return;
+  if (localStorage.getItem("messenger.notifications.asked")) return;
+  localStorage.setItem("messenger.notifications.asked", "1");
+  Notification.requestPermission().catch(() => {});
+}
+document.addEventListener("click", askNotificationPermissionOnce, { once: true });
+
+let audio = null;
+function beep() {
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.35);
+  } catch (_) { /* no audio available */ }
+}
+
+function notifyAssigned(conv) {
+  const name = (conv.contact && conv.contact.name) || "A visitor";
+  beep();
+  state.notifications = (state.notifications || 0) + 1;
+  if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
+    const n = new Notification("New conversation assigned to you", { body: `${name} · #${conv.display_id}`, tag: `conv-${conv.id}` });
+    n.onclick = () => { window.focus(); select(conv.id); n.close(); };
+  } else {
+    toast(`New conversation assigned to you: ${name} #${conv.display_id}`);
+  }
+}
+
+function toast(text) {
+  const el = document.createElement("div");
+  el.className = "toast";
+  el.setAttribute("role", "status");
+  el.textContent = text;
+  document.body.append(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+// --- filters and keyboard -----------------------------------------------------------------------
+for (const tab of document.querySelectorAll("#tabs [data-tab]")) {
+  tab.addEventListener("click", () => { state.filters.tab = tab.dataset.tab; schedule("counts", "list"); loadList().catch(() => {}); });
+}
+const statusFilter = document.getElementById("status-filter");
+statusFilter.addEventListener("change", () => { state.filters.status = statusFilter.value; loadList().catch(() => {}); schedule("list"); });
+const inboxFilter = document.getElementById("inbox-filter");
+inboxFilter.addEventListener("change", () => { state.filters.inbox = inboxFilter.value; loadList().catch(() => {}); schedule("list"); });
+const search = document.getElementById("search");
+let searchTimer = 0;
+search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => { state.filters.q = search.value.trim(); schedule("list"); loadList().catch(() => {}); }, 250);
+});
+
+document.addEventListener("keydown", (e) => {
+  const typingInField = e.target.closest && e.target.closest("input, textarea, select");
+  if (e.key === "/" && !typingInField) { e.preventDefault(); search.focus(); return; }
+  if (typingInField) return;
+  if (e.key === "ArrowDown" || e.key === "j") { e.preventDefault(); moveSelection(ctl, 1); }
+  if (e.key === "ArrowUp" || e.key === "k") { e.preventDefault(); moveSelection(ctl, -1); }
+  if (e.key === "r" && state.selectedId != null) { e.preventDefault(); focusComposer(); }
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.selectedId != null) markRead(state.selectedId);
+});
+setInterval(() => schedule("list"), 30_000); // relative times and waiting clocks
+
+// --- boot -----------------------------------------------------------------------------------------
+async function loadDirectory() {
+  // Inbox names for the filter, and people to assign to. Administrators list everyone;
+  // agents get what their profile and inbox memberships expose.
+  try {
+    const profile = await api.profile();
+    if (profile) {
+      Object.assign(state.me, { name: profile.name || state.me.name, role: profile.role || state.me.role });
+      for (const inbox of profile.inboxes || []) state.inboxes.set(inbox.id, inbox);
+    }
+  } catch (_) { /* the boot data is enough */ }
+  try {
+    const inboxes = await api.inboxes();
+    for (const inbox of inboxes.results || inboxes || []) state.inboxes.set(inbox.id, inbox);
+  } catch (_) { /* not an administrator */ }
+  for (const inbox of state.inboxes.values()) {
+    inboxFilter.append(new Option(inbox.name, String(inbox.id)));
+  }
+  try {
+    const agents = await api.agents();
+    for (const user of agents.results || agents || []) rememberUser({ id: user.id, name: user.name || user.username, username: user.username });
+  } catch (_) {
+    for (const inbox of state.inboxes.values()) {
+      try {
+        const members = await api.members(inbox.id);
+        for (const user of members.members || members.results || []) rememberUser(user);
+      } catch (_) { /* ids only, or not allowed */ }
+    }
+  }
+  schedule("thread", "me");
+}
+
+async function start() {
+  renderMe();
+  renderCounts();
+  try {
+    await loadList();
+  } catch (err) {
+    toast(`Could not load conversations: ${err.code}`);
+  }
+  socket.start();
+  loadDirectory();
+  const match = location.hash.match(/^#\/conversations\/(\d+)/);
+  if (match) select(Number(match[1]));
+}
+start();

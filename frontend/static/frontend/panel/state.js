@@ -1,0 +1,120 @@
+// Panel state and how events change it. Applying an event twice, or an event whose effect is
+// already in a REST snapshot, changes nothing: events are deduplicated by id, messages by id,
+// and optimistic bubbles are matched to their stored message by echo_id.
+
+const SEEN_LIMIT = 5000;
+
+export const state = {
+  me: null,
+  filters: { tab: "mine", status: "open", inbox: "", q: "" },
+  convs: new Map(),        // id -> conversation payload (+ unread_count, last_message)
+  listNext: null,
+  counts: { mine: 0, unassigned: 0, all: 0 },
+  selectedId: null,
+  threads: new Map(),      // conversation id -> Thread
+  lastEventId: 0,
+  seenEvents: new Set(),
+  presence: new Map(),     // user id -> online | busy | offline
+  users: new Map(),        // user id -> {id, name, username}
+  inboxes: new Map(),      // inbox id -> {id, name}
+  typing: new Map(),       // conversation id -> expiry (ms epoch)
+  conn: "connecting",
+};
+
+export class Thread {
+  constructor() {
+    this.msgs = new Map();      // message id -> message
+    this.pending = new Map();   // echo_id -> {echo_id, content, private, state, error, created_at}
+    this.hasMore = true;
+    this.loaded = false;
+    this.loading = false;
+  }
+
+  add(message) {
+    if (!message || message.id == null) return false;
+    const known = this.msgs.has(message.id);
+    this.msgs.set(message.id, message);
+    if (message.echo_id) this.pending.delete(message.echo_id);
+    return !known;
+  }
+
+  sorted() {
+    return [...this.msgs.values()].sort((a, b) => a.id - b.id);
+  }
+
+  oldestId() {
+    let min = null;
+    for (const id of this.msgs.keys()) if (min === null || id < min) min = id;
+    return min;
+  }
+}
+
+export function thread(conversationId) {
+  let t = state.threads.get(conversationId);
+  if (!t) {
+    t = new Thread();
+    state.threads.set(conversationId, t);
+  }
+  return t;
+}
+
+/** Merge a conversation payload from REST or an event, keeping client-side fields. */
+export function upsertConversation(payload) {
+  if (!payload || payload.id == null) return null;
+  const old = state.convs.get(payload.id) || {};
+  const merged = { ...old, ...payload };
+  if (payload.unread_count === undefined) merged.unread_count = old.unread_count || 0;
+  if (payload.last_message === undefined) merged.last_message = old.last_message || null;
+  state.convs.set(payload.id, merged);
+  if (merged.assignee) rememberUser(merged.assignee);
+  return merged;
+}
+
+export function rememberUser(user) {
+  if (user && user.id != null) state.users.set(user.id, { ...(state.users.get(user.id) || {}), ...user });
+}
+
+/** Whether an event id is new; records it. */
+export function firstSight(eventId) {
+  if (eventId == null) return true;
+  if (state.seenEvents.has(eventId)) return false;
+  state.seenEvents.add(eventId);
+  if (state.seenEvents.size > SEEN_LIMIT) {
+    const drop = [...state.seenEvents].sort((a, b) => a - b).slice(0, SEEN_LIMIT / 2);
+    for (const id of drop) state.seenEvents.delete(id);
+  }
+  if (eventId > state.lastEventId) state.lastEventId = eventId;
+  return true;
+}
+
+export function matchesFilters(conv) {
+  const f = state.filters;
+  if (f.status !== "all" && conv.status !== f.status) return false;
+  if (f.inbox && String(conv.inbox) !== String(f.inbox)) return false;
+  if (f.tab === "mine" && !(conv.assignee && conv.assignee.id === state.me.id)) return false;
+  if (f.tab === "unassigned" && conv.assignee) return false;
+  if (f.q) {
+    const q = f.q.toLowerCase();
+    const c = conv.contact || {};
+    const hay = [c.name, c.email, c.phone, c.identifier, conv.last_message && conv.last_message.content, `#${conv.display_id}`]
+      .filter(Boolean).join(" ").toLowerCase();
+    if (!hay.includes(q)) return false;
+  }
+  return true;
+}
+
+export function visibleConversations() {
+  return [...state.convs.values()].filter(matchesFilters).sort(byActivity);
+}
+
+export function byActivity(a, b) {
+  const ta = a.last_activity_at ? Date.parse(a.last_activity_at) : 0;
+  const tb = b.last_activity_at ? Date.parse(b.last_activity_at) : 0;
+  return tb - ta || b.id - a.id;
+}
+
+export function userName(user) {
+  if (!user) return "";
+  const known = state.users.get(user.id);
+  return user.name || (known && known.name) || user.username || `#${user.id}`;
+}

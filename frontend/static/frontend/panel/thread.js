@@ -1,0 +1,243 @@
+// Column (b): header with actions, message history (infinite scroll upwards, day separators),
+// typing line and composer. The skeleton is built once per opened conversation so that the
+// composer keeps its text; the header and messages re-render from state.
+import { clear, h, initials } from "../shared/dom.js";
+import { clock, dayKey, dayLabel, full } from "../shared/time.js";
+import { presenceDot } from "./list.js";
+import { state, thread, userName } from "./state.js";
+
+let built = null; // {id, root, header, scroller, messages, typing, composer, input, mode}
+
+export function renderThread(ctl) {
+  const root = document.getElementById("thread");
+  const id = state.selectedId;
+  if (id == null) {
+    built = null;
+    clear(root).append(h("div", { class: "empty-state" }, "Select a conversation"));
+    return;
+  }
+  if (!built || built.id !== id) build(root, id, ctl);
+  renderHeader(ctl);
+  renderMessages(ctl);
+  renderTyping();
+}
+
+function build(root, id, ctl) {
+  clear(root);
+  const header = h("header", { class: "thread-header" });
+  const messages = h("ol", { class: "messages", "aria-live": "polite", "aria-label": "Messages" });
+  const scroller = h("div", { class: "scroller", tabindex: "0" }, messages);
+  const typing = h("div", { class: "typing-line", hidden: true, dataset: { testid: "contact-typing" } });
+  const input = h("textarea", {
+    id: "composer-input", rows: "3", placeholder: "Reply… (Enter to send, Shift+Enter for a new line)",
+    "aria-label": "Message",
+  });
+  const modeReply = h("button", { type: "button", class: "mode active", "aria-pressed": "true" }, "Reply");
+  const modeNote = h("button", { type: "button", class: "mode", "aria-pressed": "false" }, "Private note");
+  const sendBtn = h("button", { type: "submit", class: "primary" }, "Send");
+  const composer = h("form", { class: "composer" },
+    h("div", { class: "composer-modes" }, modeReply, modeNote, h("span", { class: "spacer" }),
+      h("span", { class: "muted small" }, "Enter ↵ send · Shift+Enter new line")),
+    input,
+    h("div", { class: "composer-actions" }, h("span", { class: "spacer" }), sendBtn));
+  built = { id, root, header, scroller, messages, typing, composer, input, mode: "reply", stickBottom: true };
+  const setMode = (mode) => {
+    built.mode = mode;
+    composer.classList.toggle("private", mode === "note");
+    modeReply.classList.toggle("active", mode === "reply");
+    modeNote.classList.toggle("active", mode === "note");
+    modeReply.setAttribute("aria-pressed", String(mode === "reply"));
+    modeNote.setAttribute("aria-pressed", String(mode === "note"));
+    input.placeholder = mode === "note" ? "Private note (only operators see it)" : "Reply… (Enter to send, Shift+Enter for a new line)";
+    input.focus();
+  };
+  modeReply.addEventListener("click", () => setMode("reply"));
+  modeNote.addEventListener("click", () => setMode("note"));
+  const submit = () => {
+    const text = input.value;
+    if (!text.trim()) return;
+    input.value = "";
+    ctl.typingStop(id);
+    ctl.send(id, text, built.mode === "note");
+  };
+  composer.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+    if (e.key === "Escape") input.blur();
+  });
+  input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id); else ctl.typingStop(id); });
+  input.addEventListener("blur", () => ctl.typingStop(id));
+  scroller.addEventListener("scroll", () => {
+    built.stickBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    if (scroller.scrollTop < 80) ctl.loadOlder(id);
+  });
+  root.append(header, scroller, typing, composer);
+}
+
+function renderHeader(ctl) {
+  const conv = state.convs.get(built.id);
+  clear(built.header);
+  if (!conv) return;
+  const contact = conv.contact || {};
+  const name = contact.name || contact.email || `Visitor #${contact.id ?? ""}`;
+  const inbox = state.inboxes.get(conv.inbox);
+  const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
+    h("option", { value: "" }, "Unassigned"));
+  const people = new Map(state.users);
+  if (state.me) people.set(state.me.id, { ...state.me, ...(people.get(state.me.id) || {}) });
+  for (const user of [...people.values()].sort((a, b) => userName(a).localeCompare(userName(b)))) {
+    const label = user.id === state.me.id ? `${userName(user)} (me)` : userName(user);
+    const status = state.presence.get(user.id);
+    assign.append(h("option", { value: String(user.id) }, status ? `${label} · ${status}` : label));
+  }
+  assign.value = conv.assignee ? String(conv.assignee.id) : "";
+  assign.addEventListener("change", () => ctl.assign(conv.id, assign.value ? Number(assign.value) : null));
+  const priority = h("select", { "aria-label": "Priority" },
+    ["none", "low", "medium", "high", "urgent"].map((p) => h("option", { value: p }, p === "none" ? "No priority" : p)));
+  priority.value = conv.priority || "none";
+  priority.addEventListener("change", () => ctl.priority(conv.id, priority.value));
+  const snooze = h("select", { "aria-label": "Snooze" },
+    h("option", { value: "" }, "Snooze…"),
+    h("option", { value: "1h" }, "1 hour"),
+    h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
+    h("option", { value: "week" }, "Next week"),
+    h("option", { value: "custom" }, "Pick a time…"));
+  snooze.addEventListener("change", () => {
+    const until = snoozeUntil(snooze.value);
+    snooze.value = "";
+    if (until) ctl.status(conv.id, "snoozed", until);
+  });
+  const resolved = conv.status === "resolved";
+  built.header.append(
+    h("button", { type: "button", class: "icon back", "aria-label": "Back to list", onclick: () => ctl.select(null) }, "←"),
+    h("div", { class: "avatar" }, initials(name)),
+    h("div", { class: "thread-title" },
+      h("div", {}, h("strong", {}, name), " ", h("span", { class: "muted" }, `#${conv.display_id}`)),
+      h("div", { class: "muted small" },
+        h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
+        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}` : "",
+        inbox ? ` · ${inbox.name}` : "",
+        conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : "")),
+    h("span", { class: "spacer" }),
+    h("div", { class: "actions" },
+      assign,
+      conv.assignee && conv.assignee.id === state.me.id ? null
+        : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, "Assign to me"),
+      h("button", { type: "button", class: resolved ? "" : "primary", dataset: { testid: "toggle-status" },
+        onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
+      conv.status === "pending" ? null
+        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
+      snooze,
+      priority,
+      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
+        onclick: () => document.body.classList.toggle("show-contact") }, "ⓘ")));
+}
+
+function snoozeUntil(choice) {
+  const d = new Date();
+  if (choice === "1h") return new Date(d.getTime() + 3_600_000).toISOString();
+  if (choice === "tomorrow") { d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d.toISOString(); }
+  if (choice === "week") { d.setDate(d.getDate() + ((8 - d.getDay()) % 7 || 7)); d.setHours(9, 0, 0, 0); return d.toISOString(); }
+  if (choice === "custom") {
+    const text = prompt("Snooze until (YYYY-MM-DD HH:MM, local time)");
+    const when = text ? new Date(text.replace(" ", "T")) : null;
+    return when && !Number.isNaN(when.getTime()) ? when.toISOString() : null;
+  }
+  return null;
+}
+
+export function renderMessages(ctl) {
+  if (!built) return;
+  const t = thread(built.id);
+  const conv = state.convs.get(built.id) || {};
+  const { scroller, messages } = built;
+  const prevHeight = scroller.scrollHeight;
+  const prevTop = scroller.scrollTop;
+  clear(messages);
+  if (t.loading && !t.loaded) messages.append(h("li", { class: "sys muted" }, "Loading…"));
+  else if (t.loaded && !t.hasMore) messages.append(h("li", { class: "sys muted" }, "Beginning of the conversation"));
+  else if (t.hasMore) messages.append(h("li", { class: "sys muted" }, t.loading ? "Loading older messages…" : "Scroll up for older messages"));
+  let lastDay = null;
+  const seenAt = conv.contact_last_seen_at ? Date.parse(conv.contact_last_seen_at) : 0;
+  for (const m of t.sorted()) {
+    const day = dayKey(m.created_at);
+    if (day !== lastDay) {
+      messages.append(h("li", { class: "day-sep", role: "separator" }, h("span", {}, dayLabel(m.created_at))));
+      lastDay = day;
+    }
+    const seen = m.direction === "outgoing" && !m.private && seenAt && seenAt >= Date.parse(m.created_at);
+    messages.append(bubble(m, { state: seen ? "seen" : "sent" }));
+  }
+  for (const p of t.pending.values()) {
+    messages.append(bubble(
+      { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id },
+      { state: p.state, error: p.error, retry: () => ctl.retry(built.id, p.echo_id), discard: () => ctl.discard(built.id, p.echo_id) }));
+  }
+  if (built.stickBottom) scroller.scrollTop = scroller.scrollHeight;
+  else if (built.prepended) scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
+  built.prepended = false;
+}
+
+export function markPrepending() {
+  if (built) built.prepended = true;
+}
+
+function bubble(m, { state: deliveryState, error, retry, discard }) {
+  if (m.direction === "activity") {
+    return h("li", { class: "activity", dataset: { id: String(m.id ?? "") } },
+      h("span", {}, m.content), h("time", { class: "muted small", datetime: m.created_at, title: full(m.created_at) }, ` ${clock(m.created_at)}`));
+  }
+  const who = m.direction === "incoming"
+    ? (m.sender && m.sender.name) || "Visitor"
+    : userName(m.sender) || "Operator";
+  const cls = ["msg", m.direction, m.private ? "private" : "", deliveryState === "error" ? "failed" : ""].filter(Boolean).join(" ");
+  const meta = h("div", { class: "msg-meta" },
+    h("span", { class: "who" }, who),
+    m.private ? h("span", { class: "chip note" }, "private note") : null,
+    h("time", { datetime: m.created_at || "", title: full(m.created_at) }, clock(m.created_at)),
+    m.direction === "outgoing"
+      ? h("span", { class: `delivery ${deliveryState}`, dataset: { testid: "delivery" } },
+          deliveryState === "sending" ? "sending…" : deliveryState === "error" ? `failed: ${error}` : deliveryState === "seen" ? "✓✓ seen" : "✓ sent")
+      : null,
+    deliveryState === "error" && retry ? h("button", { type: "button", class: "link", onclick: retry }, "Retry") : null,
+    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null);
+  return h("li", { class: cls, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
+    h("div", { class: "msg-body" }, h("div", { class: "msg-text" }, m.content || ""), attachments(m)),
+    meta);
+}
+
+function safeUrl(url) {
+  if (!url) return null;
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function attachments(m) {
+  if (!m.attachments || !m.attachments.length) return null;
+  return h("div", { class: "attachments" }, m.attachments.map((a) => {
+    const url = safeUrl(a.url);
+    if (!url) return null;
+    if (String(a.file_type).startsWith("image")) {
+      return h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Attached image", loading: "lazy" }));
+    }
+    return h("a", { href: url, target: "_blank", rel: "noopener", class: "file" }, `📎 ${url.split("/").pop()}`);
+  }));
+}
+
+export function renderTyping() {
+  if (!built) return;
+  const until = state.typing.get(built.id) || 0;
+  const on = until > Date.now();
+  const conv = state.convs.get(built.id);
+  built.typing.hidden = !on;
+  built.typing.textContent = on ? `${(conv && conv.contact && conv.contact.name) || "Visitor"} is typing…` : "";
+}
+
+export function focusComposer() {
+  if (built) built.input.focus();
+}

@@ -1,0 +1,160 @@
+// A reconnecting JSON socket speaking DESIGN.md §7: commands carry a `ref` and get exactly one
+// `reply`; durable events carry an `id`. On every (re)connect it sends the optional auth frame,
+// then `resume` from the last event id the owner has applied, so nothing is missed; the owner
+// dedupes by event id (replays may overlap what was already applied).
+
+const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15000];
+const PING_MS = 20_000;
+const REPLY_TIMEOUT_MS = 15_000;
+
+export class SocketClient {
+  /**
+   * @param {object} opts
+   * @param {string} opts.url          ws(s) URL
+   * @param {() => object|null} [opts.authFrame]  first frame after open (widget auth)
+   * @param {() => number} opts.lastEventId       where to resume from
+   * @param {(frame: object) => void} opts.onEvent  durable and ephemeral events
+   * @param {(state: string, info?: object) => void} opts.onState  connecting|open|reconnecting|closed
+   * @param {(reply: object) => void} [opts.onResume]  the resume command's reply
+   */
+  constructor(opts) {
+    this.opts = opts;
+    this.ws = null;
+    this.seq = 0;
+    this.pending = new Map();
+    this.attempt = 0;
+    this.stopped = false;
+    this.ready = false;
+    this.everOpened = false;
+    this.pingTimer = null;
+    this.retryTimer = null;
+  }
+
+  start() {
+    this.stopped = false;
+    this._open();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this._teardown(new Error("stopped"));
+    if (this.ws) try { this.ws.close(1000); } catch (_) { /* already closed */ }
+    this.ws = null;
+    this.opts.onState("closed");
+  }
+
+  /** Drop the connection as if the network failed (reconnects by itself). */
+  drop() {
+    if (this.ws) this.ws.close(4000, "client drop");
+  }
+
+  get isOpen() {
+    return this.ready && this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Send a command; resolves with the reply's data, rejects with {code, message}. */
+  command(type, data = {}) {
+    if (!this.isOpen) return Promise.reject({ code: "offline", message: "Not connected." });
+    return this._send(type, data);
+  }
+
+  _send(type, data) {
+    const ref = `c-${++this.seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject({ code: "timeout", message: "No answer from the server." });
+      }, REPLY_TIMEOUT_MS);
+      this.pending.set(ref, { resolve, reject, timer });
+      try {
+        this.ws.send(JSON.stringify({ type, ref, data }));
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(ref);
+        reject({ code: "offline", message: "Not connected." });
+      }
+    });
+  }
+
+  _open() {
+    this.opts.onState(this.everOpened ? "reconnecting" : "connecting", { attempt: this.attempt });
+    let ws;
+    try {
+      ws = new WebSocket(this.opts.url);
+    } catch (err) {
+      this._scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = async () => {
+      const auth = this.opts.authFrame && this.opts.authFrame();
+      if (auth) ws.send(JSON.stringify(auth));
+      this.ready = true;
+      try {
+        const reply = await this._send("resume", { last_event_id: this.opts.lastEventId() });
+        this.opts.onResume && this.opts.onResume({ ok: true, data: reply });
+      } catch (error) {
+        if (ws !== this.ws) return;
+        this.opts.onResume && this.opts.onResume({ ok: false, error });
+      }
+      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
+      this.attempt = 0;
+      this.everOpened = true;
+      this.opts.onState("open");
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.isOpen && this._send("ping", {}).catch(() => {}), PING_MS);
+    };
+    ws.onmessage = (msg) => {
+      let frame;
+      try { frame = JSON.parse(msg.data); } catch (_) { return; }
+      if (!frame || typeof frame !== "object") return;
+      if (frame.type === "reply") {
+        const waiter = this.pending.get(frame.ref);
+        if (!waiter) return;
+        this.pending.delete(frame.ref);
+        clearTimeout(waiter.timer);
+        if (frame.ok) waiter.resolve(frame.data ?? {});
+        else waiter.reject(frame.error || { code: "error", message: "Failed." });
+        return;
+      }
+      this.opts.onEvent(frame);
+    };
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this._teardown({ code: "offline", message: "Connection lost." });
+      this.ws = null;
+      if (this.stopped) return;
+      if (ev.code === 4401 || ev.code === 4403) {
+        this.opts.onState("closed", { code: ev.code });
+        return;
+      }
+      this._scheduleRetry(ev.code);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  _teardown(error) {
+    this.ready = false;
+    clearInterval(this.pingTimer);
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(error);
+    }
+    this.pending.clear();
+  }
+
+  _scheduleRetry(code) {
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const delay = base / 2 + Math.random() * base / 2;
+    this.attempt += 1;
+    this.opts.onState("reconnecting", { attempt: this.attempt, code, delay });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this._open(), delay);
+  }
+}
+
+export function wsUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}

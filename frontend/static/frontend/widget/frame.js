@@ -1,0 +1,468 @@
+// The widget inside its iframe: visitor session, history, live events, offline outbox, UI.
+// Talks to the host page only through postMessage with the loader (origin checked).
+import { clear, h, uid } from "../shared/dom.js";
+import { clock, dayKey, dayLabel } from "../shared/time.js";
+import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
+
+const boot = JSON.parse(document.getElementById("boot").textContent);
+const KEY = `messenger:${boot.website_token}`;
+const OUTBOX_KEY = `${KEY}:outbox`;
+const $ = (id) => document.getElementById(id);
+
+const st = {
+  session: load(KEY) || null,   // {source_id, pubsub_token, contact}
+  user: null,                   // setUser() data, sent with the session request
+  attributes: null,
+  messages: new Map(),          // id -> message
+  outbox: (load(OUTBOX_KEY) || []).map((m) => ({ ...m, state: "queued" })), // [{echo_id, content, created_at, state, error, file?}]
+  lastEventId: 0,
+  seen: new Set(),
+  open: false,
+  unread: 0,
+  agentTyping: 0,
+  config: { name: boot.inbox_name, greeting: "", operators_available: false },
+  transport: null,
+  mode: boot.transport === "auto" ? "ws" : boot.transport,
+  parentOrigin: null,
+  conversation: null,
+};
+window.__widget = st; // for tests and debugging
+
+function load(key) {
+  try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (_) { return null; }
+}
+function save(key, value) {
+  try {
+    if (value == null) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch (_) { /* storage blocked: the session lasts for this page view */ }
+}
+function saveOutbox() {
+  save(OUTBOX_KEY, st.outbox.filter((m) => !m.file && m.state !== "failed").map(({ echo_id, content, created_at }) => ({ echo_id, content, created_at })));
+}
+
+// --- host page bridge --------------------------------------------------------------------------
+function toHost(type, detail) {
+  if (st.parentOrigin && window.parent !== window) window.parent.postMessage({ messenger: true, type, detail }, st.parentOrigin);
+}
+window.addEventListener("message", (e) => {
+  if (e.source !== window.parent || !e.data || !e.data.messenger) return;
+  const d = e.data;
+  if (d.cmd === "init") {
+    st.parentOrigin = e.origin;
+    return;
+  }
+  if (st.parentOrigin && e.origin !== st.parentOrigin) return;
+  if (d.cmd === "layout") document.body.classList.toggle("mobile", !!d.mobile);
+  else if (d.cmd === "open") setOpen(true, false);
+  else if (d.cmd === "close") setOpen(false, false);
+  else if (d.cmd === "setUser") { st.user = d.user; startSession().catch(showFatal); }
+  else if (d.cmd === "setCustomAttributes") { st.attributes = { ...(st.attributes || {}), ...d.attributes }; startSession().catch(showFatal); }
+  else if (d.cmd === "reset") reset();
+});
+
+function setOpen(open, tellHost = true) {
+  st.open = open;
+  $("window").hidden = !open;
+  $("launcher").setAttribute("aria-expanded", String(open));
+  document.body.classList.toggle("is-open", open);
+  if (open) {
+    st.unread = 0;
+    renderUnread();
+    markRead();
+    requestAnimationFrame(() => { scrollToBottom(); $("w-input").focus(); });
+  }
+  if (tellHost) toHost(open ? "open" : "close");
+}
+
+// --- session and history -------------------------------------------------------------------------
+let sessionRun = 0;
+async function startSession() {
+  const run = ++sessionRun;
+  const body = { website_token: boot.website_token };
+  if (st.session && st.session.source_id) body.source_id = st.session.source_id;
+  if (st.user) {
+    for (const k of ["identifier", "identifier_hash", "name", "email", "phone"]) if (st.user[k]) body[k] = st.user[k];
+  }
+  if (st.attributes) body.custom_attributes = st.attributes;
+  const data = await rest("POST", "/api/widget/v1/sessions", { body });
+  if (run !== sessionRun) return;
+  const changed = !st.session || st.session.pubsub_token !== data.contact_inbox.pubsub_token;
+  st.session = { source_id: data.contact_inbox.source_id, pubsub_token: data.contact_inbox.pubsub_token, contact: data.contact };
+  save(KEY, st.session);
+  if (data.conversation) st.conversation = data.conversation;
+  if (changed || !st.transport) {
+    st.messages.clear();
+    st.seen.clear();
+    await loadHistory();
+    connect();
+  }
+}
+
+async function loadHistory() {
+  const data = await rest("GET", "/api/widget/v1/messages", { token: st.session.pubsub_token });
+  for (const m of (data && data.results) || []) addMessage(m, { live: false });
+  if (data && data.last_event_id != null) st.lastEventId = Math.max(st.lastEventId, data.last_event_id);
+  render();
+}
+
+async function loadConfig() {
+  try {
+    const cfg = await rest("GET", `/widget/config/?website_token=${encodeURIComponent(boot.website_token)}`);
+    st.config = { ...st.config, ...cfg };
+  } catch (_) { /* keeps defaults */ }
+  renderHeader();
+  render();
+}
+
+async function reset() {
+  if (st.transport) st.transport.stop();
+  st.transport = null;
+  st.session = null;
+  st.user = null;
+  st.attributes = null;
+  st.outbox = [];
+  st.messages.clear();
+  st.seen.clear();
+  st.lastEventId = 0;
+  st.conversation = null;
+  save(KEY, null);
+  save(OUTBOX_KEY, null);
+  render();
+  await startSession().catch(showFatal);
+}
+
+// --- transport ----------------------------------------------------------------------------------
+function connect() {
+  if (st.transport) st.transport.stop();
+  const Transport = TRANSPORTS[st.mode];
+  const transport = new Transport({
+    token: st.session.pubsub_token,
+    lastEventId: () => st.lastEventId,
+    onEvent: (frame) => { if (st.transport === transport) applyEvent(frame); },
+    onState: (s, info) => { if (st.transport === transport) onTransportState(transport, s, info); },
+  });
+  st.transport = transport;
+  document.body.dataset.transport = transport.name;
+  transport.start();
+}
+
+function onTransportState(transport, s, info) {
+  document.body.dataset.conn = s;
+  if (s === "failed" && boot.transport === "auto" && FALLBACK[st.mode]) {
+    st.mode = FALLBACK[st.mode];
+    connect();
+    return;
+  }
+  if (s === "resync") {
+    st.messages.clear();
+    st.seen.clear();
+    st.lastEventId = 0;
+    loadHistory().then(() => transport.drop && transport.drop()).catch(() => {});
+    return;
+  }
+  if (s === "closed" && info && info.code === 4401) {
+    // The stored token is no longer valid: start over with a fresh visitor session.
+    st.session = null;
+    save(KEY, null);
+    startSession().catch(showFatal);
+    return;
+  }
+  const conn = $("w-conn");
+  if (s === "open") {
+    conn.hidden = true;
+    pump();
+  } else if (s === "reconnecting" && (info?.attempt || 0) >= 1) {
+    conn.hidden = false;
+    conn.textContent = "Reconnecting…";
+  } else if (s === "closed" && info && info.code === 4403) {
+    conn.hidden = false;
+    conn.textContent = "Chat is unavailable.";
+  }
+}
+
+function applyEvent(frame) {
+  if (frame.id != null) {
+    if (st.seen.has(frame.id)) return;
+    st.seen.add(frame.id);
+    if (frame.id > st.lastEventId) st.lastEventId = frame.id;
+  }
+  const data = frame.data || {};
+  switch (frame.type) {
+    case "message.created":
+    case "message.updated":
+      if (addMessage(data, { live: frame.type === "message.created" })) render();
+      break;
+    case "conversation.created":
+    case "conversation.updated":
+    case "conversation.status_changed":
+      st.conversation = { ...(st.conversation || {}), ...data };
+      render();
+      break;
+    case "conversation.typing_started":
+    case "conversation.typing_stopped":
+      if (data.side !== "contact") {
+        st.agentTyping = frame.type === "conversation.typing_started" ? Date.now() + (data.expires_in || 8) * 1000 : 0;
+        renderTyping();
+        if (st.agentTyping) setTimeout(renderTyping, (data.expires_in || 8) * 1000 + 50);
+      }
+      break;
+    case "presence.updated":
+      if (typeof data.operators_available === "boolean") { st.config.operators_available = data.operators_available; renderHeader(); }
+      else refreshConfigSoon();
+      break;
+    default:
+      break;
+  }
+}
+
+let configTimer = 0;
+function refreshConfigSoon() {
+  clearTimeout(configTimer);
+  configTimer = setTimeout(loadConfig, 500);
+}
+
+/** Store a message; returns whether anything changed. Operator replies raise the unread count. */
+function addMessage(m, { live }) {
+  if (!m || m.id == null || m.private || m.direction === "activity") return false;
+  const known = st.messages.has(m.id);
+  st.messages.set(m.id, m);
+  if (m.echo_id) {
+    const before = st.outbox.length;
+    st.outbox = st.outbox.filter((p) => p.echo_id !== m.echo_id);
+    if (st.outbox.length !== before) saveOutbox();
+  }
+  if (!known && live && m.direction === "outgoing") {
+    st.agentTyping = 0;
+    toHost("message", { id: m.id, content: m.content, created_at: m.created_at, sender: m.sender ? { name: m.sender.name } : null });
+    if (!st.open || document.visibilityState !== "visible") { st.unread += 1; renderUnread(); }
+    else markRead();
+  }
+  return true;
+}
+
+// --- sending: outbox in order, idempotent by echo_id --------------------------------------------
+function enqueue(content, file) {
+  const item = { echo_id: uid("w"), content, created_at: new Date().toISOString(), state: "queued", file };
+  st.outbox.push(item);
+  saveOutbox();
+  render();
+  pump();
+}
+
+let pumping = false;
+async function pump() {
+  if (pumping || !st.transport || !st.session) return;
+  pumping = true;
+  try {
+    for (;;) {
+      const item = st.outbox.find((m) => m.state !== "failed");
+      if (!item || !st.transport.isOpen) break;
+      item.state = "sending";
+      render();
+      try {
+        const message = item.file
+          ? await sendWithFile(item)
+          : await st.transport.command("message.create", { content: item.content, echo_id: item.echo_id });
+        if (message && message.id != null) addMessage(message, { live: false });
+        st.outbox = st.outbox.filter((m) => m !== item);
+        saveOutbox();
+        hideError();
+      } catch (err) {
+        const code = (err && err.code) || "error";
+        if (["offline", "timeout", "server_error"].includes(code)) {
+          item.state = "queued"; // sent again, with the same echo_id, when the connection is back
+          render();
+          break;
+        }
+        item.state = "failed";
+        item.error = code;
+        showError(code, err && err.message);
+      }
+      render();
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+function sendWithFile(item) {
+  const form = new FormData();
+  form.append("content", item.content || "");
+  form.append("echo_id", item.echo_id);
+  form.append("attachments", item.file);
+  return rest("POST", "/api/widget/v1/messages", { token: st.session.pubsub_token, form });
+}
+
+const ERRORS = {
+  flood_limited: "You are sending messages too fast. Please wait a moment.",
+  content_too_long: "This message is too long.",
+  contact_blocked: "You can no longer send messages here.",
+  rate_limited: "Too many requests. Please wait a moment.",
+  too_many_attachments: "Too many attachments.",
+  invalid_attachment: "This file cannot be sent.",
+};
+function showError(code, message) {
+  const el = $("w-error");
+  el.hidden = false;
+  el.dataset.code = code;
+  el.textContent = ERRORS[code] || message || `Could not send (${code}).`;
+}
+function hideError() {
+  $("w-error").hidden = true;
+}
+function showFatal(err) {
+  const conn = $("w-conn");
+  conn.hidden = false;
+  conn.textContent = `Chat unavailable (${(err && err.code) || "error"}). Retrying…`;
+  setTimeout(() => startSession().then(() => { conn.hidden = true; }).catch(showFatal), 5000);
+}
+
+// --- typing and read ----------------------------------------------------------------------------
+let typingSentAt = 0, typingTimer = 0;
+function typingActivity() {
+  if (!st.transport || !st.transport.isOpen) return;
+  if (Date.now() - typingSentAt > 3000) {
+    typingSentAt = Date.now();
+    st.transport.command("typing.start", {}).catch(() => {});
+  }
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(typingStop, 4000);
+}
+function typingStop() {
+  clearTimeout(typingTimer);
+  if (!typingSentAt) return;
+  typingSentAt = 0;
+  if (st.transport && st.transport.isOpen) st.transport.command("typing.stop", {}).catch(() => {});
+}
+let readTimer = 0;
+function markRead() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    if (st.transport && st.transport.isOpen && st.messages.size) st.transport.command("conversation.read", {}).catch(() => {});
+  }, 300);
+}
+
+// --- rendering ----------------------------------------------------------------------------------
+function renderHeader() {
+  $("w-title").textContent = st.config.name || "Chat";
+  const status = $("w-status");
+  status.querySelector(".dot").className = `dot ${st.config.operators_available ? "online" : "offline"}`;
+  status.querySelector(".txt").textContent = st.config.operators_available
+    ? "We are online" : "We usually reply in a few hours";
+}
+
+function renderUnread() {
+  const badge = $("unread");
+  badge.hidden = st.unread === 0;
+  badge.textContent = st.unread > 9 ? "9+" : String(st.unread);
+  $("launcher").setAttribute("aria-label", st.unread ? `Open chat, ${st.unread} unread` : "Open chat");
+}
+
+function renderTyping() {
+  $("w-typing").hidden = !(st.agentTyping > Date.now());
+}
+
+function safeUrl(url) {
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch (_) { return null; }
+}
+
+function bubble(m, extra = {}) {
+  const mine = m.direction === "incoming";
+  const files = (m.attachments || []).map((a) => {
+    const url = safeUrl(a.url);
+    if (!url) return null;
+    return String(a.file_type).startsWith("image")
+      ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
+      : h("a", { href: url, target: "_blank", rel: "noopener" }, "📎 File");
+  });
+  if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
+  let status = null;
+  if (extra.state) {
+    const label = { queued: "waiting for connection…", sending: "sending…", failed: `not sent (${extra.error})` }[extra.state];
+    status = h("span", { class: `w-state ${extra.state}` }, label,
+      extra.state === "failed" ? h("button", { type: "button", class: "retry", onclick: extra.retry }, "Retry") : null);
+  }
+  return h("li", { class: `w-msg ${mine ? "mine" : "theirs"}${extra.state ? ` pending ${extra.state}` : ""}`, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
+    !mine && m.sender && m.sender.name ? h("div", { class: "w-sender" }, m.sender.name) : null,
+    h("div", { class: "w-bubble" }, m.content ? h("div", { class: "w-text" }, m.content) : null, files),
+    h("div", { class: "w-meta" }, clock(m.created_at), status));
+}
+
+const previews = new WeakMap();
+function render() {
+  const list = $("w-messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  clear(list);
+  if (st.config.greeting) list.append(h("li", { class: "w-msg theirs greeting" }, h("div", { class: "w-bubble" }, h("div", { class: "w-text" }, st.config.greeting))));
+  let lastDay = null;
+  for (const m of [...st.messages.values()].sort((a, b) => a.id - b.id)) {
+    const day = dayKey(m.created_at);
+    if (day !== lastDay) { list.append(h("li", { class: "w-day" }, dayLabel(m.created_at))); lastDay = day; }
+    list.append(bubble(m));
+  }
+  for (const item of st.outbox) {
+    let previewUrl = null;
+    if (item.file && String(item.file.type).startsWith("image/")) {
+      previewUrl = previews.get(item.file) || URL.createObjectURL(item.file);
+      previews.set(item.file, previewUrl);
+    }
+    list.append(bubble({ direction: "incoming", content: item.content, created_at: item.created_at, echo_id: item.echo_id },
+      { state: item.state, error: item.error, previewUrl, retry: () => { item.state = "queued"; hideError(); pump(); render(); } }));
+  }
+  if (st.conversation && st.conversation.status === "resolved") {
+    list.append(h("li", { class: "w-day" }, "This conversation was marked resolved. Write again any time."));
+  }
+  if (atBottom || st.outbox.length) scrollToBottom();
+}
+
+function scrollToBottom() {
+  const list = $("w-messages");
+  list.scrollTop = list.scrollHeight;
+}
+
+// --- UI wiring ----------------------------------------------------------------------------------
+$("launcher").addEventListener("click", () => setOpen(!st.open));
+$("close").addEventListener("click", () => setOpen(false));
+const input = $("w-input");
+function submit() {
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = "";
+  autosize();
+  typingStop();
+  enqueue(text);
+}
+$("w-composer").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+  if (e.key === "Escape") setOpen(false);
+});
+function autosize() {
+  input.style.height = "auto";
+  input.style.height = `${Math.min(120, input.scrollHeight)}px`;
+}
+input.addEventListener("input", () => { autosize(); if (input.value) typingActivity(); else typingStop(); });
+$("w-file").addEventListener("change", (e) => {
+  const file = e.target.files && e.target.files[0];
+  e.target.value = "";
+  if (file) enqueue(input.value.trim(), file);
+  input.value = "";
+});
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && st.open) markRead(); });
+window.addEventListener("online", () => { if (st.transport && st.transport.drop && !st.transport.isOpen) pump(); });
+
+// --- start --------------------------------------------------------------------------------------
+renderHeader();
+render();
+loadConfig();
+startSession()
+  .then(() => toHost("ready", { source_id: st.session && st.session.source_id }))
+  .catch(showFatal);
+// The loader's init may arrive after start; "ready" must reach it, so say it again on init.
+window.addEventListener("message", (e) => {
+  if (e.data && e.data.messenger && e.data.cmd === "init" && st.session) toHost("ready", { source_id: st.session.source_id });
+});

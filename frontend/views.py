@@ -1,0 +1,170 @@
+"""Pages of the operator panel and the visitor widget.
+
+Thin views: they render templates, serve the widget loader and statics, and expose the few
+public facts the widget needs before it has a visitor token (inbox name, greeting, whether an
+operator is available). Everything else goes through the REST API and the sockets.
+"""
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.http import http_date
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
+from django.views.static import was_modified_since
+
+from chat.models import ChannelType, Inbox
+from chat.payloads import user_summary
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+LOADER_PATH = STATIC_DIR / "frontend" / "widget" / "loader.js"
+PANEL_HOME = "/app/"
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "frontend/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return PANEL_HOME
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = "/login/"
+
+
+@login_required
+@never_cache
+def panel(request: HttpRequest) -> HttpResponse:
+    """The operator panel: one page, the rest is ES modules talking to the API and socket."""
+    user = request.user
+    profile = getattr(user, "operator_profile", None)
+    boot = {
+        "user": {
+            **(user_summary(user) or {}),
+            "role": "administrator" if user.is_superuser else (profile.role if profile else "agent"),
+            "availability": profile.availability if profile else "online",
+        },
+    }
+    return render(request, "frontend/panel.html", {"boot": boot})
+
+
+def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponse:
+    stat = path.stat()
+    if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), stat.st_mtime):
+        return HttpResponse(status=304)
+    response = FileResponse(path.open("rb"), content_type=content_type)
+    response["Last-Modified"] = http_date(stat.st_mtime)
+    response["Content-Length"] = str(stat.st_size)
+    response["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+
+@require_GET
+def widget_loader(request: HttpRequest) -> HttpResponse:
+    """``/widget.js``: the one script a business pastes into its site (kept tiny, cached briefly
+    so that a fix reaches every site within minutes)."""
+    response = _file_response(request, LOADER_PATH, "text/javascript; charset=utf-8", max_age=300)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def static_file(request: HttpRequest, path: str) -> HttpResponse:
+    """Serve app statics (``/static/...``) through the staticfiles finders, with DEBUG on or off.
+
+    The product runs as a single ASGI process in embedded mode (``runserver``, daphne or
+    uvicorn) with no front web server, so the app serves its own few files; ``runserver`` with
+    DEBUG on intercepts ``/static/`` first with the same files. A CDN or reverse proxy in front
+    may cache them (Last-Modified, short max-age).
+    """
+    normalized = posixpath.normpath(path).lstrip("/")
+    if normalized.startswith("..") or not normalized:
+        raise Http404
+    found = finders.find(normalized)
+    if not found:
+        raise Http404
+    file_path = Path(found)
+    if not file_path.is_file():
+        raise Http404
+    content_type, _ = mimetypes.guess_type(str(file_path))
+    if file_path.suffix in (".js", ".mjs"):
+        content_type = "text/javascript; charset=utf-8"
+    max_age = 60 if settings.DEBUG else 600
+    return _file_response(request, file_path, content_type or "application/octet-stream", max_age)
+
+
+def _inbox_for_token(token: str | None) -> Inbox:
+    if not token:
+        raise Http404
+    inbox = Inbox.objects.filter(website_token=token, channel_type=ChannelType.WEB_WIDGET).first()
+    if inbox is None:
+        raise Http404
+    return inbox
+
+
+def _frame_ancestors(inbox: Inbox) -> str:
+    origins = [o for o in (inbox.allowed_origins or []) if isinstance(o, str) and o.startswith(("http://", "https://"))]
+    if not origins or "*" in (inbox.allowed_origins or []):
+        return "*"
+    return " ".join(["'self'", *origins])
+
+
+@xframe_options_exempt
+@require_GET
+def widget_frame(request: HttpRequest) -> HttpResponse:
+    """The widget's own page, loaded by ``widget.js`` in an iframe: its CSS and DOM are isolated
+    from the host site. Only the inbox's allowed origins may frame it."""
+    inbox = _inbox_for_token(request.GET.get("website_token"))
+    transport = request.GET.get("transport", "auto")
+    if transport not in ("auto", "ws", "sse", "poll"):
+        transport = "auto"
+    response = render(
+        request,
+        "frontend/widget_frame.html",
+        {"boot": {"website_token": inbox.website_token, "transport": transport, "inbox_name": inbox.name}},
+    )
+    response["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors(inbox)}"
+    return response
+
+
+@require_GET
+def widget_config(request: HttpRequest) -> JsonResponse:
+    """Public facts about an inbox shown before the visitor writes: name, greeting, and whether
+    an operator is available right now."""
+    from presence.hooks import inbox_operators_available
+
+    inbox = _inbox_for_token(request.GET.get("website_token"))
+    response = JsonResponse(
+        {
+            "name": inbox.name,
+            "greeting": inbox.greeting,
+            "operators_available": bool(inbox_operators_available(inbox_id=inbox.pk)),
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def demo(request: HttpRequest) -> HttpResponse:
+    """A stand-in for a business's website with the widget snippet pasted in."""
+    token = request.GET.get("website_token")
+    inbox = (
+        _inbox_for_token(token)
+        if token
+        else Inbox.objects.filter(channel_type=ChannelType.WEB_WIDGET).order_by("id").first()
+    )
+    transport = request.GET.get("transport", "")
+    if transport not in ("", "ws", "sse", "poll"):
+        transport = ""
+    return render(request, "frontend/demo.html", {"inbox": inbox, "transport": transport})
