@@ -1,2 +1,79 @@
-"""REST API routes (REST issue)."""
-urlpatterns: list = []
+"""REST API routes (DESIGN.md §8), included at ``api/``.
+
+The widget's real-time fallbacks (``widget/v1/stream``, ``widget/v1/events``) live in
+chat/api/stream_urls.py.
+"""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from chat.api import auth_views, contact_views, conversation_views as cv, widget_views
+from chat.api import schema  # noqa: F401  (registers the widget token security scheme)
+from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
+
+
+def route(pattern: str, view, name: str) -> list:
+    """The documented form of a route, plus the same route with or without a trailing slash
+    (clients write both; POST cannot be redirected). The alternate is left out of the schema."""
+    alternate_view = _alternate(view)
+    other = pattern[:-1] if pattern.endswith("/") else pattern + "/"
+    return [path(pattern, view, name=name), path(other, alternate_view)]
+
+
+def _alternate(view):
+    def alternate(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    # As DRF's own views: CSRF is enforced by SessionAuthentication. Without ``cls`` the
+    # schema generator does not see this route (the documented form is listed once).
+    alternate.csrf_exempt = True
+    return alternate
+
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("branches", BranchViewSet, basename="branch")
+router.register("inboxes", InboxViewSet, basename="inbox")
+router.register("agents", AgentViewSet, basename="agent")
+
+members_list = InboxMemberViewSet.as_view({"get": "list", "post": "create", "put": "update"})
+members_detail = InboxMemberViewSet.as_view({"delete": "destroy"})
+
+v1 = [
+    *route("auth/login", auth_views.LoginView.as_view(), "auth-login"),
+    *route("auth/logout", auth_views.LogoutView.as_view(), "auth-logout"),
+    *route("profile", auth_views.ProfileView.as_view(), "profile"),
+    *route("inboxes/<int:inbox_id>/members/", members_list, "inbox-members"),
+    *route("inboxes/<int:inbox_id>/members/<int:user_id>/", members_detail, "inbox-member"),
+    *route("conversations/", cv.ConversationListView.as_view(), "conversation-list"),
+    *route("conversations/meta/", cv.ConversationMetaView.as_view(), "conversation-meta"),
+    *route("conversations/<int:conversation_id>/", cv.ConversationDetailView.as_view(), "conversation-detail"),
+    *route("conversations/<int:conversation_id>/assign", cv.AssignView.as_view(), "conversation-assign"),
+    *route("conversations/<int:conversation_id>/escalate", cv.EscalateView.as_view(), "conversation-escalate"),
+    *route("conversations/<int:conversation_id>/toggle_status", cv.ToggleStatusView.as_view(),
+           "conversation-toggle-status"),
+    *route("conversations/<int:conversation_id>/toggle_priority", cv.TogglePriorityView.as_view(),
+           "conversation-toggle-priority"),
+    *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
+    *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
+    *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),
+    *route("contacts/<int:contact_id>/", contact_views.ContactDetailView.as_view(), "contact-detail"),
+    *route("contacts/<int:contact_id>/block", contact_views.ContactBlockView.as_view(), "contact-block"),
+    *route("contacts/<int:contact_id>/unblock", contact_views.ContactUnblockView.as_view(), "contact-unblock"),
+    *route("contacts/<int:contact_id>/conversations/", contact_views.ContactConversationsView.as_view(),
+           "contact-conversations"),
+    path("", include(router.urls)),
+]
+
+widget_v1 = [
+    *route("sessions", widget_views.WidgetSessionView.as_view(), "widget-sessions"),
+    *route("messages", widget_views.WidgetMessagesView.as_view(), "widget-messages"),
+    *route("typing", widget_views.WidgetTypingView.as_view(), "widget-typing"),
+    *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("widget/v1/", include(widget_v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

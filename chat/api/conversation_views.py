@@ -1,0 +1,255 @@
+"""Conversations and their messages, for operators (DESIGN.md §8).
+
+Views parse, call one selector or service, answer. Writes go through the same services as the
+socket commands, so the same events are emitted whichever way a change comes in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assignment import services as assignment
+from chat.api import serializers as s
+from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
+from chat.api.security import IsOperator
+from chat.api.uploads import check_uploads
+from chat.models import ConversationStatus, MessageDirection
+from chat.payloads import message_payload
+from chat.selectors.conversations import (
+    STATUS_CHOICES,
+    ConversationFilters,
+    conversation_check_visible,
+    conversation_counts_for_operator,
+    conversation_get_for_operator,
+    conversation_list_for_operator,
+    conversation_row,
+)
+from chat.selectors.messages import message_history_for_operator
+from chat.selectors.snapshot import snapshot_read
+from chat.services import conversations as conversation_services
+from chat.services.messages import message_create
+
+ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer}
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("status", str, enum=list(STATUS_CHOICES), description="Default open."),
+    OpenApiParameter("assignee", str, description="me, unassigned, all (default) or a user id."),
+    OpenApiParameter("inbox", int),
+    OpenApiParameter("branch", int),
+    OpenApiParameter("priority", str, enum=["none", "low", "medium", "high", "urgent"]),
+    OpenApiParameter("contact", int),
+    OpenApiParameter("q", str, description="Contact name, email, phone or message content (case-insensitive)."),
+]
+
+
+def filters_from(params: Any, *, contact_id: int | None = None) -> ConversationFilters:
+    return ConversationFilters(
+        status=params.get("status") or ConversationStatus.OPEN,
+        assignee=params.get("assignee") or "all",
+        inbox_id=int_param(params, "inbox"),
+        branch_id=int_param(params, "branch"),
+        priority=params.get("priority") or None,
+        contact_id=contact_id if contact_id is not None else int_param(params, "contact"),
+        q=params.get("q") or "",
+    )
+
+
+def conversation_list_response(request: Request, filters: ConversationFilters) -> Response:
+    after = decode_cursor(request.query_params.get("cursor"))
+    limit = limit_param(request.query_params)
+    page, last_event_id = snapshot_read(
+        lambda: conversation_list_for_operator(user=request.user, filters=filters, after=after, limit=limit)
+    )
+    return Response({"results": page.rows, "next": encode_cursor(page.next_key), "last_event_id": last_event_id})
+
+
+def conversation_detail(user: Any, conversation_id: int) -> dict[str, Any]:
+    conversation, last_event_id = snapshot_read(
+        lambda: conversation_get_for_operator(user=user, conversation_id=conversation_id)
+    )
+    return {**conversation_row(conversation), "last_event_id": last_event_id}
+
+
+class ConversationListView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("cursor", str, description="The previous page's next."),
+            OpenApiParameter("limit", int, description="Page size, 1-100 (default 25)."),
+        ],
+        responses={200: s.ConversationPageSerializer, **ERRORS},
+        summary="Conversations the caller may see, newest activity first (keyset pages)",
+        operation_id="conversations_list",
+        tags=["conversations"],
+    )
+    def get(self, request: Request) -> Response:
+        return conversation_list_response(request, filters_from(request.query_params))
+
+
+class ConversationMetaView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(parameters=FILTER_PARAMETERS[:1] + FILTER_PARAMETERS[2:],
+                   responses={200: s.ConversationCountsSerializer, **ERRORS},
+                   summary="Counts per assignee tab (mine, unassigned, all)", tags=["conversations"])
+    def get(self, request: Request) -> Response:
+        return Response(conversation_counts_for_operator(user=request.user, filters=filters_from(request.query_params)))
+
+
+class ConversationDetailView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(responses={200: s.ConversationDetailSerializer, **ERRORS}, tags=["conversations"],
+                   summary="One conversation, with the event id to resume from")
+    def get(self, request: Request, conversation_id: int) -> Response:
+        return Response(conversation_detail(request.user, conversation_id))
+
+    @extend_schema(request=s.ConversationUpdateInput, responses={200: s.ConversationDetailSerializer, **ERRORS},
+                   tags=["conversations"], summary="Change status (snoozed_until), priority, custom attributes")
+    def patch(self, request: Request, conversation_id: int) -> Response:
+        conversation_check_visible(user=request.user, conversation_id=conversation_id)
+        data = s.validated(s.ConversationUpdateInput, request.data, partial=True)
+        if "status" in data:
+            conversation_services.conversation_set_status(
+                conversation_id=conversation_id, status=data["status"], snoozed_until=data.get("snoozed_until"),
+                actor_user=request.user,
+            )
+        if "priority" in data:
+            conversation_services.conversation_set_priority(
+                conversation_id=conversation_id, priority=data["priority"], actor_user=request.user
+            )
+        if "custom_attributes" in data:
+            conversation_services.conversation_update_attributes(
+                conversation_id=conversation_id, custom_attributes=data["custom_attributes"]
+            )
+        return Response(conversation_detail(request.user, conversation_id))
+
+
+class ConversationActionView(APIView):
+    """Base of POST /api/v1/conversations/{id}/<action>: scope check, act, answer the conversation."""
+
+    permission_classes = [IsOperator]
+
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation_check_visible(user=request.user, conversation_id=conversation_id)
+        self.act(request, conversation_id)
+        return Response(conversation_detail(request.user, conversation_id))
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        raise NotImplementedError
+
+
+def _action_schema(request_shape: Any, summary: str) -> Any:
+    return extend_schema(request=request_shape, responses={200: s.ConversationDetailSerializer, **ERRORS},
+                         tags=["conversations"], summary=summary)
+
+
+class AssignView(ConversationActionView):
+    @_action_schema(s.AssignInput, "Assign to an operator (assignee_id) or unassign (null)")
+    def post(self, request: Request, conversation_id: int) -> Response:
+        return super().post(request, conversation_id)
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        data = s.validated(s.AssignInput, request.data)
+        assignment.assign_conversation(conversation_id=conversation_id, assignee_id=data["assignee_id"],
+                                       actor=request.user)
+
+
+class EscalateView(ConversationActionView):
+    @_action_schema(None, "Escalate: priority urgent, assigned to an available supervisor of the branch")
+    def post(self, request: Request, conversation_id: int) -> Response:
+        return super().post(request, conversation_id)
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        assignment.escalate_conversation(conversation_id=conversation_id, actor=request.user)
+
+
+class ToggleStatusView(ConversationActionView):
+    @_action_schema(s.ToggleStatusInput, "{} toggles open <-> resolved (pending/snoozed -> open); or set a status")
+    def post(self, request: Request, conversation_id: int) -> Response:
+        return super().post(request, conversation_id)
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        data = s.validated(s.ToggleStatusInput, request.data or {})
+        if data.get("status"):
+            conversation_services.conversation_set_status(
+                conversation_id=conversation_id, status=data["status"], snoozed_until=data.get("snoozed_until"),
+                actor_user=request.user,
+            )
+        else:
+            conversation_services.conversation_toggle_status(conversation_id=conversation_id, actor_user=request.user)
+
+
+class TogglePriorityView(ConversationActionView):
+    @_action_schema(s.TogglePriorityInput, "Set the priority")
+    def post(self, request: Request, conversation_id: int) -> Response:
+        return super().post(request, conversation_id)
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        data = s.validated(s.TogglePriorityInput, request.data)
+        conversation_services.conversation_set_priority(
+            conversation_id=conversation_id, priority=data["priority"], actor_user=request.user
+        )
+
+
+class ReadView(ConversationActionView):
+    @_action_schema(None, "Mark read by operators (agent_last_seen_at; at most one write per 15 s)")
+    def post(self, request: Request, conversation_id: int) -> Response:
+        return super().post(request, conversation_id)
+
+    def act(self, request: Request, conversation_id: int) -> None:
+        conversation_services.touch_assignee_last_seen(conversation_id=conversation_id)
+
+
+class MessageListView(APIView):
+    permission_classes = [IsOperator]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, description="Only messages with a smaller id (the previous page's next)."),
+            OpenApiParameter("limit", int, description="Page size, 1-100 (default 20)."),
+        ],
+        responses={200: s.MessagePageSerializer, **ERRORS},
+        summary="History, newest first (private notes and activity lines included)",
+        tags=["messages"],
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        before = int_param(request.query_params, "before")
+        limit = limit_param(request.query_params, default=20)
+        page, last_event_id = snapshot_read(
+            lambda: message_history_for_operator(
+                user=request.user, conversation_id=conversation_id, before=before, limit=limit
+            )
+        )
+        return Response({"results": page.rows, "next": page.next_before, "last_event_id": last_event_id})
+
+    @extend_schema(
+        request={"application/json": s.MessageCreateInput, "multipart/form-data": s.MessageCreateInput},
+        responses={201: s.MessageSerializer, 200: OpenApiResponse(s.MessageSerializer, "Idempotent repeat"),
+                   **ERRORS},
+        summary="Send a reply or a private note (201), or get the stored one back for a repeat (200)",
+        tags=["messages"],
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation_check_visible(user=request.user, conversation_id=conversation_id)
+        data = s.validated(s.MessageCreateInput, request.data)
+        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        recorded = message_create(
+            conversation_id=conversation_id,
+            direction=MessageDirection.OUTGOING,
+            content=data.get("content", ""),
+            private=data.get("private", False),
+            sender_user=request.user,
+            echo_id=data.get("echo_id") or None,
+            source_id=data.get("source_id") or None,
+            attachments=files,
+        )
+        return Response(message_payload(recorded.message), status=201 if recorded.created else 200)

@@ -1,0 +1,60 @@
+"""Query parameters of paged lists: limits, keyset cursors, integer filters."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from chat.errors import InvalidData
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+
+def limit_param(params: Any, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    raw = params.get("limit")
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidData("limit must be an integer.", fields={"limit": ["An integer."]}) from None
+    if value < 1:
+        raise InvalidData("limit must be positive.", fields={"limit": ["At least 1."]})
+    return min(value, maximum)
+
+
+def int_param(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidData(f"{name} must be an integer.", fields={name: ["An integer."]}) from None
+
+
+def encode_cursor(key: tuple[datetime, int] | None) -> str | None:
+    """Opaque cursor for a (last_activity_at, id) keyset position."""
+    if key is None:
+        return None
+    at, pk = key
+    raw = json.dumps([at.isoformat(), pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        at_text, pk = json.loads(raw)
+        at = parse_datetime(at_text)
+        if at is None or not isinstance(pk, int):
+            raise ValueError
+        return at, pk
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]}) from None

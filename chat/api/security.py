@@ -1,0 +1,95 @@
+"""Authentication, permissions and throttles of the REST API.
+
+Operators: ``Authorization: Token <key>`` or the Django session (with CSRF on unsafe methods),
+both from settings.REST_FRAMEWORK. Widget: ``X-Widget-Token: <pubsub_token>`` identifies one
+visitor in one inbox (``request.auth`` is its ContactInbox).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from chat.errors import ContactBlocked, NotAuthenticated
+from chat.models import ContactInbox
+from chat.selectors.scope import operator_is_admin
+
+WIDGET_TOKEN_HEADER = "HTTP_X_WIDGET_TOKEN"
+
+
+class WidgetTokenAuthentication(BaseAuthentication):
+    """``X-Widget-Token: <pubsub_token>`` → (AnonymousUser, ContactInbox)."""
+
+    def authenticate(self, request: Any) -> tuple[AnonymousUser, ContactInbox] | None:
+        token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
+        if not token:
+            return None
+        contact_inbox = ContactInbox.objects.select_related("contact", "inbox").filter(pubsub_token=token).first()
+        if contact_inbox is None:
+            raise NotAuthenticated("Unknown widget token.")
+        return AnonymousUser(), contact_inbox
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Widget-Token"
+
+
+class IsOperator(BasePermission):
+    """An authenticated, active user (any role)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active)
+
+
+class IsAdministrator(BasePermission):
+    """A superuser or an operator whose role is administrator."""
+
+    message = "Administrators only."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return operator_is_admin(request.user)
+
+
+class IsWidgetVisitor(BasePermission):
+    """A valid widget token of a contact that is not blocked."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        contact_inbox = request.auth
+        if not isinstance(contact_inbox, ContactInbox):
+            raise NotAuthenticated("X-Widget-Token header required.")
+        if contact_inbox.contact.blocked:
+            raise ContactBlocked()
+        return True
+
+
+class LoginThrottle(SimpleRateThrottle):
+    """Login attempts per client IP (brute force)."""
+
+    scope = "login"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class WidgetIpThrottle(SimpleRateThrottle):
+    """Widget requests per client IP."""
+
+    scope = "widget_ip"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class WidgetTokenThrottle(SimpleRateThrottle):
+    """Widget requests per visitor token (no token: not counted here, the IP throttle applies)."""
+
+    scope = "widget_token"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
+        if not token:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": token[:64]}

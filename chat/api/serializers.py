@@ -1,0 +1,371 @@
+"""Request and response shapes of the REST API.
+
+Input serializers validate requests; output serializers document responses (the bodies
+themselves come from chat.payloads, so REST and sockets send identical shapes).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from chat.models import (
+    Availability,
+    Branch,
+    ChannelType,
+    ConversationStatus,
+    Inbox,
+    MessageDirection,
+    Priority,
+    Role,
+)
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A chat.errors.ErrorCode value, the same as the socket replies.")
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False, child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+# --- Common objects ---------------------------------------------------------------------------
+
+
+class UserSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    username = serializers.CharField()
+
+
+class ContactSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    identifier = serializers.CharField(allow_null=True)
+    blocked = serializers.BooleanField()
+
+
+class SenderSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["contact", "user"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    username = serializers.CharField(required=False)
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    file_type = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField(allow_null=True)
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    content = serializers.CharField(allow_blank=True)
+    content_type = serializers.CharField()
+    content_attributes = serializers.DictField()
+    direction = serializers.ChoiceField(choices=MessageDirection.values)
+    private = serializers.BooleanField()
+    echo_id = serializers.CharField(allow_null=True)
+    source_id = serializers.CharField(allow_null=True)
+    sender = SenderSerializer(allow_null=True)
+    attachments = AttachmentSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class LastMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    content = serializers.CharField(allow_blank=True, help_text="The first 500 characters.")
+    created_at = serializers.DateTimeField()
+    direction = serializers.ChoiceField(choices=[MessageDirection.INCOMING, MessageDirection.OUTGOING])
+    private = serializers.BooleanField(help_text="A private note (operators only).")
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ConversationStatus.values)
+    priority = serializers.ChoiceField(choices=Priority.values)
+    assignee = UserSummarySerializer(allow_null=True)
+    inbox = serializers.IntegerField()
+    branch = serializers.IntegerField()
+    contact = ContactSummarySerializer()
+    contact_inbox = serializers.IntegerField()
+    identifier = serializers.CharField(allow_null=True)
+    waiting_since = serializers.DateTimeField(allow_null=True)
+    first_reply_created_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField()
+    contact_last_seen_at = serializers.DateTimeField(allow_null=True)
+    agent_last_seen_at = serializers.DateTimeField(allow_null=True)
+    snoozed_until = serializers.DateTimeField(allow_null=True)
+    additional_attributes = serializers.DictField()
+    custom_attributes = serializers.DictField()
+    created_at = serializers.DateTimeField()
+    unread_count = serializers.IntegerField(help_text="Incoming messages newer than agent_last_seen_at.")
+    last_message = LastMessageSerializer(allow_null=True, help_text="Newest non-activity message, notes included.")
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    last_event_id = serializers.IntegerField(help_text="Resume the event stream after this id.")
+
+
+class ConversationPageSerializer(serializers.Serializer):
+    results = ConversationSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page.")
+    last_event_id = serializers.IntegerField()
+
+
+class ConversationCountsSerializer(serializers.Serializer):
+    mine = serializers.IntegerField()
+    unassigned = serializers.IntegerField()
+    all = serializers.IntegerField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True, help_text="Newest first.")
+    next = serializers.IntegerField(allow_null=True, help_text="Pass as ?before= for the next (older) page.")
+    last_event_id = serializers.IntegerField()
+
+
+# --- Conversation input -----------------------------------------------------------------------
+
+
+class ConversationUpdateInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=Priority.values, required=False)
+    custom_attributes = serializers.DictField(required=False)
+
+
+class AssignInput(serializers.Serializer):
+    assignee_id = serializers.IntegerField(allow_null=True)
+
+
+class ToggleStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class TogglePriorityInput(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.values)
+
+
+class MessageCreateInput(serializers.Serializer):
+    content = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                    help_text="At most 150,000 characters (content_too_long).")
+    private = serializers.BooleanField(required=False, default=False)
+    echo_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    source_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list,
+                                        help_text="multipart/form-data only; at most 15.")
+
+
+# --- Auth and profile -------------------------------------------------------------------------
+
+
+class LoginInput(serializers.Serializer):
+    username = serializers.CharField(required=False, help_text="Username or email.")
+    email = serializers.CharField(required=False)
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class LoginUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.values)
+
+
+class LoginOutput(serializers.Serializer):
+    token = serializers.CharField()
+    user = LoginUserSerializer()
+
+
+class ProfileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+    display_name = serializers.CharField(allow_blank=True)
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.values)
+    availability = serializers.ChoiceField(choices=Availability.values)
+    inbox_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ProfileUpdateInput(serializers.Serializer):
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    availability = serializers.ChoiceField(choices=Availability.values, required=False)
+
+
+# --- Administration ---------------------------------------------------------------------------
+
+
+class BranchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Branch
+        fields = ["id", "name", "is_default"]
+
+
+class InboxSerializer(serializers.ModelSerializer):
+    branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), allow_null=True, required=False)
+    allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
+    business_hours = serializers.DictField(required=False)
+    channel_type = serializers.ChoiceField(choices=ChannelType.values, required=False)
+
+    class Meta:
+        model = Inbox
+        fields = [
+            "id", "name", "branch", "channel_type", "website_token", "enable_auto_assignment",
+            "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
+            "allowed_origins", "reopen_resolved_conversations", "created_at",
+        ]
+        read_only_fields = ["id", "website_token", "created_at"]
+
+
+class InboxWithSecretSerializer(InboxSerializer):
+    """On create and on secret rotation only: the identity-verification secret."""
+
+    class Meta(InboxSerializer.Meta):
+        fields = [*InboxSerializer.Meta.fields, "hmac_secret"]
+        read_only_fields = [*InboxSerializer.Meta.read_only_fields, "hmac_secret"]
+
+
+class MembersInput(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=True)
+
+
+class MembersOutput(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class AgentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+    name = serializers.CharField()
+    display_name = serializers.CharField(allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.values)
+    availability = serializers.ChoiceField(choices=Availability.values)
+    is_active = serializers.BooleanField()
+
+
+class AgentCreateInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(style={"input_type": "password"})
+    email = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    role = serializers.ChoiceField(choices=Role.values, required=False, default=Role.AGENT)
+
+
+class AgentUpdateInput(serializers.Serializer):
+    email = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    role = serializers.ChoiceField(choices=Role.values, required=False)
+    password = serializers.CharField(required=False, style={"input_type": "password"})
+    is_active = serializers.BooleanField(required=False)
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+
+class ContactInboxSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    inbox = serializers.IntegerField()
+    source_id = serializers.CharField()
+
+
+class ContactSerializer(ContactSummarySerializer):
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+    additional_attributes = serializers.DictField()
+    custom_attributes = serializers.DictField()
+    created_at = serializers.DateTimeField()
+    contact_inboxes = ContactInboxSummarySerializer(many=True)
+
+
+class ContactPageSerializer(serializers.Serializer):
+    results = ContactSerializer(many=True)
+    next = serializers.IntegerField(allow_null=True, help_text="Pass as ?before= for the next page.")
+
+
+class ContactUpdateInput(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    email = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    custom_attributes = serializers.DictField(required=False)
+    additional_attributes = serializers.DictField(required=False)
+
+
+# --- Widget -----------------------------------------------------------------------------------
+
+
+class WidgetSessionInput(serializers.Serializer):
+    website_token = serializers.CharField()
+    source_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    identifier = serializers.CharField(required=False, allow_null=True, max_length=255)
+    identifier_hash = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=128)
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    email = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=254)
+
+
+class WidgetContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+
+
+class WidgetContactInboxSerializer(serializers.Serializer):
+    source_id = serializers.CharField()
+    pubsub_token = serializers.CharField()
+
+
+class WidgetAssigneeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class WidgetConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ConversationStatus.values)
+    inbox = serializers.IntegerField()
+    last_activity_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    agent_last_seen_at = serializers.DateTimeField(allow_null=True)
+    assignee = WidgetAssigneeSerializer(allow_null=True)
+
+
+class WidgetInboxSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    greeting = serializers.CharField(allow_blank=True)
+
+
+class WidgetSessionOutput(serializers.Serializer):
+    contact = WidgetContactSerializer()
+    contact_inbox = WidgetContactInboxSerializer()
+    conversation = WidgetConversationSerializer(allow_null=True)
+    inbox = WidgetInboxSerializer()
+
+
+class WidgetMessageInput(serializers.Serializer):
+    content = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                    help_text="At most 150,000 characters (content_too_long).")
+    echo_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list,
+                                        help_text="multipart/form-data only; at most 15.")
+
+
+class WidgetTypingInput(serializers.Serializer):
+    typing = serializers.BooleanField()
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:
+    """Validate ``data`` (DRF ValidationError → the JSON error shape, code invalid_data)."""
+    serializer = serializer_class(data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

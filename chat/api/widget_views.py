@@ -1,0 +1,181 @@
+"""Widget REST endpoints (DESIGN.md §8): sessions, messages, typing, read.
+
+Every request is throttled per client IP and, with a token, per widget token, *before* the token
+is looked up. Answers carry CORS headers for the inbox's allowed origins only (chat/api/cors.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.api import serializers as s
+from chat.api.cors import add_cors_headers, origin_allowed, preflight_response, request_origin
+from chat.api.pagination import int_param, limit_param
+from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
+from chat.api.uploads import check_uploads
+from chat.models import ContactInbox, Inbox
+from chat.payloads import conversation_payload, message_payload, widget_conversation_view
+from chat.selectors.messages import message_history_for_widget
+from chat.selectors.snapshot import snapshot_read
+from chat.services.conversations import touch_contact_last_seen
+from chat.services.messages import visitor_message_send
+from chat.services.typing import typing_set
+from chat.services.widget import widget_current_conversation, widget_session_start
+
+ERRORS = {
+    400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer,
+    429: s.ErrorSerializer,
+}
+TOKEN_HEADER = OpenApiParameter(
+    "X-Widget-Token", str, OpenApiParameter.HEADER, required=True, description="The visitor's pubsub_token."
+)
+
+
+class WidgetView(APIView):
+    """Base: widget token auth, throttles first, per-inbox CORS, preflight without auth."""
+
+    authentication_classes = [WidgetTokenAuthentication]
+    permission_classes = [IsWidgetVisitor]
+    throttle_classes = [WidgetIpThrottle, WidgetTokenThrottle]
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "OPTIONS":
+            return preflight_response(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def perform_authentication(self, request: Request) -> None:
+        # Throttle before looking the token up: guessing tokens costs the guesser its quota.
+        super().check_throttles(request)
+        super().perform_authentication(request)
+
+    def check_throttles(self, request: Request) -> None:
+        """Done in perform_authentication."""
+
+    def cors_inbox(self, request: Request) -> Inbox | None:
+        auth = getattr(request, "auth", None)
+        return auth.inbox if isinstance(auth, ContactInbox) else getattr(request, "cors_inbox", None)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request_origin(request)
+        # After a failed authentication request.auth is None: no inbox, no CORS grant.
+        return add_cors_headers(response, origin=origin, allowed=origin_allowed(origin, self.cors_inbox(request)))
+
+    @property
+    def contact_inbox(self) -> ContactInbox:
+        return self.request.auth
+
+
+class WidgetSessionView(WidgetView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.WidgetSessionInput,
+        responses={201: s.WidgetSessionOutput, 200: s.WidgetSessionOutput, **ERRORS},
+        summary="Open (201) or resume (200) a visitor session",
+        description=(
+            "With the source_id of a visitor of this inbox: the same contact inbox (200). With identifier + "
+            "identifier_hash (hex HMAC-SHA256 of identifier with the inbox's secret): the identified contact; "
+            "an identifier without a valid hash is refused (403 permission_denied)."
+        ),
+        tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.validated(s.WidgetSessionInput, request.data)
+        session = widget_session_start(
+            website_token=data["website_token"],
+            source_id=data.get("source_id"),
+            identifier=data.get("identifier"),
+            identifier_hash_value=data.get("identifier_hash"),
+            name=data.get("name"),
+            email=data.get("email"),
+        )
+        contact_inbox = session.contact_inbox
+        request.cors_inbox = contact_inbox.inbox
+        conversation = (
+            widget_conversation_view(conversation_payload(session.conversation)) if session.conversation else None
+        )
+        body = {
+            "contact": {"id": contact_inbox.contact_id, "name": contact_inbox.contact.name},
+            "contact_inbox": {"source_id": contact_inbox.source_id, "pubsub_token": contact_inbox.pubsub_token},
+            "conversation": conversation,
+            "inbox": {
+                "id": contact_inbox.inbox_id, "name": contact_inbox.inbox.name, "greeting": contact_inbox.inbox.greeting,
+            },
+        }
+        return Response(body, status=201 if session.created else 200)
+
+    def cors_inbox(self, request: Request) -> Inbox | None:
+        return getattr(request, "cors_inbox", None)
+
+
+class WidgetMessagesView(WidgetView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        parameters=[
+            TOKEN_HEADER,
+            OpenApiParameter("before", int, description="Only messages with a smaller id (the previous page's next)."),
+            OpenApiParameter("limit", int, description="Page size, 1-100 (default 20)."),
+        ],
+        responses={200: s.MessagePageSerializer, **ERRORS},
+        summary="The visitor's messages, newest first (no private notes, no activity lines)",
+        tags=["widget"],
+    )
+    def get(self, request: Request) -> Response:
+        before = int_param(request.query_params, "before")
+        limit = limit_param(request.query_params, default=20)
+        page, last_event_id = snapshot_read(
+            lambda: message_history_for_widget(contact_inbox=self.contact_inbox, before=before, limit=limit)
+        )
+        return Response({"results": page.rows, "next": page.next_before, "last_event_id": last_event_id})
+
+    @extend_schema(
+        parameters=[TOKEN_HEADER],
+        request={"application/json": s.WidgetMessageInput, "multipart/form-data": s.WidgetMessageInput},
+        responses={201: s.MessageSerializer, 200: OpenApiResponse(s.MessageSerializer, "Idempotent repeat"), **ERRORS},
+        summary="Send a visitor message (201), or get the stored one back for a repeated echo_id (200)",
+        tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.validated(s.WidgetMessageInput, request.data)
+        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        recorded = visitor_message_send(
+            contact_inbox_id=self.contact_inbox.pk,
+            content=data.get("content", ""),
+            echo_id=data.get("echo_id") or None,
+            attachments=files,
+        )
+        return Response(message_payload(recorded.message), status=201 if recorded.created else 200)
+
+
+class WidgetTypingView(WidgetView):
+    @extend_schema(
+        parameters=[TOKEN_HEADER], request=s.WidgetTypingInput, responses={204: None, **ERRORS},
+        summary="The visitor started or stopped typing (ephemeral, to the inbox's operators)", tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.validated(s.WidgetTypingInput, request.data)
+        conversation = widget_current_conversation(contact_inbox=self.contact_inbox)
+        if conversation is not None:
+            typing_set(conversation_id=conversation.pk, typing=data["typing"], side="contact")
+        return Response(status=204)
+
+
+class WidgetReadView(WidgetView):
+    @extend_schema(
+        parameters=[TOKEN_HEADER], request=None, responses={204: None, **ERRORS},
+        summary="The visitor read their conversation (contact_last_seen_at, at most once per 15 s)", tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        conversation = widget_current_conversation(contact_inbox=self.contact_inbox)
+        if conversation is not None:
+            touch_contact_last_seen(conversation_id=conversation.pk)
+        return Response(status=204)

@@ -1,0 +1,151 @@
+"""Widget sessions: a website visitor gets (or gets back) a contact inbox and its pubsub token.
+
+Identity: a site that knows who its visitor is sends ``identifier`` (its own user id) and
+``identifier_hash`` = hex HMAC-SHA256(identifier, key=inbox.hmac_secret), computed on its
+server. A valid hash links the session to the contact with that identifier (created on first
+use); a missing or wrong one is refused. ``source_id`` (the visitor id the widget keeps) returns
+the same contact inbox, except when it belongs to an identified contact and the request does not
+prove that identity: then a new anonymous visitor starts, so a leaked source_id never opens an
+identified customer's history.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from chat.errors import InvalidData, NotFound, PermissionDenied
+from chat.models import Contact, ContactInbox, Conversation, Inbox
+from chat.services.contacts import normalize_email
+from chat.services.messages import visitor_conversation_for_message
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    contact_inbox: ContactInbox
+    conversation: Conversation | None
+    created: bool  # a new contact inbox (visitor) was created
+
+
+def identifier_hash(*, secret: str, identifier: str) -> str:
+    return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_verified(*, inbox: Inbox, identifier: str, provided_hash: str | None) -> bool:
+    if not provided_hash:
+        return False
+    expected = identifier_hash(secret=inbox.hmac_secret, identifier=identifier)
+    return hmac.compare_digest(expected.encode(), provided_hash.strip().lower().encode())
+
+
+def inbox_for_website_token(website_token: str) -> Inbox:
+    inbox = Inbox.objects.filter(website_token=website_token).first() if website_token else None
+    if inbox is None:
+        raise NotFound("Unknown website token.")
+    return inbox
+
+
+def _new_contact_inbox(*, inbox: Inbox, contact: Contact, source_id: str | None) -> ContactInbox:
+    return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id or str(uuid.uuid4()))
+
+
+def _identified_contact(*, identifier: str, name: str, email: str | None) -> Contact:
+    contact = Contact.objects.filter(identifier=identifier).first()
+    if contact is not None:
+        return contact
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(identifier=identifier, name=name, email=email)
+    except IntegrityError:  # created concurrently by another session
+        return Contact.objects.get(identifier=identifier)
+
+
+@transaction.atomic
+def widget_session_start(
+    *,
+    website_token: str,
+    source_id: str | None = None,
+    identifier: str | None = None,
+    identifier_hash_value: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+) -> WidgetSession:
+    """Open or resume a visitor session in the inbox behind ``website_token``."""
+    inbox = inbox_for_website_token(website_token)
+    source_id = (source_id or "").strip()[:255] or None
+    email = normalize_email(email) if email else None
+    name = (name or "").strip()[:255]
+    if identifier is not None and not str(identifier).strip():
+        raise InvalidData("identifier may not be blank.", fields={"identifier": ["May not be blank."]})
+
+    existing = None
+    if source_id:
+        existing = (
+            ContactInbox.objects.select_for_update().select_related("contact")
+            .filter(inbox=inbox, source_id=source_id).first()
+        )
+
+    if identifier is not None:
+        identifier = str(identifier).strip()[:255]
+        if not identity_verified(inbox=inbox, identifier=identifier, provided_hash=identifier_hash_value):
+            raise PermissionDenied(
+                "identifier_hash does not match the identifier.", fields={"identifier_hash": ["Invalid."]}
+            )
+        if existing is not None and existing.contact.identifier is None and not Contact.objects.filter(
+            identifier=identifier
+        ).exists():
+            # The anonymous visitor identifies: the contact becomes the identified one.
+            contact = existing.contact
+            contact.identifier = identifier
+            contact.name = name or contact.name
+            contact.email = email or contact.email
+            contact.save(update_fields=["identifier", "name", "email"])
+            return _session(existing, created=False)
+        contact = _identified_contact(identifier=identifier, name=name, email=email)
+        if existing is not None and existing.contact_id == contact.pk:
+            return _session(existing, created=False)
+        # Reuse the identified contact's visitor in this inbox (its history), or start one.
+        mine = ContactInbox.objects.filter(inbox=inbox, contact=contact).order_by("-id").first()
+        if mine is not None:
+            return _session(mine, created=False)
+        taken = existing is not None
+        return _session(_new_contact_inbox(inbox=inbox, contact=contact, source_id=None if taken else source_id),
+                        created=True)
+
+    if existing is not None and existing.contact.identifier is None:
+        contact = existing.contact
+        changed = []
+        if name and name != contact.name:
+            contact.name = name
+            changed.append("name")
+        if email and email != contact.email:
+            contact.email = email
+            changed.append("email")
+        if changed:
+            contact.save(update_fields=changed)
+        return _session(existing, created=False)
+
+    contact = Contact.objects.create(name=name, email=email)
+    # An identified visitor's source_id without proof starts a new anonymous visitor.
+    return _session(
+        _new_contact_inbox(inbox=inbox, contact=contact, source_id=None if existing is not None else source_id),
+        created=True,
+    )
+
+
+def _session(contact_inbox: ContactInbox, *, created: bool) -> WidgetSession:
+    contact_inbox = ContactInbox.objects.select_related("contact", "inbox").get(pk=contact_inbox.pk)
+    conversation = visitor_conversation_for_message(contact_inbox=contact_inbox)
+    if conversation is not None:
+        conversation = Conversation.objects.select_related("assignee__operator_profile", "contact").get(
+            pk=conversation.pk
+        )
+    return WidgetSession(contact_inbox, conversation, created)
+
+
+def widget_current_conversation(*, contact_inbox: ContactInbox) -> Conversation | None:
+    """The conversation the visitor's typing and read receipts refer to (their latest)."""
+    return visitor_conversation_for_message(contact_inbox=contact_inbox)
