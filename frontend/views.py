@@ -22,7 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 from django.views.static import was_modified_since
 
-from chat.models import ChannelType, Inbox
+from chat.models import ChannelType, Inbox, InboxMember, Role
 from chat.payloads import user_summary
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -42,6 +42,21 @@ class LogoutView(auth_views.LogoutView):
     next_page = "/login/"
 
 
+def panel_directory(user) -> list[dict]:
+    """The inboxes the operator works in, each with its members (names for the inbox filter
+    and the assign menu; the admin REST endpoints are for administrators only). Two queries."""
+    profile = getattr(user, "operator_profile", None)
+    is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
+    inboxes = Inbox.objects.order_by("name", "id")
+    if not is_admin:
+        inboxes = inboxes.filter(members__user=user)
+    directory = {inbox.pk: {"id": inbox.pk, "name": inbox.name, "members": []} for inbox in inboxes}
+    members = InboxMember.objects.filter(inbox_id__in=directory).select_related("user__operator_profile")
+    for member in members.order_by("user__username"):
+        directory[member.inbox_id]["members"].append(user_summary(member.user))
+    return list(directory.values())
+
+
 @login_required
 @never_cache
 def panel(request: HttpRequest) -> HttpResponse:
@@ -54,6 +69,7 @@ def panel(request: HttpRequest) -> HttpResponse:
             "role": "administrator" if user.is_superuser else (profile.role if profile else "agent"),
             "availability": profile.availability if profile else "online",
         },
+        "inboxes": panel_directory(user),
     }
     return render(request, "frontend/panel.html", {"boot": boot})
 

@@ -486,38 +486,17 @@ document.addEventListener("visibilitychange", () => {
 setInterval(() => schedule("list"), 30_000); // relative times and waiting clocks
 
 // --- boot -----------------------------------------------------------------------------------------
-async function loadDirectory() {
-  // Inbox names for the filter, and people to assign to. Administrators list everyone;
-  // agents get what their profile and inbox memberships expose.
-  try {
-    const profile = await api.profile();
-    if (profile) {
-      Object.assign(state.me, { name: profile.name || state.me.name, role: profile.role || state.me.role });
-      for (const inbox of profile.inboxes || []) state.inboxes.set(inbox.id, inbox);
-    }
-  } catch (_) { /* the boot data is enough */ }
-  try {
-    const inboxes = await api.inboxes();
-    for (const inbox of inboxes.results || inboxes || []) state.inboxes.set(inbox.id, inbox);
-  } catch (_) { /* not an administrator */ }
-  for (const inbox of state.inboxes.values()) {
+function loadDirectory() {
+  // Inbox names and their members come with the page (frontend/views.py: panel_directory).
+  for (const inbox of boot.inboxes || []) {
+    state.inboxes.set(inbox.id, inbox);
+    for (const user of inbox.members || []) rememberUser(user);
     inboxFilter.append(new Option(inbox.name, String(inbox.id)));
   }
-  try {
-    const agents = await api.agents();
-    for (const user of agents.results || agents || []) rememberUser({ id: user.id, name: user.name || user.username, username: user.username });
-  } catch (_) {
-    for (const inbox of state.inboxes.values()) {
-      try {
-        const members = await api.members(inbox.id);
-        for (const user of members.members || members.results || []) rememberUser(user);
-      } catch (_) { /* ids only, or not allowed */ }
-    }
-  }
-  schedule("thread", "me");
 }
 
 async function start() {
+  loadDirectory();
   renderMe();
   renderCounts();
   try {
@@ -526,7 +505,6 @@ async function start() {
     toast(`Could not load conversations: ${err.code}`);
   }
   socket.start();
-  loadDirectory();
   const match = location.hash.match(/^#\/conversations\/(\d+)/);
   if (match) select(Number(match[1]));
 }

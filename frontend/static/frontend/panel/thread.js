@@ -83,8 +83,12 @@ function renderHeader(ctl) {
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
-  const people = new Map(state.users);
-  if (state.me) people.set(state.me.id, { ...state.me, ...(people.get(state.me.id) || {}) });
+  // Members of the conversation's inbox (any known operator if the directory lacks it).
+  const people = new Map();
+  const members = inbox && inbox.members && inbox.members.length ? inbox.members : [...state.users.values()];
+  for (const user of members) people.set(user.id, { ...user, ...(state.users.get(user.id) || {}) });
+  if (conv.assignee) people.set(conv.assignee.id, { ...conv.assignee, ...(people.get(conv.assignee.id) || {}) });
+  people.set(state.me.id, { ...state.me, ...(people.get(state.me.id) || {}) });
   for (const user of [...people.values()].sort((a, b) => userName(a).localeCompare(userName(b)))) {
     const label = user.id === state.me.id ? `${userName(user)} (me)` : userName(user);
     const status = state.presence.get(user.id);

@@ -41,7 +41,7 @@ export function restCommand(token, type, data) {
       return rest("POST", `${API}/messages`, { token, body: { content: data.content, echo_id: data.echo_id } });
     case "typing.start":
     case "typing.stop":
-      return rest("POST", `${API}/typing`, { token, body: { typing: type === "typing.start", status: type === "typing.start" ? "on" : "off" } });
+      return rest("POST", `${API}/typing`, { token, body: { typing: type === "typing.start" } });
     case "conversation.read":
       return rest("POST", `${API}/read`, { token, body: {} });
     default:
