@@ -1,0 +1,1 @@
+"""Operator and widget WebSocket consumers (thin: parse, authorize, call services)."""

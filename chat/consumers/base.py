@@ -1,0 +1,326 @@
+"""What both socket consumers share: frames in, replies out, limits, resume, heartbeat, typing.
+
+A consumer parses a frame, looks its ``type`` up in ``commands`` (an allow-list of handler
+names), and the handler validates ``data``, authorizes, calls one service through
+``database_sync_to_async`` and returns the reply's data. Every frame with a ``ref`` gets exactly
+one reply; errors become ``ok: false`` replies with a stable code and the socket stays open.
+
+Everything the socket sends (events from the hub, ephemeral frames, replies) goes through one
+bounded queue (chat.realtime.hub.SocketSink), so a resume's reply is ordered after its events.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat.errors import AppError, InvalidData, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
+from chat.realtime import codec
+from chat.realtime.codes import CloseCode
+from chat.realtime.control import EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
+from chat.realtime.hub import SocketSink, StreamHub, get_hub
+from chat.realtime.replay import replay_events
+from chat.realtime.scopes import Scope
+from chat.services.typing import typing_set
+
+logger = logging.getLogger(__name__)
+
+# A handler returns the reply's data, or NO_REPLY when it sent its reply itself.
+NO_REPLY: Any = object()
+
+Handler = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class TokenBucket:
+    """``rate`` commands per ``per`` seconds, with bursts up to ``rate``."""
+
+    __slots__ = ("capacity", "per", "tokens", "stamp")
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.capacity = float(rate)
+        self.per = per
+        self.tokens = float(rate)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.capacity / self.per)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    """Base of the operator and widget consumers (see the module docstring)."""
+
+    # command type -> handler method name
+    commands: ClassVar[dict[str, str]] = {}
+    # "contact" or "agent": whose typing this socket reports
+    typing_side: ClassVar[str] = ""
+
+    sink: SocketSink | None
+    hub: StreamHub | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sink = None
+        self.hub = None
+        self.joined = False
+        self.closing = False
+        self.bucket = TokenBucket(settings.WS_COMMANDS_PER_10S, 10.0)
+        self.typing: dict[int, asyncio.TimerHandle] = {}
+        self.groups_joined: set[str] = set()
+
+    # --- Channels plumbing ---------------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels would run close_old_connections() in a thread for every message; these
+        # consumers touch the database only through database_sync_to_async, which already
+        # does, so the extra thread hop per message is skipped.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            logger.warning("no handler for %s", message["type"])
+            return
+        await handler(message)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.sink = SocketSink(None, send=self.send_text, close=self.close_with)  # type: ignore[arg-type]
+        try:
+            await self.connect()
+        except Exception:
+            logger.exception("socket connect failed")
+            await self.close_with(CloseCode.UNAUTHORIZED if not self.joined else CloseCode.NORMAL)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        try:
+            await self.cleanup()
+        finally:
+            raise StopConsumer()
+
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    def emit(self, text: str) -> None:
+        """Queue one frame for this socket (after the events already queued)."""
+        if self.sink is not None:
+            self.sink.put(text, None)
+        else:
+            asyncio.get_running_loop().create_task(self.send_text(text))
+
+    async def join_stream(self, scope: Scope) -> int:
+        """Start receiving live events visible to ``scope``; returns the cursor joined at."""
+        assert self.sink is not None
+        self.sink.scope = scope
+        self.hub = get_hub()
+        cursor = await self.hub.join(self.sink)
+        self.joined = True
+        return cursor
+
+    async def join_groups(self, groups: set[str]) -> None:
+        for group in groups - self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined - groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = set(groups)
+
+    async def close_with(self, code: int) -> None:
+        """Close the socket from the server side with ``code`` (once)."""
+        if self.closing:
+            return
+        self.closing = True
+        if self.sink is not None:
+            sink, self.sink.closed = self.sink, True
+            if code != CloseCode.TOO_SLOW:
+                await sink.flushed()
+        await self.cleanup()
+        await self.close(code=int(code))
+
+    async def cleanup(self) -> None:
+        """Leave the hub and groups, stop typing, tell presence. Idempotent."""
+        if getattr(self, "_cleaned", False):
+            return
+        self._cleaned = True
+        if self.sink is not None:
+            self.sink.closed = True
+            if self.hub is not None:
+                await self.hub.leave(self.sink)
+        for conversation_id in list(self.typing):
+            await self.stop_typing(conversation_id)
+        if self.channel_layer is not None:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = set()
+        if self.joined:
+            try:
+                await self.socket_closed()
+            except Exception:
+                logger.exception("presence hook failed on close")
+
+    # --- Frames in -----------------------------------------------------------------------------
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        if self.sink is not None:
+            self.sink.last_seen = time.monotonic()
+        text = message.get("text")
+        if text is None:
+            self.emit(codec.reply_app_error(None, InvalidFrame("Binary frames are not accepted.")))
+            return
+        # len() counts characters, which is at most the UTF-8 byte count; encode only near the bound.
+        limit = settings.WS_MAX_FRAME_BYTES
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            await self.close_with(CloseCode.MESSAGE_TOO_BIG)
+            return
+        try:
+            command = codec.decode_command(text)
+        except codec.FrameError as exc:
+            await self.bad_frame(exc)
+            return
+        if not self.bucket.take():
+            self.emit(codec.reply_app_error(command.ref, RateLimited(
+                f"More than {settings.WS_COMMANDS_PER_10S} commands in 10 s; slow down.")))
+            return
+        await self.run_command(command)
+
+    async def bad_frame(self, exc: codec.FrameError) -> None:
+        self.emit(codec.reply_app_error(exc.ref, exc.error))
+
+    async def run_command(self, command: codec.Command) -> None:
+        name = self.allowed_commands().get(command.type)
+        if name is None:
+            self.emit(codec.reply_app_error(command.ref, UnknownCommand(f"Unknown command {command.type!r}.")))
+            return
+        handler = getattr(self, name)
+        try:
+            data = await handler(command.data, command.ref)
+        except AppError as exc:
+            self.emit(codec.reply_app_error(command.ref, exc))
+            return
+        except Exception:
+            logger.exception("command %s failed", command.type)
+            self.emit(codec.reply_error(command.ref, {"code": codec.INTERNAL_ERROR,
+                                                      "message": "The server could not do this; try again later."}))
+            return
+        if data is not NO_REPLY:
+            self.emit(codec.reply_ok(command.ref, data))
+
+    def allowed_commands(self) -> dict[str, str]:
+        return self.commands
+
+    # --- Commands both sides have --------------------------------------------------------------
+
+    async def cmd_ping(self, data: dict[str, Any], ref: Any) -> Any:
+        """``ping`` → ``{"type": "pong"}``, and a reply when it has a ref. Feeds presence."""
+        try:
+            await self.socket_heartbeat()
+        except Exception:
+            logger.exception("presence hook failed on heartbeat")
+        self.emit(codec.PONG)
+        if ref is None:
+            return NO_REPLY
+        return {"last_event_id": self.sink.last_sent_id if self.sink else 0}
+
+    async def cmd_resume(self, data: dict[str, Any], ref: Any) -> Any:
+        """Replay what this socket may see after ``last_event_id``, then continue live.
+
+        The reply comes after the replayed events and before any live one that arrived
+        meanwhile: ``{"replayed": n, "last_event_id": id}``. ``resync_required`` when too much
+        was missed; the socket then stays live from where it was.
+        """
+        after = codec.field_value(data, "last_event_id", int)
+        if after < 0:
+            raise InvalidData("last_event_id must be >= 0.", fields={"last_event_id": ["Must be >= 0."]})
+        sink, hub = self.sink, self.hub
+        assert sink is not None and hub is not None
+        upto = hub.hold(sink)
+        try:
+            events = await database_sync_to_async(replay_events)(
+                scope=sink.scope, after=after, upto=upto, skip_from=sink.covered_from, skip_to=sink.last_sent_id
+            )
+        except ResyncRequired as exc:
+            sink.abandon_hold(codec.reply_app_error(ref, exc))
+            return NO_REPLY
+        except BaseException:
+            sink.abandon_hold(None)
+            raise
+        last = max(sink.last_sent_id, upto, after)
+        sink.release(events, after=after, upto=upto,
+                     reply=codec.reply_ok(ref, {"replayed": len(events), "last_event_id": last}))
+        return NO_REPLY
+
+    # --- Typing --------------------------------------------------------------------------------
+
+    async def set_typing(self, conversation_id: int, typing: bool, user: dict[str, Any] | None) -> None:
+        """Broadcast typing to the other side; a start expires by itself after
+        TYPING_TIMEOUT_SECONDS without a renewed ``typing.start``."""
+        handle = self.typing.pop(conversation_id, None)
+        if handle is not None:
+            handle.cancel()
+        if typing:
+            loop = asyncio.get_running_loop()
+            self.typing[conversation_id] = loop.call_later(
+                settings.TYPING_TIMEOUT_SECONDS, lambda: loop.create_task(self.stop_typing(conversation_id))
+            )
+        await database_sync_to_async(typing_set)(
+            conversation_id=conversation_id, typing=typing, side=self.typing_side, user=user,
+            exclude_channel=self.channel_name,
+        )
+
+    async def stop_typing(self, conversation_id: int) -> None:
+        handle = self.typing.pop(conversation_id, None)
+        if handle is not None:
+            handle.cancel()
+        try:
+            await database_sync_to_async(typing_set)(
+                conversation_id=conversation_id, typing=False, side=self.typing_side,
+                user=self.typing_user(), exclude_channel=self.channel_name,
+            )
+        except NotFound:
+            pass
+        except Exception:
+            logger.exception("typing stop failed")
+
+    def typing_user(self) -> dict[str, Any] | None:
+        return None
+
+    # --- Channel-layer control messages ----------------------------------------------------------
+
+    async def ephemeral_frame(self, message: dict[str, Any]) -> None:
+        if message.get("exclude_channel") == self.channel_name or not self.joined or self.closing:
+            return
+        self.emit(codec.dumps(message["frame"]))
+
+    async def socket_close(self, message: dict[str, Any]) -> None:
+        await self.close_with(int(message.get("code") or CloseCode.FORBIDDEN))
+
+    async def membership_changed(self, message: dict[str, Any]) -> None:
+        """Only operators follow membership; widgets ignore it."""
+
+    # --- Presence (overridden per side) ----------------------------------------------------------
+
+    async def socket_heartbeat(self) -> None: ...
+
+    async def socket_closed(self) -> None: ...
+
+
+# Keep the control type names and the handler names in step.
+assert StreamConsumer.ephemeral_frame.__name__ == EPHEMERAL_FRAME.replace(".", "_")
+assert StreamConsumer.socket_close.__name__ == SOCKET_CLOSE.replace(".", "_")
+assert StreamConsumer.membership_changed.__name__ == MEMBERSHIP_CHANGED.replace(".", "_")

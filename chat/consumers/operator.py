@@ -1,0 +1,230 @@
+"""``ws /ws/operator/``: an operator's panel (DESIGN.md §7).
+
+Authenticated on the handshake by ``Authorization: Token <key>`` or by the Django session
+cookie, the latter only from one of our own Origins (so a foreign page cannot use the
+operator's cookie). Receives every event of the operator's inboxes (administrators: all),
+typing of their visitors, and follows membership changes without reconnecting.
+"""
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from django.utils.dateparse import parse_datetime
+
+from assignment.services import assign_conversation, escalate_conversation
+from chat.consumers.base import StreamConsumer, header
+from chat.errors import InvalidData, NotAuthenticated
+from chat.events import inbox_group, user_group
+from chat.models import MessageDirection
+from chat.payloads import conversation_payload, message_payload
+from chat.realtime.access import (
+    OperatorAccess,
+    operator_access,
+    operator_conversation,
+    operator_origin_allowed,
+    user_for_token,
+)
+from chat.realtime.codec import field_value
+from chat.realtime.codes import CloseCode
+from chat.realtime.scopes import OperatorScope
+from chat.services.conversations import (
+    conversation_for_event,
+    conversation_set_priority,
+    conversation_set_status,
+    touch_assignee_last_seen,
+)
+from chat.services.messages import message_create
+from presence import hooks as presence
+
+
+# --- Synchronous glue (runs in a thread): authorize, call one service, shape the reply ---------
+
+
+def _message_create(*, access: OperatorAccess, user: Any, conversation_id: int, content: str, private: bool,
+                    echo_id: str | None) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    recorded = message_create(conversation_id=conversation_id, direction=MessageDirection.OUTGOING, content=content,
+                              private=private, sender_user=user, echo_id=echo_id)
+    return message_payload(recorded.message)
+
+
+def _conversation_read(*, access: OperatorAccess, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    recorded = touch_assignee_last_seen(conversation_id=conversation_id)
+    return {"conversation_id": conversation_id, "recorded": recorded}
+
+
+def _conversation_assign(*, access: OperatorAccess, user: Any, conversation_id: int,
+                         assignee_id: int | None) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    assign_conversation(conversation_id=conversation_id, assignee_id=assignee_id, actor=user)
+    return conversation_payload(conversation_for_event(conversation_id))
+
+
+def _conversation_escalate(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    escalate_conversation(conversation_id=conversation_id, actor=user)
+    return conversation_payload(conversation_for_event(conversation_id))
+
+
+def _conversation_status(*, access: OperatorAccess, user: Any, conversation_id: int, status: str,
+                         snoozed_until: Any) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    conversation = conversation_set_status(conversation_id=conversation_id, status=status,
+                                           snoozed_until=snoozed_until, actor_user=user)
+    return conversation_payload(conversation)
+
+
+def _conversation_priority(*, access: OperatorAccess, user: Any, conversation_id: int, priority: str) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(conversation_set_priority(conversation_id=conversation_id, priority=priority,
+                                                          actor_user=user))
+
+
+def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None:
+    operator_conversation(conversation_id=conversation_id, access=access)
+
+
+def _parse_time(value: str | None) -> Any:
+    if value is None:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise InvalidData("snoozed_until must be an ISO 8601 time.", fields={"snoozed_until": ["Invalid time."]})
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class OperatorConsumer(StreamConsumer):
+    typing_side = "agent"
+    commands = {
+        "message.create": "cmd_message_create",
+        "typing.start": "cmd_typing_start",
+        "typing.stop": "cmd_typing_stop",
+        "conversation.read": "cmd_conversation_read",
+        "conversation.assign": "cmd_conversation_assign",
+        "conversation.escalate": "cmd_conversation_escalate",
+        "conversation.status": "cmd_conversation_status",
+        "conversation.priority": "cmd_conversation_priority",
+        "presence.set": "cmd_presence_set",
+        "resume": "cmd_resume",
+        "ping": "cmd_ping",
+    }
+
+    user: Any
+    access: OperatorAccess
+
+    async def connect(self) -> None:
+        await self.accept()
+        authorization = header(self.scope, b"authorization") or ""
+        scheme, _, key = authorization.partition(" ")
+        if authorization:
+            user = await database_sync_to_async(user_for_token)(key.strip()) if scheme.lower() == "token" else None
+        else:
+            if not operator_origin_allowed(header(self.scope, b"origin")):
+                await self.close_with(CloseCode.FORBIDDEN)
+                return
+            user = await get_user(self.scope) if "session" in self.scope else None
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close_with(CloseCode.UNAUTHORIZED)
+            return
+        try:
+            self.access = await database_sync_to_async(operator_access)(user_id=user.pk)
+        except NotAuthenticated:
+            await self.close_with(CloseCode.UNAUTHORIZED)
+            return
+        self.user = user
+        await self.join_groups(self._groups())
+        await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
+        await database_sync_to_async(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
+
+    def _groups(self) -> set[str]:
+        return {user_group(self.user.pk)} | {inbox_group(i) for i in self.access.group_inbox_ids}
+
+    async def membership_changed(self, message: dict[str, Any]) -> None:
+        """Re-read the operator's inboxes; subscriptions and groups follow, the socket stays."""
+        if not self.joined or self.closing:
+            return
+        try:
+            self.access = await database_sync_to_async(operator_access)(user_id=self.user.pk)
+        except NotAuthenticated:
+            await self.close_with(CloseCode.FORBIDDEN)
+            return
+        assert self.hub is not None and self.sink is not None
+        self.hub.rescope(self.sink, OperatorScope(self.user.pk, self.access.inbox_ids))
+        await self.join_groups(self._groups())
+
+    def typing_user(self) -> dict[str, Any] | None:
+        return self.access.summary
+
+    # --- Commands ----------------------------------------------------------------------------
+
+    async def cmd_message_create(self, data: dict[str, Any], ref: Any) -> Any:
+        echo_id = field_value(data, "echo_id", (str, int), required=False)
+        return await database_sync_to_async(_message_create)(
+            access=self.access,
+            user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            content=field_value(data, "content", str),
+            private=field_value(data, "private", bool, required=False, default=False),
+            echo_id=None if echo_id is None else str(echo_id),
+        )
+
+    async def cmd_typing_start(self, data: dict[str, Any], ref: Any) -> Any:
+        return await self._typing(data, True)
+
+    async def cmd_typing_stop(self, data: dict[str, Any], ref: Any) -> Any:
+        return await self._typing(data, False)
+
+    async def _typing(self, data: dict[str, Any], typing: bool) -> dict[str, Any]:
+        conversation_id = field_value(data, "conversation_id", int)
+        await database_sync_to_async(_check_conversation)(access=self.access, conversation_id=conversation_id)
+        await self.set_typing(conversation_id, typing, self.access.summary)
+        return {"conversation_id": conversation_id, "typing": typing}
+
+    async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
+        return await database_sync_to_async(_conversation_read)(
+            access=self.access, conversation_id=field_value(data, "conversation_id", int))
+
+    async def cmd_conversation_assign(self, data: dict[str, Any], ref: Any) -> Any:
+        if "assignee_id" not in data:
+            raise InvalidData("assignee_id is required (null to unassign).", fields={"assignee_id": ["Required."]})
+        return await database_sync_to_async(_conversation_assign)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            assignee_id=field_value(data, "assignee_id", int, nullable=True),
+        )
+
+    async def cmd_conversation_escalate(self, data: dict[str, Any], ref: Any) -> Any:
+        return await database_sync_to_async(_conversation_escalate)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+
+    async def cmd_conversation_status(self, data: dict[str, Any], ref: Any) -> Any:
+        return await database_sync_to_async(_conversation_status)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            status=field_value(data, "status", str),
+            snoozed_until=_parse_time(field_value(data, "snoozed_until", str, required=False, nullable=True)),
+        )
+
+    async def cmd_conversation_priority(self, data: dict[str, Any], ref: Any) -> Any:
+        return await database_sync_to_async(_conversation_priority)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            priority=field_value(data, "priority", str),
+        )
+
+    async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:
+        status = await database_sync_to_async(presence.operator_set_availability)(
+            user_id=self.user.pk, availability=field_value(data, "status", str))
+        return {"status": status}
+
+    # --- Presence ------------------------------------------------------------------------------
+
+    async def socket_heartbeat(self) -> None:
+        await database_sync_to_async(presence.operator_socket_heartbeat)(user_id=self.user.pk, socket_id=self.channel_name)
+
+    async def socket_closed(self) -> None:
+        await database_sync_to_async(presence.operator_socket_closed)(user_id=self.user.pk, socket_id=self.channel_name)

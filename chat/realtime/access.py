@@ -1,0 +1,155 @@
+"""Who may subscribe to what, and which conversations a caller may touch.
+
+Synchronous reads (consumers call them through ``database_sync_to_async``) and pure Origin
+checks. Authorization is decided when a socket joins, never per delivered event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
+
+from chat.errors import ContactBlocked, NotAuthenticated, NotFound
+from chat.models import ContactInbox, Conversation, Inbox, InboxMember, Role
+from chat.payloads import user_summary
+
+User = get_user_model()
+
+
+# --- Origins ----------------------------------------------------------------------------------
+
+
+def normalize_origin(origin: str) -> str:
+    """``scheme://host[:port]`` lower-cased, without a trailing slash or path."""
+    parts = urlsplit(origin.strip())
+    if not parts.scheme or not parts.netloc:
+        return origin.strip().lower().rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def operator_origin_allowed(origin: str | None) -> bool:
+    """A cookie-authenticated operator socket must come from one of our own pages: the Origin's
+    host is in ALLOWED_HOSTS or the Origin is in CSRF_TRUSTED_ORIGINS (wildcards as Django's
+    CSRF check reads them). No Origin at all is refused: browsers always send one, and a
+    non-browser client should use a token."""
+    if not origin:
+        return False
+    normalized = normalize_origin(origin)
+    parts = urlsplit(normalized)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        trusted_parts = urlsplit(trusted.lower())
+        # "https://*.example.com" trusts every subdomain, as Django's CSRF check reads it.
+        pattern = trusted_parts.netloc[1:] if trusted_parts.netloc.startswith("*") else trusted_parts.netloc
+        if trusted_parts.scheme == parts.scheme and is_same_domain(parts.netloc, pattern):
+            return True
+    domain, _port = split_domain_port(parts.netloc)
+    allowed_hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    return bool(domain) and validate_host(domain, allowed_hosts)
+
+
+def widget_origin_allowed(origin: str | None, allowed_origins: list[str]) -> bool:
+    """The widget's page must be one of the inbox's allowed origins.
+
+    An empty list means the inbox sets no restriction (any site may embed it; the visitor's
+    secret pubsub_token is still required). A request without Origin (a native app, a server)
+    is allowed: Origin only protects browsers, and a non-browser client can forge it anyway.
+    ``*`` allows every origin.
+    """
+    if not allowed_origins or not origin:
+        return True
+    normalized = normalize_origin(origin)
+    return any(entry == "*" or normalize_origin(entry) == normalized for entry in allowed_origins)
+
+
+# --- Operators --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperatorAccess:
+    user_id: int
+    # None: every inbox (administrators and superusers).
+    inbox_ids: frozenset[int] | None
+    # Inbox groups to join for ephemeral frames (every inbox for administrators).
+    group_inbox_ids: frozenset[int]
+    summary: dict[str, Any]
+
+
+def user_for_token(key: str) -> Any | None:
+    """The active user of a DRF token, or None."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def operator_access(*, user_id: int) -> OperatorAccess:
+    """What an operator may subscribe to, read now (again on ``membership.changed``)."""
+    user = User.objects.select_related("operator_profile").filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotAuthenticated("The account is inactive.")
+    profile = getattr(user, "operator_profile", None)
+    is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
+    if is_admin:
+        all_ids = frozenset(Inbox.objects.values_list("pk", flat=True))
+        return OperatorAccess(user_id, None, all_ids, user_summary(user) or {})
+    ids = frozenset(InboxMember.objects.filter(user_id=user_id).values_list("inbox_id", flat=True))
+    return OperatorAccess(user_id, ids, ids, user_summary(user) or {})
+
+
+def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Conversation:
+    """The conversation if the operator may touch it, else NotFound (never a hint it exists)."""
+    queryset = Conversation.objects.filter(pk=conversation_id)
+    if access.inbox_ids is not None:
+        queryset = queryset.filter(inbox_id__in=access.inbox_ids)
+    conversation = queryset.first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+# --- Widgets ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetAccess:
+    contact_inbox_id: int
+    contact_id: int
+    inbox_id: int
+    source_id: str
+    contact_name: str
+    allowed_origins: tuple[str, ...]
+
+
+def widget_access(*, pubsub_token: str) -> WidgetAccess:
+    """The visitor behind a pubsub token: NotAuthenticated if unknown, ContactBlocked if blocked."""
+    if not pubsub_token or not isinstance(pubsub_token, str):
+        raise NotAuthenticated("Unknown widget token.")
+    row = (
+        ContactInbox.objects.select_related("contact", "inbox")
+        .filter(pubsub_token=pubsub_token)
+        .first()
+    )
+    if row is None:
+        raise NotAuthenticated("Unknown widget token.")
+    if row.contact.blocked:
+        raise ContactBlocked()
+    return WidgetAccess(
+        contact_inbox_id=row.pk,
+        contact_id=row.contact_id,
+        inbox_id=row.inbox_id,
+        source_id=row.source_id,
+        contact_name=row.contact.name,
+        allowed_origins=tuple(row.inbox.allowed_origins or ()),
+    )
+
+
+def widget_current_conversation(*, contact_inbox_id: int) -> Conversation | None:
+    """The visitor's latest conversation in this inbox (where typing and reads apply)."""
+    return Conversation.objects.filter(contact_inbox_id=contact_inbox_id).order_by("-id").first()

@@ -1,0 +1,19 @@
+"""WebSocket close codes sent by the server (the 4xxx ones mirror HTTP statuses)."""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    # A frame larger than settings.WS_MAX_FRAME_BYTES (RFC 6455 "message too big").
+    MESSAGE_TOO_BIG = 1009
+    # No credentials, wrong credentials, or no widget ``auth`` frame in time.
+    UNAUTHORIZED = 4401
+    # Authenticated but not allowed: foreign Origin, blocked contact, deactivated operator.
+    FORBIDDEN = 4403
+    # Silent for longer than settings.WS_IDLE_TIMEOUT_SECONDS.
+    IDLE_TIMEOUT = 4408
+    # The socket did not read its frames fast enough (send queue over WS_SEND_QUEUE_MAX);
+    # the client reconnects and resumes.
+    TOO_SLOW = 4429

@@ -1,0 +1,420 @@
+"""The process-local stream hub: one per process (per event loop), shared by every socket.
+
+Durable events never travel on the channel layer. The hub reads them from the outbox in the
+order chat/stream.py releases them and writes them straight to this process's subscribers:
+
+* a listener on a layer channel in ``STREAM_GROUP`` turns every ``stream.poke`` into a wake-up;
+* a reader waits for a wake-up or ``STREAM_POLL_SECONDS`` (the poll catches lost pokes and
+  events of a process that died before poking), reads ``read_released(cursor)`` in one thread
+  hop per batch, fans each event out in id order and advances ``cursor`` to the batch's
+  watermark. Everything at or below ``cursor`` that will ever be visible has been delivered;
+* fan-out looks subscribers up in in-memory indexes built when they joined (authorization is
+  decided then), encodes each event once per audience and hands the same text to each sink.
+
+A ``Sink`` remembers the last id it was sent, so it gets every event once, in increasing order.
+Its queue is bounded: a subscriber that cannot keep up is closed (it resumes) instead of growing
+memory or slowing the others. The hub starts with its first subscriber and stops with its last.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat.events import OPERATOR_ONLY_TYPES, STREAM_GROUP
+from chat.models import Audience, Event
+from chat.realtime.codes import CloseCode
+from chat.realtime.scopes import OperatorScope, Scope, WidgetScope
+from chat.stream import read_released, stable_watermark
+
+logger = logging.getLogger(__name__)
+
+# First re-check of an event held back by a transaction still in progress; doubles up to the poll.
+_HELD_RETRY_SECONDS = 0.02
+
+
+class Sink:
+    """One subscriber: its scope, its position in the stream and its outgoing queue.
+
+    ``last_sent_id``: the highest event id handed to it; lower ids are never sent again.
+    ``covered_from``: it has been sent every event it may see in ``(covered_from, last_sent_id]``
+    (a resume replays only outside that range). While a replay runs, live events are held and
+    delivered after it.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.last_sent_id = 0
+        self.covered_from = 0
+        self.closed = False
+        self.last_seen = time.monotonic()
+        self._held: list[tuple[int, str]] | None = None
+
+    def start_at(self, cursor: int) -> None:
+        self.last_sent_id = self.covered_from = cursor
+
+    def deliver(self, event_id: int, text: str) -> None:
+        """A live event from the hub (ids arrive in increasing order)."""
+        if self.closed:
+            return
+        if self._held is not None:
+            self._held.append((event_id, text))
+            if len(self._held) > settings.WS_SEND_QUEUE_MAX:
+                self.overflow()
+            return
+        if event_id <= self.last_sent_id:
+            return
+        self.last_sent_id = event_id
+        self.put(text, event_id)
+
+    def hold(self) -> None:
+        """Hold live events (a replay is being read); ``release`` delivers them after it."""
+        self._held = []
+
+    def release(self, replayed: Iterable[tuple[int, str]], *, after: int, upto: int, reply: str | None) -> None:
+        """Send the replayed events, then ``reply``, then the live events held meanwhile."""
+        for event_id, text in replayed:
+            self.put(text, event_id)
+        self.covered_from = min(self.covered_from, after)
+        self.last_sent_id = max(self.last_sent_id, upto, after)
+        self._flush_held(reply)
+
+    def abandon_hold(self, reply: str | None) -> None:
+        """The replay was refused (resync required): position unchanged, live continues."""
+        self._flush_held(reply)
+
+    def _flush_held(self, reply: str | None) -> None:
+        if reply is not None:
+            self.put(reply, None)
+        held, self._held = self._held or [], None
+        for event_id, text in held:
+            self.deliver(event_id, text)
+
+    def put(self, text: str, event_id: int | None) -> None:
+        raise NotImplementedError
+
+    def overflow(self) -> None:
+        """Too far behind: stop delivering; the subscriber is closed and resumes later."""
+        self.closed = True
+
+    def expire(self) -> None:
+        """Silent for too long (sockets only)."""
+
+
+class SocketSink(Sink):
+    """A WebSocket: frames go through a bounded queue drained by a task that exists only while
+    frames are waiting (an idle socket costs no task)."""
+
+    def __init__(self, scope: Scope, *, send: Callable[[str], Awaitable[None]],
+                 close: Callable[[int], Awaitable[None]]) -> None:
+        super().__init__(scope)
+        self._send = send
+        self._close = close
+        self._queue: deque[str] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self.idle_timeout = True
+
+    def put(self, text: str, event_id: int | None) -> None:
+        if self.closed:
+            return
+        self._queue.append(text)
+        if len(self._queue) > settings.WS_SEND_QUEUE_MAX:
+            self.overflow()
+            return
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._send(self._queue.popleft())
+        except Exception:  # the socket went away; its disconnect cleans up
+            self.closed = True
+            self._queue.clear()
+        finally:
+            self._writer = None
+
+    async def flushed(self) -> None:
+        """Wait until every queued frame was handed to the server (before a close)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    def overflow(self) -> None:
+        self._shut(CloseCode.TOO_SLOW)
+
+    def expire(self) -> None:
+        self._shut(CloseCode.IDLE_TIMEOUT)
+
+    def _shut(self, code: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        asyncio.get_running_loop().create_task(self._close(code))
+
+
+class QueueSink(Sink):
+    """An SSE response or a long-poll request: items are taken by the view's coroutine."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope)
+        self.items: deque[tuple[int | None, str]] = deque()
+        self.ready = asyncio.Event()
+
+    def put(self, text: str, event_id: int | None) -> None:
+        if self.closed:
+            return
+        self.items.append((event_id, text))
+        if len(self.items) > settings.WS_SEND_QUEUE_MAX:
+            self.overflow()
+        self.ready.set()
+
+    def overflow(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for items (or an overflow); True if something arrived."""
+        if self.items or self.closed:
+            return True
+        self.ready.clear()
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def take(self) -> list[tuple[int | None, str]]:
+        items = list(self.items)
+        self.items.clear()
+        return items
+
+
+class StreamHub:
+    def __init__(self) -> None:
+        self.cursor = 0
+        self._sinks: set[Sink] = set()
+        self._operators_by_inbox: dict[int, set[Sink]] = {}
+        self._operators_everywhere: set[Sink] = set()
+        self._widgets_by_contact_inbox: dict[int, set[Sink]] = {}
+        self._widgets_by_inbox: dict[int, set[Sink]] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._channel: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._sinks)
+
+    # --- Subscribers --------------------------------------------------------------------------
+
+    async def join(self, sink: Sink) -> int:
+        """Subscribe a sink; it receives every event after the returned cursor."""
+        async with self._lock:
+            if not self._tasks:
+                await self._start()
+            self._sinks.add(sink)
+            self._index(sink)
+            sink.start_at(self.cursor)
+            return self.cursor
+
+    async def leave(self, sink: Sink) -> None:
+        async with self._lock:
+            if sink not in self._sinks:
+                return
+            self._sinks.discard(sink)
+            self._unindex(sink)
+            if not self._sinks:
+                await self._stop()
+
+    def rescope(self, sink: Sink, scope: Scope) -> None:
+        """The subscriber may now see something else (an operator's inboxes changed)."""
+        if sink in self._sinks:
+            self._unindex(sink)
+            sink.scope = scope
+            self._index(sink)
+        else:
+            sink.scope = scope
+
+    def hold(self, sink: Sink) -> int:
+        """Start a replay: hold the sink's live events; returns the watermark to replay up to.
+        Synchronous, so no event can be fanned out between the two steps."""
+        sink.hold()
+        return self.cursor
+
+    def poke(self) -> None:
+        """Read the outbox now (tests, and anyone who knows something was committed)."""
+        self._wake.set()
+
+    def _index(self, sink: Sink) -> None:
+        scope = sink.scope
+        if isinstance(scope, OperatorScope):
+            if scope.inbox_ids is None:
+                self._operators_everywhere.add(sink)
+            for inbox_id in scope.inbox_ids or ():
+                self._operators_by_inbox.setdefault(inbox_id, set()).add(sink)
+        elif isinstance(scope, WidgetScope):
+            self._widgets_by_contact_inbox.setdefault(scope.contact_inbox_id, set()).add(sink)
+            self._widgets_by_inbox.setdefault(scope.inbox_id, set()).add(sink)
+
+    def _unindex(self, sink: Sink) -> None:
+        scope = sink.scope
+
+        def drop(index: dict[int, set[Sink]], key: int) -> None:
+            members = index.get(key)
+            if members is not None:
+                members.discard(sink)
+                if not members:
+                    del index[key]
+
+        if isinstance(scope, OperatorScope):
+            self._operators_everywhere.discard(sink)
+            for inbox_id in scope.inbox_ids or ():
+                drop(self._operators_by_inbox, inbox_id)
+        elif isinstance(scope, WidgetScope):
+            drop(self._widgets_by_contact_inbox, scope.contact_inbox_id)
+            drop(self._widgets_by_inbox, scope.inbox_id)
+
+    # --- Fan-out ------------------------------------------------------------------------------
+
+    def fan_out(self, events: Iterable[Event]) -> None:
+        """Deliver events (in id order) to the subscribers that may see them. Synchronous: sinks
+        only queue, so nothing else runs on the loop while an event is being fanned out."""
+        for event in events:
+            operators = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
+            if operators or self._operators_everywhere:
+                text = None
+                for group in (operators or (), self._operators_everywhere):
+                    for sink in group:
+                        if event.user_id is not None and event.user_id != sink.scope.user_id:
+                            continue
+                        if text is None:
+                            text = OperatorScope.encode(event)
+                        sink.deliver(event.id, text)
+            if (
+                event.audience == Audience.EVERYONE
+                and event.user_id is None
+                and event.inbox_id is not None
+                and event.type not in OPERATOR_ONLY_TYPES
+            ):
+                if event.contact_inbox_id is not None:
+                    widgets = self._widgets_by_contact_inbox.get(event.contact_inbox_id)
+                else:
+                    widgets = self._widgets_by_inbox.get(event.inbox_id)
+                if widgets:
+                    text = None
+                    for sink in widgets:
+                        if sink.scope.inbox_id != event.inbox_id:
+                            continue
+                        if text is None:
+                            text = WidgetScope.encode(event)
+                        sink.deliver(event.id, text)
+
+    # --- Reader, listener, sweeper -------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self.cursor = await database_sync_to_async(stable_watermark)()
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        layer = get_channel_layer()
+        if layer is not None:
+            try:
+                self._channel = await layer.new_channel("stream-hub.")
+                await layer.group_add(STREAM_GROUP, self._channel)
+                self._tasks.append(loop.create_task(self._listen(layer, self._channel)))
+            except Exception:  # no pokes: the poll alone still delivers everything
+                logger.warning("stream hub could not subscribe to pokes", exc_info=True)
+                self._channel = None
+        self._tasks.append(loop.create_task(self._read_forever()))
+        self._tasks.append(loop.create_task(self._sweep_forever()))
+
+    async def _stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        layer = get_channel_layer()
+        if layer is not None and self._channel is not None:
+            try:
+                await layer.group_discard(STREAM_GROUP, self._channel)
+            except Exception:
+                logger.warning("stream hub could not unsubscribe", exc_info=True)
+        self._channel = None
+
+    async def _listen(self, layer: Any, channel: str) -> None:
+        while True:
+            try:
+                await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: the poll covers until it is back
+                logger.warning("stream poke listener failed; retrying", exc_info=True)
+                await asyncio.sleep(settings.STREAM_POLL_SECONDS)
+                continue
+            self._wake.set()
+
+    async def _read_forever(self) -> None:
+        delay: float | None = 0.0  # read once at start: pokes sent before we subscribed
+        while True:
+            if delay:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+            self._wake.clear()
+            try:
+                held = await self._catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database blinked: try again at the next poll
+                logger.exception("stream hub read failed")
+                held = False
+            poll = settings.STREAM_POLL_SECONDS
+            if held:
+                delay = min(poll, (delay * 2) if delay and delay < poll else _HELD_RETRY_SECONDS)
+            else:
+                delay = poll
+
+    async def _catch_up(self) -> bool:
+        """Deliver every released event after the cursor; True if one is still held back."""
+        read = database_sync_to_async(read_released)
+        while True:
+            batch = await read(self.cursor)
+            # No await between the fan-out and the cursor move: a replay that captures the
+            # cursor always sees it next to what was delivered.
+            self.fan_out(batch.events)
+            self.cursor = max(self.cursor, batch.watermark)
+            if not batch.more:
+                return batch.held
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            idle = settings.WS_IDLE_TIMEOUT_SECONDS
+            await asyncio.sleep(min(5.0, idle / 4))
+            deadline = time.monotonic() - idle
+            for sink in [s for s in self._sinks if s.last_seen < deadline]:
+                sink.expire()
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> StreamHub:
+    """This event loop's hub (one per process in production; one per test loop in tests)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = StreamHub()
+    return hub
