@@ -47,6 +47,7 @@ class LoginView(APIView):
         if user is None or not user.is_active:
             raise NotAuthenticated("Wrong username or password.")
         login(request._request, user)
+        operator_profile(user)  # made on demand for users created outside the API
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key, "user": {"id": user.pk, "username": user.get_username(),
                                                         "role": operator_role(user)}})

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -37,24 +36,22 @@ def int_param(params: Any, name: str) -> int | None:
         raise InvalidData(f"{name} must be an integer.", fields={name: ["An integer."]}) from None
 
 
-def encode_cursor(key: tuple[datetime, int] | None) -> str | None:
+def encode_cursor(key: tuple[str, int] | None) -> str | None:
     """Opaque cursor for a (last_activity_at, id) keyset position."""
     if key is None:
         return None
-    at, pk = key
-    raw = json.dumps([at.isoformat(), pk], separators=(",", ":")).encode()
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
+def decode_cursor(value: str | None) -> tuple[str, int] | None:
     if not value:
         return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         at_text, pk = json.loads(raw)
-        at = parse_datetime(at_text)
-        if at is None or not isinstance(pk, int):
+        if not isinstance(at_text, str) or parse_datetime(at_text) is None or not isinstance(pk, int):
             raise ValueError
-        return at, pk
+        return at_text, pk
     except (ValueError, TypeError, json.JSONDecodeError):
         raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]}) from None

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, JSONObject, Substr
+from django.db import connection
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils.dateparse import parse_datetime
 
 from chat.errors import InvalidData, NotFound
@@ -46,7 +47,7 @@ class ConversationFilters:
 @dataclass(frozen=True)
 class ConversationPage:
     rows: list[dict[str, Any]]
-    next_key: tuple[datetime, int] | None
+    next_key: tuple[str, int] | None  # opaque position of the last row
 
 
 def _unread_subquery() -> Subquery:
@@ -167,20 +168,44 @@ def _search_q(q: str) -> Q:
     )
 
 
-def conversation_list_for_operator(
-    *, user: Any, filters: ConversationFilters, after: tuple[datetime, int] | None = None, limit: int = 25
-) -> ConversationPage:
-    """One page of the conversations the operator may see, newest activity first."""
-    qs = _filtered(user, filters)
+def _keyset(qs: QuerySet[Conversation], after: tuple[str, int] | None) -> QuerySet[Conversation]:
+    """Rows strictly after the cursor in (last_activity_at desc, id desc) order.
+
+    SQLite stores datetimes as text and orders them as text; values written by the database
+    (``Now()``: milliseconds) and by Python (microseconds) differ in length, so there the key is
+    the stored text itself, compared as text, exactly as ORDER BY sees it.
+    """
+    if connection.vendor == "sqlite":
+        qs = qs.annotate(activity_key=Cast("last_activity_at", TextField()))
+        if after is not None:
+            text, pk = after
+            qs = qs.filter(Q(activity_key__lt=text) | Q(activity_key=text, id__lt=pk))
+        return qs
     if after is not None:
-        at, pk = after
+        text, pk = after
+        at = parse_datetime(text)
+        if at is None:
+            raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]})
         # The redundant ``<=`` bounds the index range scan; the OR picks the exact position.
         qs = qs.filter(Q(last_activity_at__lte=at) & (Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=pk)))
+    return qs
+
+
+def _key(conversation: Conversation) -> tuple[str, int]:
+    text = getattr(conversation, "activity_key", None)
+    return (text if text is not None else conversation.last_activity_at.isoformat(), conversation.pk)
+
+
+def conversation_list_for_operator(
+    *, user: Any, filters: ConversationFilters, after: tuple[str, int] | None = None, limit: int = 25
+) -> ConversationPage:
+    """One page of the conversations the operator may see, newest activity first; ``after`` is
+    the previous page's ``next_key``."""
+    qs = _keyset(_filtered(user, filters), after)
     rows = list(_annotated(qs).order_by("-last_activity_at", "-id")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    next_key = (rows[-1].last_activity_at, rows[-1].pk) if more and rows else None
-    return ConversationPage([conversation_row(c) for c in rows], next_key)
+    return ConversationPage([conversation_row(c) for c in rows], _key(rows[-1]) if more and rows else None)
 
 
 def conversation_get_for_operator(*, user: Any, conversation_id: int) -> Conversation:
