@@ -39,14 +39,14 @@ function card(conv, ctl) {
   const typing = (state.typing.get(conv.id) || 0) > Date.now();
   let snippet = "";
   if (typing) snippet = "typing…";
-  else if (last) snippet = (last.private ? "🔒 " : last.direction === "outgoing" ? "You: " : "") + (last.content || (last.attachments && last.attachments.length ? "📎 Attachment" : ""));
+  else if (last) snippet = (last.private ? "Note: " : last.direction === "outgoing" ? "You: " : "") + (last.content || (last.attachments && last.attachments.length ? "Attachment" : ""));
   const selected = conv.id === state.selectedId;
   const assignee = conv.assignee;
   const chips = [];
   if (conv.priority && conv.priority !== "none") chips.push(h("span", { class: `chip prio-${conv.priority}` }, conv.priority));
   if (conv.status !== "open") chips.push(h("span", { class: `chip status-${conv.status}` }, conv.status));
   if (conv.waiting_since && conv.status === "open") {
-    chips.push(h("span", { class: "chip waiting", title: "Waiting for a reply" }, `⏱ ${duration(conv.waiting_since)}`));
+    chips.push(h("span", { class: "chip waiting", title: "Waiting for a reply" }, `waiting ${duration(conv.waiting_since)}`));
   }
   return h("li", {
       class: `conv-card${selected ? " selected" : ""}${conv.unread_count ? " unread" : ""}`,

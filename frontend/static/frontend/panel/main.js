@@ -148,7 +148,8 @@ function applyEvent(ev) {
     case "conversation.status_changed": {
       const before = state.convs.get(data.id || cid);
       const conv = upsertConversation({ id: cid, ...data });
-      if (ev.type === "conversation.created" && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
+      const wasMine = before && before.assignee && before.assignee.id === state.me.id;
+      if (ev.type === "conversation.created" && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
       if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
       schedule("list", "thread");
       refreshCounts();

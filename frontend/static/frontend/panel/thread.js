@@ -135,7 +135,7 @@ function renderHeader(ctl) {
       priority,
       h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
-        onclick: () => document.body.classList.toggle("show-contact") }, "ⓘ")));
+        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")));
 }
 
 function snoozeUntil(choice) {
@@ -229,7 +229,7 @@ function attachments(m) {
     if (String(a.file_type).startsWith("image")) {
       return h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Attached image", loading: "lazy" }));
     }
-    return h("a", { href: url, target: "_blank", rel: "noopener", class: "file" }, `📎 ${url.split("/").pop()}`);
+    return h("a", { href: url, target: "_blank", rel: "noopener", class: "file" }, `Attachment: ${decodeURIComponent(url.split("/").pop())}`);
   }));
 }
 

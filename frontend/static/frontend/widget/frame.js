@@ -149,9 +149,13 @@ function connect() {
 
 function onTransportState(transport, s, info) {
   document.body.dataset.conn = s;
-  if (s === "failed" && boot.transport === "auto" && FALLBACK[st.mode]) {
-    st.mode = FALLBACK[st.mode];
-    connect();
+  if (s === "failed") {
+    // Automatic mode steps down (WebSocket → SSE → long-poll); a forced or last transport
+    // keeps trying on its own.
+    if (boot.transport === "auto" && FALLBACK[st.mode]) st.mode = FALLBACK[st.mode];
+    setTimeout(() => { if (st.transport === transport) connect(); }, boot.transport === "auto" ? 0 : 3000);
+    $("w-conn").hidden = false;
+    $("w-conn").textContent = "Reconnecting…";
     return;
   }
   if (s === "resync") {
@@ -377,7 +381,7 @@ function bubble(m, extra = {}) {
     if (!url) return null;
     return String(a.file_type).startsWith("image")
       ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
-      : h("a", { href: url, target: "_blank", rel: "noopener" }, "📎 File");
+      : h("a", { href: url, target: "_blank", rel: "noopener" }, "Attachment: " + decodeURIComponent(url.split("/").pop()));
   });
   if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
   let status = null;

@@ -1,0 +1,138 @@
+"""End to end in Chromium: a visitor on a page with the widget snippet and an operator in the
+panel, against one live daphne server (tests/browser/conftest.py)."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+WAIT = 15_000  # ms: generous for a loaded CI machine; expect() returns as soon as it holds
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def widget(page):
+    return page.frame_locator("iframe[data-messenger]")
+
+
+def open_widget(visitor_context, transport: str | None = None):
+    page = visitor_context.new_page()
+    page.goto("/demo/" + (f"?transport={transport}" if transport else ""))
+    frame = widget(page)
+    frame.locator("#launcher").click()
+    expect(frame.locator("#window")).to_be_visible()
+    if transport:
+        expect(frame.locator("body")).to_have_attribute("data-transport", transport)
+    expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    return page, frame
+
+
+def visitor_send(frame, text: str) -> None:
+    box = frame.locator("#w-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(frame.locator(".w-msg.mine:not(.pending)", has_text=text)).to_be_visible(timeout=WAIT)
+
+
+def open_card(operator_page, text: str):
+    card = operator_page.locator(".conv-card", has_text=text)
+    expect(card).to_be_visible(timeout=WAIT)
+    card.click()
+    return card
+
+
+@pytest.mark.parametrize("transport", [None, "sse", "poll"], ids=["websocket", "sse", "long-poll"])
+def test_visitor_and_operator_talk_live(operator_page, visitor_context, transport):
+    tag = uuid.uuid4().hex[:8]
+    page, frame = open_widget(visitor_context, transport)
+    expect(frame.locator(".greeting")).to_contain_text("Ask us anything")
+
+    # The visitor writes: the conversation appears in the open panel without a reload.
+    visitor_send(frame, f"Hello from the widget {tag}")
+    open_card(operator_page, tag)
+    expect(operator_page.locator(".msg.incoming .msg-text", has_text=f"Hello from the widget {tag}")).to_be_visible()
+
+    # Typing shows on both sides.
+    frame.locator("#w-input").press_sequentially("abc")
+    expect(operator_page.get_by_test_id("contact-typing")).to_contain_text("is typing", timeout=WAIT)
+    composer = operator_page.get_by_role("textbox", name="Message")
+    composer.press_sequentially("Hi")
+    expect(frame.locator("#w-typing")).to_be_visible(timeout=WAIT)
+
+    # The operator replies (optimistic bubble, then stored); the visitor sees it.
+    composer.fill(f"Hello visitor {tag}")
+    composer.press("Enter")
+    expect(operator_page.locator(".msg.outgoing", has_text=f"Hello visitor {tag}").get_by_test_id("delivery")).to_contain_text("sent", timeout=WAIT)
+    expect(frame.locator(".w-msg.theirs", has_text=f"Hello visitor {tag}")).to_be_visible(timeout=WAIT)
+    expect(frame.locator("#w-typing")).to_be_hidden()
+
+    if transport is None:
+        # A reload continues the same conversation with its history.
+        page.reload()
+        frame = widget(page)
+        frame.locator("#launcher").click()
+        expect(frame.locator(".w-msg.theirs", has_text=f"Hello visitor {tag}")).to_be_visible(timeout=WAIT)
+        expect(frame.locator(".w-msg.mine", has_text=f"Hello from the widget {tag}")).to_have_count(1)
+        save_screenshot(operator_page, "panel.png")
+        save_screenshot(page, "widget.png")
+
+
+def test_markup_is_shown_as_text(operator_page, visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"{tag} {XSS}")
+    open_card(operator_page, tag)
+    body = operator_page.locator(".msg.incoming .msg-text", has_text=tag)
+    expect(body).to_have_text(f"{tag} {XSS}")
+    expect(operator_page.locator(".messages img")).to_have_count(0)
+    expect(operator_page.locator(".conv-card", has_text=tag)).to_contain_text(XSS)
+    composer = operator_page.get_by_role("textbox", name="Message")
+    composer.fill(f"echo {tag} {XSS}")
+    composer.press("Enter")
+    expect(frame.locator(".w-msg.theirs .w-text", has_text=f"echo {tag}")).to_have_text(f"echo {tag} {XSS}", timeout=WAIT)
+    expect(frame.locator(".w-messages img")).to_have_count(0)
+    # No alert() ran: the fixtures fail the test on any dialog or page error.
+
+
+def test_operator_reconnects_and_misses_nothing(operator_page, visitor_context, messenger_server):
+    tag = uuid.uuid4().hex[:8]
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"Before the outage {tag}")
+    open_card(operator_page, tag)
+    token = frame.locator("body").evaluate("() => window.__widget.session.pubsub_token")
+
+    # The operator's network drops: the socket closes and cannot come back for now.
+    operator_page.evaluate("""() => {
+        const s = window.__panel.socket;
+        s.realUrl = s.opts.url;
+        s.opts.url = "ws://127.0.0.1:9/unreachable";
+        s.drop();
+    }""")
+    expect(operator_page.locator("#conn-banner")).to_have_text("Reconnecting…", timeout=WAIT)
+
+    # Meanwhile the visitor writes (through the REST API, as a widget in poll mode would).
+    response = httpx.post(f"{messenger_server.url}/api/widget/v1/messages", headers={"X-Widget-Token": token},
+                          json={"content": f"During the outage {tag}", "echo_id": f"outage-{tag}"})
+    assert response.status_code == 201, response.text
+
+    operator_page.evaluate("() => { const s = window.__panel.socket; s.opts.url = s.realUrl; }")
+    expect(operator_page.locator("#conn-banner")).to_be_hidden(timeout=30_000)
+    expect(operator_page.locator(".msg.incoming", has_text=f"During the outage {tag}")).to_have_count(1, timeout=WAIT)
+    # Resume replays from the last applied id; the list applies it once too.
+    expect(operator_page.locator(".conv-card", has_text=f"During the outage {tag}")).to_have_count(1)
+    operator_page.evaluate("() => window.__panel.socket.drop()")  # a plain reconnect replays nothing twice
+    expect(operator_page.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    expect(operator_page.locator(".msg.incoming", has_text=f"During the outage {tag}")).to_have_count(1)
+
+
+def test_widget_shows_send_errors(visitor_context):
+    _, frame = open_widget(visitor_context)
+    frame.locator("#w-input").fill("x" * 150_001)
+    frame.locator("#w-input").press("Enter")
+    expect(frame.locator("#w-error")).to_have_text("This message is too long.", timeout=WAIT)
+    expect(frame.locator(".w-msg.failed")).to_have_count(1)
