@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -29,7 +30,8 @@ class WidgetTokenAuthentication(BaseAuthentication):
             return None
         contact_inbox = ContactInbox.objects.select_related("contact", "inbox").filter(pubsub_token=token).first()
         if contact_inbox is None:
-            raise NotAuthenticated("Unknown widget token.")
+            # DRF's own exception: DRF then records "not authenticated" on the request.
+            raise AuthenticationFailed("Unknown widget token.")
         return AnonymousUser(), contact_inbox
 
     def authenticate_header(self, request: Any) -> str:

@@ -30,7 +30,15 @@ def _alternate(view):
     return alternate
 
 
-router = SimpleRouter(trailing_slash="/?")
+class OptionalSlashRouter(SimpleRouter):
+    """Admin routes with or without the trailing slash (documented with it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("branches", BranchViewSet, basename="branch")
 router.register("inboxes", InboxViewSet, basename="inbox")
 router.register("agents", AgentViewSet, basename="agent")

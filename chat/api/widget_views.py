@@ -58,7 +58,8 @@ class WidgetView(APIView):
         """Done in perform_authentication."""
 
     def cors_inbox(self, request: Request) -> Inbox | None:
-        auth = getattr(request, "auth", None)
+        # Only what authentication already found (a throttled request never looked its token up).
+        auth = getattr(request, "_auth", None)
         return auth.inbox if isinstance(auth, ContactInbox) else getattr(request, "cors_inbox", None)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
