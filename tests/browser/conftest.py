@@ -37,6 +37,20 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
+_servers: list[LiveServer] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test shows what the server logged (tracebacks of 500s, etc.)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _servers and _servers[0].log_path and _servers[0].log_path.exists():
+        lines = [line for line in _servers[0].log_path.read_text(errors="replace").splitlines()
+                 if not line.startswith("127.0.0.1:")]
+        report.sections.append(("live server log (last lines)", "\n".join(lines[-80:])))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,6 +82,7 @@ def _drop_postgres_database(url: str, name: str) -> None:
 class LiveServer:
     url: str
     env: dict[str, str]
+    log_path: Path | None = None
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -102,7 +117,7 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
         env["DATABASE_URL"] = pg[0]
     else:
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'browser.sqlite3'}"
-    server = LiveServer(url=f"http://127.0.0.1:{port}", env=env)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", env=env, log_path=tmp / "daphne.log")
     server.manage("migrate", "--noinput")
     server.manage("demo_data")
     log = (tmp / "daphne.log").open("w")
@@ -123,8 +138,11 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
             if time.monotonic() > deadline:
                 raise RuntimeError("daphne did not answer within 30 s")
             time.sleep(0.1)
+        _servers.append(server)
         yield server
     finally:
+        if server in _servers:
+            _servers.remove(server)
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -29,7 +29,7 @@ export function renderContact(ctl) {
     });
   }
   const contact = { ...summary, ...(entry.contact || {}) };
-  const name = contact.name || contact.email || `Visitor #${contact.id}`;
+  const name = contact.name || contact.email || `Visitor ${contact.id}`;
   const field = (label, value) => h("div", { class: "field" }, h("dt", {}, label), h("dd", {}, value || "—"));
   const custom = contact.custom_attributes || {};
   const convCustom = conv.custom_attributes || {};

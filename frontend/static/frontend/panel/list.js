@@ -34,7 +34,7 @@ export function renderList(ctl) {
 
 function card(conv, ctl) {
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor #${contact.id ?? ""}`;
+  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
   const last = conv.last_message;
   const typing = (state.typing.get(conv.id) || 0) > Date.now();
   let snippet = "";

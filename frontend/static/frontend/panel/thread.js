@@ -79,7 +79,7 @@ function renderHeader(ctl) {
   clear(built.header);
   if (!conv) return;
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor #${contact.id ?? ""}`;
+  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
