@@ -129,3 +129,9 @@ def world(transactional_db):
         "inbox_a": inbox_a, "inbox_b": inbox_b, "op_a": op_a, "op_b": op_b,
         "visitor": visitor, "visitor_b": visitor_b, "admin": UserFactory(is_superuser=True),
     })
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Factories set passwords; the production hasher would dominate these tests' time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,199 @@
+"""ws /ws/widget/: the auth frame, Origin, commands, and what a widget may see."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Contact, Inbox
+from chat.realtime.codes import CloseCode
+from tests.factories import ContactInboxFactory, make_conversation
+from tests.realtime.conftest import (
+    ORIGIN,
+    TIMEOUT,
+    application,
+    closed_with,
+    command,
+    db,
+    frames_of,
+    joined_operator,
+    receive,
+    receive_until,
+    widget_socket,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def raw_widget(origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(application(), "/ws/widget/", headers=[(b"origin", origin.encode())] if origin else [])
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    return comm
+
+
+async def test_no_auth_frame_in_time_closes_4401(world, settings):
+    settings.WS_AUTH_TIMEOUT_SECONDS = 0.2
+    comm = await raw_widget()
+    assert await closed_with(comm) == CloseCode.UNAUTHORIZED
+
+
+async def test_forged_token_closes_4401(world):
+    comm = await raw_widget()
+    await comm.send_to(text_data=json.dumps({"type": "auth", "data": {"pubsub_token": "forged"}}))
+    assert await closed_with(comm) == CloseCode.UNAUTHORIZED
+
+
+@pytest.mark.parametrize("first", ['{"type": "ping"}', "nonsense", '{"type": "auth", "data": {"pubsub_token": 5}}'])
+async def test_first_frame_other_than_auth_closes_4401(world, first):
+    comm = await raw_widget()
+    await comm.send_to(text_data=first)
+    assert await closed_with(comm) == CloseCode.UNAUTHORIZED
+
+
+async def test_blocked_contact_closes_4403(world):
+    await db(lambda: Contact.objects.filter(pk=world.visitor.contact_id).update(blocked=True))()
+    comm = await raw_widget()
+    await comm.send_to(text_data=json.dumps({"type": "auth", "data": {"pubsub_token": world.visitor.pubsub_token}}))
+    assert await closed_with(comm) == CloseCode.FORBIDDEN
+
+
+async def test_origin_outside_allowed_origins_closes_4403(world):
+    comm = await raw_widget("https://elsewhere.example")
+    await comm.send_to(text_data=json.dumps({"type": "auth", "data": {"pubsub_token": world.visitor.pubsub_token}}))
+    assert await closed_with(comm) == CloseCode.FORBIDDEN
+
+
+async def test_empty_allowed_origins_and_missing_origin_are_accepted(world):
+    await db(lambda: Inbox.objects.filter(pk=world.inbox_a.pk).update(allowed_origins=[]))()
+    comm, _ = await widget_socket(world.visitor, origin="https://anywhere.example")
+    await comm.disconnect()
+    await db(lambda: Inbox.objects.filter(pk=world.inbox_a.pk).update(allowed_origins=[ORIGIN]))()
+    comm, _ = await widget_socket(world.visitor, origin=None)  # a native app
+    await comm.disconnect()
+
+
+async def test_auth_reply_describes_the_session(world):
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    comm, reply = await widget_socket(world.visitor)
+    data = reply["data"]
+    assert data["contact"]["id"] == world.visitor.contact_id
+    assert data["contact_inbox"]["source_id"] == world.visitor.source_id
+    assert data["conversation_id"] == conversation.pk
+    assert data["conversation"]["id"] == conversation.pk and "contact" not in data["conversation"]
+    assert isinstance(data["last_event_id"], int) and data["last_event_id"] >= 1
+    assert data["operators_available"] in (True, False)
+    await comm.disconnect()
+
+
+async def test_message_create_first_message_opens_a_conversation_and_is_idempotent(world):
+    comm, _ = await widget_socket(world.visitor)
+    first = await command(comm, "message.create", {"content": "Hi", "echo_id": "w-1"}, ref="1")
+    assert first["ok"], first
+    assert first["data"]["direction"] == "incoming" and first["data"]["echo_id"] == "w-1"
+    again = await command(comm, "message.create", {"content": "Hi", "echo_id": "w-1"}, ref="2")
+    assert again["ok"] and again["data"]["id"] == first["data"]["id"]
+    await comm.disconnect()
+    # A fresh socket replays from 0: conversation.created precedes message.created, once each.
+    comm, _ = await widget_socket(world.visitor)
+    await comm.send_to(text_data=json.dumps({"type": "resume", "ref": "r", "data": {"last_event_id": 0}}))
+    reply, frames = await receive_until(comm, lambda f: f.get("ref") == "r")
+    assert [f["type"] for f in frames][:2] == ["conversation.created", "message.created"]
+    assert len(frames_of(frames, "message.created")) == 1
+    await comm.disconnect()
+
+
+async def test_message_errors(world, settings):
+    settings.FLOOD_LIMIT_MESSAGES = 2
+    comm, _ = await widget_socket(world.visitor)
+    assert (await command(comm, "message.create", {"content": 5}))["error"]["code"] == "invalid_data"
+    too_long = await command(comm, "message.create", {"content": "x" * (settings.MESSAGE_MAX_LENGTH + 1)})
+    assert too_long["error"]["code"] == "content_too_long"
+    attachment = {"name": "a.txt", "content_type": "text/plain", "data": base64.b64encode(b"hi").decode()}
+    many = await command(comm, "message.create", {"content": "x", "attachments": [attachment] * 16})
+    assert many["error"]["code"] == "too_many_attachments"
+    assert (await command(comm, "message.create", {"content": "1"}))["ok"]
+    assert (await command(comm, "message.create", {"content": "2"}))["ok"]
+    assert (await command(comm, "message.create", {"content": "3"}))["error"]["code"] == "flood_limited"
+    await db(lambda: Contact.objects.filter(pk=world.visitor.contact_id).update(blocked=True))()
+    assert (await command(comm, "message.create", {"content": "4"}))["error"]["code"] == "contact_blocked"
+    assert (await command(comm, "ping", ref="alive"))["ok"]
+    await comm.disconnect()
+
+
+async def test_message_with_attachment(world):
+    comm, _ = await widget_socket(world.visitor)
+    attachment = {"name": "a.txt", "content_type": "text/plain", "data": base64.b64encode(b"hello").decode()}
+    reply = await command(comm, "message.create", {"content": "", "attachments": [attachment]})
+    assert reply["ok"], reply
+    assert reply["data"]["attachments"][0]["size"] == 5
+    await comm.disconnect()
+
+
+async def test_widget_commands_unknown_to_widgets_are_refused(world):
+    comm, _ = await widget_socket(world.visitor)
+    reply = await command(comm, "conversation.assign", {"conversation_id": 1, "assignee_id": None})
+    assert reply["error"]["code"] == "unknown_command"
+    await comm.disconnect()
+
+
+async def test_read_and_typing_without_a_conversation(world):
+    comm, _ = await widget_socket(world.visitor)
+    assert (await command(comm, "conversation.read", ref=1))["data"] == {"conversation_id": None, "recorded": False}
+    assert (await command(comm, "typing.start", ref=2))["data"] == {"conversation_id": None, "typing": True}
+    await command(comm, "message.create", {"content": "hi"}, ref=3)
+    read = await command(comm, "conversation.read", ref=4)
+    assert read["ok"] and read["data"]["recorded"] is True
+    await comm.disconnect()
+
+
+async def test_widget_never_sees_private_notes_activity_or_operator_only_events(world):
+    await db(lambda: Inbox.objects.filter(pk=world.inbox_a.pk).update(enable_auto_assignment=False))()
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    widget, _ = await widget_socket(world.visitor)
+    op = await joined_operator(world.op_a)
+    watcher = await joined_operator(world.op_a)  # another tab of the same operator: only listens
+    cid = conversation.pk
+    await command(op, "message.create", {"conversation_id": cid, "content": "internal", "private": True}, ref=1)
+    await command(op, "conversation.assign", {"conversation_id": cid, "assignee_id": world.op_a.pk}, ref=2)
+    await command(op, "conversation.priority", {"conversation_id": cid, "priority": "high"}, ref=3)
+    await command(op, "message.create", {"conversation_id": cid, "content": "public reply"}, ref=4)
+    await command(op, "conversation.status", {"conversation_id": cid, "status": "resolved"}, ref=5)
+    last, frames = await receive_until(widget, lambda f: f["type"] == "conversation.status_changed")
+    frames.append(last)
+    types = [f["type"] for f in frames]
+    messages = frames_of(frames, "message.created")
+    assert [m["data"]["content"] for m in messages] == ["public reply"]
+    assert not {"assignee.changed", "first_reply.created", "reply.created"} & set(types)
+    assert all("contact" not in f["data"] for f in frames if f["type"].startswith("conversation.") and "id" in f["data"])
+    ids = [f["id"] for f in frames]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    # The operator saw everything, including the note and the operator-only events.
+    _, op_frames = await receive_until(watcher, lambda f: f["type"] == "conversation.status_changed")
+    op_types = {f["type"] for f in op_frames}
+    assert {"assignee.changed", "first_reply.created"} <= op_types
+    assert "internal" in [f["data"].get("content") for f in frames_of(op_frames, "message.created")]
+    for comm in (widget, op, watcher):
+        await comm.disconnect()
+
+
+async def test_widget_gets_only_its_own_contact_inbox(world):
+    other = await db(ContactInboxFactory)(inbox=world.inbox_a)
+    mine, _ = await widget_socket(world.visitor)
+    theirs, _ = await widget_socket(other)
+    await command(theirs, "message.create", {"content": "not yours"}, ref=1)
+    await command(mine, "message.create", {"content": "mine"}, ref=2)
+    frame, before = await receive_until(mine, lambda f: f["type"] == "message.created")
+    assert frame["data"]["content"] == "mine"
+    assert all(f["type"] == "reply" or f.get("conversation_id") == frame["conversation_id"] for f in before)
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_ping_and_idle(world, settings):
+    comm, _ = await widget_socket(world.visitor)
+    await comm.send_to(text_data=json.dumps({"type": "ping"}))
+    assert await receive(comm) == {"type": "pong"}
+    await comm.disconnect()
