@@ -10,7 +10,6 @@ import mimetypes
 import posixpath
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -81,7 +80,7 @@ def _file_response(request: HttpRequest, path: Path, content_type: str, max_age:
     response = FileResponse(path.open("rb"), content_type=content_type)
     response["Last-Modified"] = http_date(stat.st_mtime)
     response["Content-Length"] = str(stat.st_size)
-    response["Cache-Control"] = f"public, max-age={max_age}"
+    response["Cache-Control"] = f"public, max-age={max_age}" if max_age else "no-cache"
     return response
 
 
@@ -101,7 +100,7 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
     The product runs as a single ASGI process in embedded mode (``runserver``, daphne or
     uvicorn) with no front web server, so the app serves its own few files; ``runserver`` with
     DEBUG on intercepts ``/static/`` first with the same files. A CDN or reverse proxy in front
-    may cache them (Last-Modified, short max-age).
+    may cache them (Last-Modified, revalidated on every use).
     """
     normalized = posixpath.normpath(path).lstrip("/")
     if normalized.startswith("..") or not normalized:
@@ -115,8 +114,9 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
     content_type, _ = mimetypes.guess_type(str(file_path))
     if file_path.suffix in (".js", ".mjs"):
         content_type = "text/javascript; charset=utf-8"
-    max_age = 60 if settings.DEBUG else 600
-    return _file_response(request, file_path, content_type or "application/octet-stream", max_age)
+    # Unversioned file names: browsers revalidate every time (a cheap 304), so a deploy never
+    # mixes old and new modules.
+    return _file_response(request, file_path, content_type or "application/octet-stream", max_age=0)
 
 
 def _inbox_for_token(token: str | None) -> Inbox:

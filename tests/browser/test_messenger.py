@@ -2,6 +2,7 @@
 panel, against one live daphne server (tests/browser/conftest.py)."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -80,6 +81,15 @@ def test_visitor_and_operator_talk_live(operator_page, visitor_context, transpor
         expect(frame.locator(".w-msg.mine", has_text=f"Hello from the widget {tag}")).to_have_count(1)
         save_screenshot(operator_page, "panel.png")
         save_screenshot(page, "widget.png")
+
+        # Phone-sized viewport: the open widget takes the whole screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("iframe[data-messenger]")).to_have_css("width", "390px")
+        expect(frame.locator("body")).to_have_class(re.compile(r"\bmobile\b"))
+        save_screenshot(page, "widget-phone.png")
+        operator_page.set_viewport_size({"width": 720, "height": 800})
+        expect(operator_page.get_by_role("button", name="Back to list")).to_be_visible()
+        save_screenshot(operator_page, "panel-narrow.png")
 
 
 def test_markup_is_shown_as_text(operator_page, visitor_context):

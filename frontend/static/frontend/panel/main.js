@@ -438,7 +438,7 @@ function beep() {
 }
 
 function notifyAssigned(conv) {
-  const name = (conv.contact && conv.contact.name) || "A visitor";
+  const name = (conv.contact && (conv.contact.name || conv.contact.email)) || `Visitor ${conv.contact ? conv.contact.id : ""}`;
   beep();
   state.notifications = (state.notifications || 0) + 1;
   if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
