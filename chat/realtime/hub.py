@@ -187,7 +187,8 @@ class QueueSink(Sink):
             return True
         self.ready.clear()
         try:
-            await asyncio.wait_for(self.ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.ready.wait()
         except TimeoutError:
             return False
         return True
@@ -369,8 +370,11 @@ class StreamHub:
         delay: float | None = 0.0  # read once at start: pokes sent before we subscribed
         while True:
             if delay:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # races with the wake-up, and the hub would never stop.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
             self._wake.clear()
