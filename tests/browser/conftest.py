@@ -230,6 +230,11 @@ def operator_page(browser, messenger_server: LiveServer, operator_state: str, de
 def visitor_context(browser, messenger_server: LiveServer, demo_inbox):
     """A fresh visitor (own storage), at 1280×800."""
     context = browser.new_context(base_url=messenger_server.url, viewport={"width": 1280, "height": 800})
+    context.add_init_script(
+        "window.__messengerEvents = [];"
+        "['messenger:ready', 'messenger:message'].forEach(type => window.addEventListener(type,"
+        " e => window.__messengerEvents.push({type, detail: e.detail})));"
+    )
     errors: list[str] = []
     context.on("page", lambda page: (page.on("pageerror", lambda exc: errors.append(str(exc))),
                                      page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))))

@@ -73,10 +73,20 @@ def test_visitor_and_operator_talk_live(operator_page, visitor_context, transpor
     expect(frame.locator("#w-typing")).to_be_hidden()
 
     if transport is None:
-        # A reload continues the same conversation with its history.
+        # A reload continues the same conversation; while the window is closed an operator
+        # reply raises the bubble's counter and the host page gets a messenger:message event.
         page.reload()
         frame = widget(page)
-        frame.locator("#launcher").click()
+        expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+        page.wait_for_function("window.__messengerEvents.some(e => e.type === 'messenger:ready')")
+        composer.fill(f"Still there {tag}?")
+        composer.press("Enter")
+        expect(frame.locator("#unread")).to_have_text("1", timeout=WAIT)
+        page.wait_for_function(
+            "tag => window.__messengerEvents.some(e => e.type === 'messenger:message' && e.detail.content.includes(tag))",
+            arg=f"Still there {tag}")
+        page.get_by_role("button", name="Talk to us").click()  # the host page calls window.$messenger.open()
+        expect(frame.locator("#unread")).to_be_hidden()
         expect(frame.locator(".w-msg.theirs", has_text=f"Hello visitor {tag}")).to_be_visible(timeout=WAIT)
         expect(frame.locator(".w-msg.mine", has_text=f"Hello from the widget {tag}")).to_have_count(1)
         save_screenshot(operator_page, "panel.png")
@@ -146,3 +156,28 @@ def test_widget_shows_send_errors(visitor_context):
     frame.locator("#w-input").press("Enter")
     expect(frame.locator("#w-error")).to_have_text("This message is too long.", timeout=WAIT)
     expect(frame.locator(".w-msg.failed")).to_have_count(1)
+
+
+def test_widget_queues_messages_while_offline(operator_page, visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"First {tag}")
+    open_card(operator_page, tag)
+
+    # The visitor's connection drops and stays down while they type.
+    frame.locator("body").evaluate("""() => {
+        const client = window.__widget.transport.client;
+        client.realUrl = client.opts.url;
+        client.opts.url = "ws://127.0.0.1:9/unreachable";
+        client.drop();
+    }""")
+    expect(frame.locator("#w-conn")).to_have_text("Reconnecting…", timeout=WAIT)
+    box = frame.locator("#w-input")
+    box.fill(f"Typed offline {tag}")
+    box.press("Enter")
+    expect(frame.locator(".w-msg.pending", has_text=f"Typed offline {tag}")).to_contain_text("waiting for connection")
+
+    frame.locator("body").evaluate("() => { const c = window.__widget.transport.client; c.opts.url = c.realUrl; }")
+    expect(frame.locator(".w-msg.mine:not(.pending)", has_text=f"Typed offline {tag}")).to_have_count(1, timeout=30_000)
+    expect(frame.locator(".w-msg.pending")).to_have_count(0)
+    expect(operator_page.locator(".msg.incoming", has_text=f"Typed offline {tag}")).to_have_count(1, timeout=WAIT)

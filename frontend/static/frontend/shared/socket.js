@@ -122,6 +122,7 @@ export class SocketClient {
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;
+      const wasOpen = this.ready;
       this._teardown({ code: "offline", message: "Connection lost." });
       this.ws = null;
       if (this.stopped) return;
@@ -129,7 +130,7 @@ export class SocketClient {
         this.opts.onState("closed", { code: ev.code });
         return;
       }
-      this._scheduleRetry(ev.code);
+      this._scheduleRetry(ev.code, wasOpen);
     };
     ws.onerror = () => { /* onclose follows */ };
   }
@@ -144,11 +145,11 @@ export class SocketClient {
     this.pending.clear();
   }
 
-  _scheduleRetry(code) {
+  _scheduleRetry(code, wasOpen = false) {
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     const delay = base / 2 + Math.random() * base / 2;
     this.attempt += 1;
-    this.opts.onState("reconnecting", { attempt: this.attempt, code, delay });
+    this.opts.onState("reconnecting", { attempt: this.attempt, code, delay, wasOpen });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this._open(), delay);
   }

@@ -80,11 +80,13 @@ export class WsTransport extends Base {
       onEvent: this.onEvent,
       onState: (s, info) => {
         if (s === "reconnecting") {
+          // Never opened after two tries, or open sockets dropped again and again: something
+          // in the way (proxy, firewall) breaks WebSockets. An outage where nothing connects
+          // keeps retrying the socket.
           const now = Date.now();
           this.drops = this.drops.filter((t) => now - t < 60_000);
-          this.drops.push(now);
-          // Never opened after two tries, or dropping again and again: a proxy is in the way.
-          const failing = (!this.client.everOpened && info && info.attempt >= 2) || this.drops.length >= 4;
+          if (info && info.wasOpen) this.drops.push(now);
+          const failing = (!this.client.everOpened && info && info.attempt >= 2) || this.drops.length >= 3;
           if (failing) { this.setState("failed", info); return; }
         }
         this.setState(s, info);
