@@ -43,16 +43,22 @@ class LogoutView(auth_views.LogoutView):
 
 def panel_directory(user) -> list[dict]:
     """The inboxes the operator works in, each with its members (names for the inbox filter
-    and the assign menu; the admin REST endpoints are for administrators only). Two queries."""
+    and the assign menu, with presence; the admin REST endpoints are for administrators only).
+    Two queries."""
     profile = getattr(user, "operator_profile", None)
     is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
     inboxes = Inbox.objects.order_by("name", "id")
     if not is_admin:
         inboxes = inboxes.filter(members__user=user)
     directory = {inbox.pk: {"id": inbox.pk, "name": inbox.name, "members": []} for inbox in inboxes}
-    members = InboxMember.objects.filter(inbox_id__in=directory).select_related("user__operator_profile")
+    members = InboxMember.objects.filter(inbox_id__in=directory).select_related(
+        "user__operator_profile", "user__presence"
+    )
     for member in members.order_by("user__username"):
-        directory[member.inbox_id]["members"].append(user_summary(member.user))
+        # The status last broadcast (presence.updated keeps it current in the page).
+        presence = getattr(member.user, "presence", None)
+        status = presence.status if presence is not None else "offline"
+        directory[member.inbox_id]["members"].append({**(user_summary(member.user) or {}), "status": status})
     return list(directory.values())
 
 

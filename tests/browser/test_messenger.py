@@ -181,3 +181,17 @@ def test_widget_queues_messages_while_offline(operator_page, visitor_context):
     expect(frame.locator(".w-msg.mine:not(.pending)", has_text=f"Typed offline {tag}")).to_have_count(1, timeout=30_000)
     expect(frame.locator(".w-msg.pending")).to_have_count(0)
     expect(operator_page.locator(".msg.incoming", has_text=f"Typed offline {tag}")).to_have_count(1, timeout=WAIT)
+
+
+def test_widget_falls_back_when_websockets_are_blocked(operator_page, visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    # A proxy that kills WebSockets: the widget moves to SSE (or long-poll) by itself.
+    visitor_context.route_web_socket(re.compile(r".*/ws/widget/$"), lambda ws: ws.close())
+    _, frame = open_widget(visitor_context)
+    expect(frame.locator("body")).to_have_attribute("data-transport", re.compile(r"^(sse|poll)$"))
+    visitor_send(frame, f"No sockets here {tag}")
+    open_card(operator_page, tag)
+    composer = operator_page.get_by_role("textbox", name="Message")
+    composer.fill(f"Got it {tag}")
+    composer.press("Enter")
+    expect(frame.locator(".w-msg.theirs", has_text=f"Got it {tag}")).to_be_visible(timeout=WAIT)

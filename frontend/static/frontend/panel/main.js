@@ -491,7 +491,10 @@ function loadDirectory() {
   // Inbox names and their members come with the page (frontend/views.py: panel_directory).
   for (const inbox of boot.inboxes || []) {
     state.inboxes.set(inbox.id, inbox);
-    for (const user of inbox.members || []) rememberUser(user);
+    for (const user of inbox.members || []) {
+      rememberUser(user);
+      if (user.status && user.id !== state.me.id) state.presence.set(user.id, user.status);
+    }
     inboxFilter.append(new Option(inbox.name, String(inbox.id)));
   }
 }
