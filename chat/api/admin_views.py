@@ -220,7 +220,7 @@ class AgentViewSet(AdminViewSet):
             was_active = user.is_active
             user = agent_services.agent_update(user=user, **data)
             if was_active and not user.is_active:
-                hooks.operator_deactivated(user_id=user.pk)
+                hooks.operator_deactivated(user_id=user.pk, name=agent_body(user)["name"])
         user._profile_cache = None
         return Response(agent_body(user))
 
@@ -231,5 +231,5 @@ class AgentViewSet(AdminViewSet):
         with transaction.atomic():
             if user.is_active:
                 agent_services.agent_deactivate(user=user)
-                hooks.operator_deactivated(user_id=user.pk)
+                hooks.operator_deactivated(user_id=user.pk, name=agent_body(user)["name"])
         return Response(status=204)

@@ -1,48 +1,30 @@
 """Calls from the REST transport into the assignment app (DESIGN.md §6), in one place.
 
 chat's domain never imports assignment (STYLE.md §12); the transport may. Membership changes
-must reach the round robin (queue rebuilt from InboxMember) and release a removed operator's
-conversations in that inbox; a deactivated operator's conversations are released too.
+must reach the round robin (queue rebuilt from InboxMember, waiting conversations served) and
+release a removed operator's conversations in that inbox; a deactivated operator's open
+conversations are released at once (rather than after the offline release delay).
 """
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
-
-
-def _assignment_function(name: str) -> Any:
-    from assignment import services
-
-    return getattr(services, name, None)
+from assignment import services as assignment
 
 
 def inbox_members_changed(*, inbox_id: int, added: list[int], removed: list[int]) -> None:
-    """After commit: rebuild the inbox's queue; release removed operators' conversations there."""
+    """Rebuild the inbox's rotation and release removed operators' conversations (after commit)."""
     if not added and not removed:
         return
+    assignment.inbox_members_changed(inbox_id=inbox_id, removed_user_ids=removed)
+
+
+def operator_deactivated(*, user_id: int, name: str) -> None:
+    """Release the deactivated operator's open conversations, after commit."""
 
     def run() -> None:
-        hook = _assignment_function("inbox_members_changed")
-        if hook is None:
-            logger.info("assignment.services.inbox_members_changed is not available; queue rebuilt lazily")
-            return
-        hook(inbox_id=inbox_id, added_user_ids=added, removed_user_ids=removed)
-
-    transaction.on_commit(run)
-
-
-def operator_deactivated(*, user_id: int) -> None:
-    """After commit: release the deactivated operator's conversations."""
-
-    def run() -> None:
-        hook = _assignment_function("operator_deactivated")
-        if hook is None:
-            logger.info("assignment.services.operator_deactivated is not available")
-            return
-        hook(user_id=user_id)
+        assignment.release_conversations(
+            user_id=user_id, activity=f"Conversation unassigned: {name} was deactivated"
+        )
 
     transaction.on_commit(run)

@@ -124,10 +124,34 @@ def test_agents_create_list_update_deactivate(world, admin_client):
             mock.patch("chat.api.hooks.operator_deactivated") as hook:
         assert admin_client.delete(f"/api/v1/agents/{body['id']}/").status_code == 204
     notify.assert_called_once_with(user_group(body["id"]), {"type": "socket.close", "code": 4403})
-    hook.assert_called_once_with(user_id=body["id"])
+    hook.assert_called_once_with(user_id=body["id"], name="Samuel")
     assert not Token.objects.filter(user_id=body["id"]).exists()
     assert admin_client.get(f"/api/v1/agents/{body['id']}/").json()["is_active"] is False
     from rest_framework.test import APIClient
 
     assert_error(APIClient().post("/api/v1/auth/login", {"username": "sam", "password": "s3cret-pass"},
                                   format="json"), 401, "not_authenticated")
+
+
+def test_removing_a_member_releases_their_conversations_there(world, admin_client, django_capture_on_commit_callbacks):
+    from chat.models import Conversation
+
+    Conversation.objects.filter(pk=world.conv_a.pk).update(assignee=world.agent_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.delete(f"/api/v1/inboxes/{world.inbox_a.pk}/members/{world.agent_a.pk}/")
+    assert response.status_code == 204
+    world.conv_a.refresh_from_db()
+    assert world.conv_a.assignee_id is None
+
+
+def test_deactivating_an_operator_releases_their_conversations(world, admin_client,
+                                                               django_capture_on_commit_callbacks):
+    from chat.models import Conversation
+
+    Conversation.objects.filter(pk=world.conv_a.pk).update(assignee=world.agent_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.patch(f"/api/v1/agents/{world.agent_a.pk}/", {"is_active": False},
+                                  format="json").status_code == 200
+    world.conv_a.refresh_from_db()
+    assert world.conv_a.assignee_id is None
+    assert world.conv_a.messages.filter(direction="activity", content__contains="deactivated").exists()
