@@ -106,10 +106,22 @@ function renderHeader(ctl) {
     h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
     h("option", { value: "week" }, "Next week"),
     h("option", { value: "custom" }, "Pick a time…"));
+  const pick = h("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true,
+    min: new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16) });
+  const pickGo = h("button", { type: "button", hidden: true }, "Snooze");
   snooze.addEventListener("change", () => {
+    if (snooze.value === "custom") {
+      pick.hidden = pickGo.hidden = false;
+      pick.focus();
+      return;
+    }
     const until = snoozeUntil(snooze.value);
     snooze.value = "";
     if (until) ctl.status(conv.id, "snoozed", until);
+  });
+  pickGo.addEventListener("click", () => {
+    const when = pick.value ? new Date(pick.value) : null;
+    if (when && !Number.isNaN(when.getTime())) ctl.status(conv.id, "snoozed", when.toISOString());
   });
   const resolved = conv.status === "resolved";
   built.header.append(
@@ -131,7 +143,7 @@ function renderHeader(ctl) {
         onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
       conv.status === "pending" ? null
         : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
-      snooze,
+      snooze, pick, pickGo,
       priority,
       h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
@@ -143,11 +155,6 @@ function snoozeUntil(choice) {
   if (choice === "1h") return new Date(d.getTime() + 3_600_000).toISOString();
   if (choice === "tomorrow") { d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d.toISOString(); }
   if (choice === "week") { d.setDate(d.getDate() + ((8 - d.getDay()) % 7 || 7)); d.setHours(9, 0, 0, 0); return d.toISOString(); }
-  if (choice === "custom") {
-    const text = prompt("Snooze until (YYYY-MM-DD HH:MM, local time)");
-    const when = text ? new Date(text.replace(" ", "T")) : null;
-    return when && !Number.isNaN(when.getTime()) ? when.toISOString() : null;
-  }
   return null;
 }
 
