@@ -16,7 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from chat.errors import ContactBlocked, NotAuthenticated
 from chat.models import ContactInbox
-from chat.selectors.scope import operator_is_admin
+from chat.selectors.scope import operator_is_admin, operator_profile
 
 WIDGET_TOKEN_HEADER = "HTTP_X_WIDGET_TOKEN"
 
@@ -43,7 +43,11 @@ class IsOperator(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active)
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        # Made (and cached on the user) now, not inside a read-only snapshot transaction.
+        operator_profile(user)
+        return True
 
 
 class IsAdministrator(BasePermission):

@@ -185,3 +185,18 @@ def test_snapshot_taken_while_a_writer_holds_an_earlier_event_id():
     fresh, _ = view.read()
     assert replayed == fresh
     assert "slow reply" in {c for c, _, _ in fresh["history"].values()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_operator_without_profile_reads_in_the_snapshot_transaction(django_user_model):
+    """The profile is made on demand before the read-only snapshot transaction opens."""
+    from chat.models import OperatorProfile
+
+    inbox = InboxFactory()
+    user = django_user_model.objects.create_user("plain", password="password123")
+    InboxMemberFactory(inbox=inbox, user=user)
+    make_conversation(contact_inbox=ContactInboxFactory(inbox=inbox))
+    assert not OperatorProfile.objects.filter(user=user).exists()
+    response = token_client(user).get("/api/v1/conversations/")
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 1
