@@ -118,9 +118,10 @@ def frames_of(frames: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def world(transactional_db):
-    """Two inboxes; an operator of each; a visitor in inbox A."""
-    inbox_a = InboxFactory()
-    inbox_b = InboxFactory()
+    """Two inboxes; an operator of each; a visitor in each. Auto-assignment is off so that an
+    operator coming online does not add assignment events to what a test watches."""
+    inbox_a = InboxFactory(enable_auto_assignment=False)
+    inbox_b = InboxFactory(enable_auto_assignment=False)
     op_a = InboxMemberFactory(inbox=inbox_a).user
     op_b = InboxMemberFactory(inbox=inbox_b).user
     visitor = ContactInboxFactory(inbox=inbox_a)
