@@ -171,6 +171,8 @@ REST_FRAMEWORK = {
         "widget_token": env.str("THROTTLE_WIDGET_TOKEN", default="120/min"),
         "widget_ip": env.str("THROTTLE_WIDGET_IP", default="600/min"),
     },
+    # Proxies trusted in X-Forwarded-For when throttles identify a client IP (0: REMOTE_ADDR).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support messenger API",
@@ -188,6 +190,7 @@ LOGGING = {
 # --- Product tunables (flat, prefixed) --------------------------------------------------------
 MESSAGE_MAX_LENGTH: int = 150_000
 MESSAGE_MAX_ATTACHMENTS: int = 15
+ATTACHMENT_MAX_BYTES: int = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 FLOOD_LIMIT_MESSAGES: int = env.int("FLOOD_LIMIT_MESSAGES", default=20)
 FLOOD_LIMIT_WINDOW_SECONDS: int = env.int("FLOOD_LIMIT_WINDOW_SECONDS", default=60)
 LAST_SEEN_THROTTLE_SECONDS: int = env.int("LAST_SEEN_THROTTLE_SECONDS", default=15)
