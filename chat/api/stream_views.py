@@ -1,0 +1,179 @@
+"""The widget's real-time fallbacks (DESIGN.md §7): SSE and long-poll, fed by the stream hub.
+
+Both are async views: a waiting client holds a coroutine and a hub subscription, never a
+thread. They deliver the same durable events, with the same ids and frames, as the widget
+socket; typing (ephemeral) is socket-only. Authentication: the ``X-Widget-Token`` header, or
+``?token=`` for ``EventSource``, which cannot set headers.
+
+* ``GET /api/widget/v1/stream``: ``text/event-stream``; each event is ``id: <id>``,
+  ``event: <type>``, ``data: <frame JSON>``. ``Last-Event-ID`` (or ``?last_event_id=``) resumes
+  exactly like the socket's ``resume``; ``409 resync_required`` when too much was missed. A
+  ``: keep-alive`` comment every SSE_KEEPALIVE_SECONDS without events; the server ends the
+  response after SSE_MAX_SECONDS and the browser reconnects with ``Last-Event-ID``.
+* ``GET /api/widget/v1/events?after=N``: answers at once with the events after N, else waits
+  up to LONGPOLL_WAIT_SECONDS; ``{"events": [...], "last_event_id": M}``: poll again with
+  ``after=M``. Without ``after`` it answers at once with no events and the current position.
+
+At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once in one process
+(``429 rate_limited`` beyond).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+
+from chat.api.cors import add_cors_headers, preflight_response
+from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
+from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
+from chat.realtime.hub import QueueSink, StreamHub, get_hub
+from chat.realtime.replay import replay_events
+from chat.realtime.scopes import WidgetScope
+
+_open_per_token: Counter[str] = Counter()
+
+
+def _error(exc: AppError, request: Any, access: WidgetAccess | None = None) -> HttpResponse:
+    return _cors(JsonResponse({"error": exc.as_dict()}, status=exc.http_status), request, access)
+
+
+def _cors(response: HttpResponse, request: Any, access: WidgetAccess | None) -> HttpResponse:
+    origin = request.META.get("HTTP_ORIGIN")
+    origin = normalize_origin(origin) if origin else None
+    allowed = access is not None and origin is not None and origin in {normalize_origin(o) for o in access.allowed_origins}
+    return add_cors_headers(response, origin=origin, allowed=allowed)
+
+
+def _token(request: Any) -> str:
+    return (request.META.get("HTTP_X_WIDGET_TOKEN") or request.GET.get("token") or "").strip()
+
+
+async def _authenticate(request: Any) -> WidgetAccess:
+    access = await database_sync_to_async(widget_access)(pubsub_token=_token(request))
+    if not widget_origin_allowed(request.META.get("HTTP_ORIGIN"), list(access.allowed_origins)):
+        raise PermissionDenied("This site may not use this widget.")
+    return access
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidData(f"{name} must be an integer.", fields={name: ["Must be an integer."]}) from None
+    if number < 0:
+        raise InvalidData(f"{name} must be >= 0.", fields={name: ["Must be >= 0."]})
+    return number
+
+
+async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub, QueueSink]:
+    """Join the hub and, from ``after``, replay what was missed (ResyncRequired if too much)."""
+    hub = get_hub()
+    sink = QueueSink(WidgetScope(access.inbox_id, access.contact_inbox_id))
+    await hub.join(sink)
+    if after is None:
+        return hub, sink
+    upto = hub.hold(sink)
+    try:
+        events = await database_sync_to_async(replay_events)(scope=sink.scope, after=after, upto=upto)
+    except BaseException:
+        sink.abandon_hold(None)
+        await hub.leave(sink)
+        raise
+    sink.release(events, after=after, upto=upto, reply=None)
+    return hub, sink
+
+
+def _event_type(text: str) -> str:
+    # Frames are encoded with "type" as their first key: {"type":"message.created",...}
+    return text[9 : text.index('"', 9)] if text.startswith('{"type":"') else "message"
+
+
+async def widget_stream(request: Any) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return await sync_to_async(preflight_response)(request)
+    access = None
+    try:
+        access = await _authenticate(request)
+        after = _int_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
+        token = _token(request)
+        if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
+            raise RateLimited("Too many open streams for this visitor.")
+        _open_per_token[token] += 1
+        try:
+            hub, sink = await _subscribe(access, after)
+        except BaseException:
+            _release(token)
+            raise
+    except AppError as exc:
+        return _error(exc, request, access)
+    response = StreamingHttpResponse(_sse(hub, sink, token), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return _cors(response, request, access)
+
+
+async def _sse(hub: StreamHub, sink: QueueSink, token: str) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 1000\n\n"
+        deadline = time.monotonic() + settings.SSE_MAX_SECONDS
+        while True:
+            items = sink.take()
+            if items:
+                yield b"".join(
+                    f"id: {event_id}\nevent: {_event_type(text)}\ndata: {text}\n\n".encode()
+                    for event_id, text in items
+                    if event_id is not None
+                )
+            remaining = deadline - time.monotonic()
+            if sink.closed or remaining <= 0:
+                break  # too far behind, or time is up: the client reconnects with Last-Event-ID
+            if not await sink.wait(min(settings.SSE_KEEPALIVE_SECONDS, remaining)):
+                yield b": keep-alive\n\n"
+    finally:
+        await hub.leave(sink)
+        _release(token)
+
+
+def _release(token: str) -> None:
+    _open_per_token[token] -= 1
+    if _open_per_token[token] <= 0:
+        del _open_per_token[token]
+
+
+async def widget_events(request: Any) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return await sync_to_async(preflight_response)(request)
+    access = None
+    try:
+        access = await _authenticate(request)
+        after = _int_param(request.GET.get("after"), "after")
+        token = _token(request)
+        if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
+            raise RateLimited("Too many open requests for this visitor.")
+        _open_per_token[token] += 1
+        try:
+            hub, sink = await _subscribe(access, after)
+            try:
+                items = sink.take()
+                if not items and after is not None and await sink.wait(settings.LONGPOLL_WAIT_SECONDS):
+                    items = sink.take()
+                last_event_id = sink.last_sent_id
+            finally:
+                await hub.leave(sink)
+        finally:
+            _release(token)
+    except AppError as exc:
+        return _error(exc, request, access)
+    # The frames are already encoded: splice them instead of decoding and encoding again.
+    texts = ",".join(text for event_id, text in items if event_id is not None)
+    body = f'{{"events":[{texts}],"last_event_id":{last_event_id}}}'
+    return _cors(HttpResponse(body, content_type="application/json"), request, access)
+
