@@ -57,11 +57,17 @@ class RoundRobinQueue:
 class InboxRoundRobinService(RoundRobinQueue):
     """The inbox's operators in turn, built from InboxMember."""
 
-    def __init__(self, inbox: Inbox | int, *, store: SharedStore | None = None) -> None:
+    def __init__(
+        self, inbox: Inbox | int, *, store: SharedStore | None = None, member_ids: list[int] | None = None
+    ) -> None:
         self.inbox_id = inbox if isinstance(inbox, int) else inbox.pk
+        # ``member_ids``: the caller just read the members (same transaction); saves a query.
+        self._known_members = member_ids
         super().__init__(f"rr:inbox:{self.inbox_id}", self._load_members, store=store)
 
     def _load_members(self) -> list[int]:
+        if self._known_members is not None:
+            return list(self._known_members)
         return list(InboxMember.objects.filter(inbox_id=self.inbox_id).order_by("user_id").values_list("user_id", flat=True))
 
 

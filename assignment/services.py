@@ -136,13 +136,9 @@ def _reserve(
     if not online:
         return None
     loads = _loads(inbox.pk, online)
+    recent = limiter.counts(online, now=now) if limiter else {}
     candidates = [
-        Candidate(
-            user_id=uid,
-            status=statuses[uid],
-            open_count=loads.get(uid, 0),
-            recent_assignments=limiter.count(uid, now=now) if limiter else 0,
-        )
+        Candidate(user_id=uid, status=statuses[uid], open_count=loads.get(uid, 0), recent_assignments=recent.get(uid, 0))
         for uid in online
     ]
     eligible = set(
@@ -224,17 +220,24 @@ def auto_assign_once(
     now = time.time() if now is None else now
     tracker = tracker or get_tracker()
     with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
+        try:
+            # The inbox comes with the locked row (one query); only the conversation is locked.
+            conversation = (
+                Conversation.objects.select_for_update(of=("self",)).select_related("inbox").get(pk=conversation_id)
+            )
+        except Conversation.DoesNotExist:
+            raise NotFound("Conversation not found.") from None
         if conversation.assignee_id is not None or conversation.status != ConversationStatus.OPEN:
             return Outcome.NOT_ELIGIBLE, None
-        inbox = Inbox.objects.get(pk=conversation.inbox_id)
+        inbox = conversation.inbox
         if not inbox.enable_auto_assignment:
             return Outcome.NOT_ELIGIBLE, None
+        statuses = tracker.member_statuses(inbox, now=now)
         pick = _reserve(
             conversation,
             inbox=inbox,
-            queue=InboxRoundRobinService(inbox),
-            statuses=tracker.member_statuses(inbox, now=now),
+            queue=InboxRoundRobinService(inbox, member_ids=sorted(statuses)),
+            statuses=statuses,
             limiter=AssignmentRateLimiter(inbox),
             now=now,
         )

@@ -170,21 +170,28 @@ class OnlineStatusTracker:
         committed, so the last of two concurrent transitions always sees the final state; a
         race can repeat the same value, never leave a wrong one.
         """
+        inbox_ids = sorted(set(inbox_ids))
+        connected = self.connected_user_ids(now=now)
+        available = dict.fromkeys(inbox_ids, False)
+        rows = InboxMember.objects.filter(inbox_id__in=inbox_ids).values_list("inbox_id", "user_id", "user__presence__status")
+        for inbox_id, user_id, status in rows:
+            if status == ONLINE and user_id in connected:
+                available[inbox_id] = True
         changed = []
-        for inbox_id in inbox_ids:
-            available = bool(self.get_available_users(inbox_id, now=now))
-            value = "1" if available else "0"
-            if self.store.get(_inbox_available_key(inbox_id)) == value:
-                continue
-            self.store.set(_inbox_available_key(inbox_id), value)
+        for inbox_id, value in available.items():
+            flag = "1" if value else "0"
+            if self.store.get(_inbox_available_key(inbox_id)) != flag:
+                self.store.set(_inbox_available_key(inbox_id), flag)
+                changed.append(inbox_id)
+        if changed:
             with transaction.atomic():
-                dispatch(
-                    EventType.PRESENCE_UPDATED,
-                    payload={"available": available},
-                    inbox_id=inbox_id,
-                    audience=Audience.EVERYONE,
-                )
-            changed.append(inbox_id)
+                for inbox_id in changed:
+                    dispatch(
+                        EventType.PRESENCE_UPDATED,
+                        payload={"available": available[inbox_id]},
+                        inbox_id=inbox_id,
+                        audience=Audience.EVERYONE,
+                    )
         return changed
 
     def expire(self, *, now: float | None = None) -> dict[int, str]:
