@@ -183,6 +183,9 @@ export class PollTransport extends Base {
     this._loop();
   }
   async _loop() {
+    // A long poll only answers when events come (or after ~25 s): commands are plain REST
+    // calls, so the transport counts as open until a poll fails.
+    this.setState("open");
     while (!this.stopped) {
       this.abort = new AbortController();
       try {
