@@ -202,6 +202,7 @@ class QueueSink(Sink):
 class StreamHub:
     def __init__(self) -> None:
         self.cursor = 0
+        self.reads = 0  # outbox reads done (tests wait for one that started after a commit)
         self._sinks: set[Sink] = set()
         self._operators_by_inbox: dict[int, set[Sink]] = {}
         self._operators_everywhere: set[Sink] = set()
@@ -400,6 +401,7 @@ class StreamHub:
             # cursor always sees it next to what was delivered.
             self.fan_out(batch.events)
             self.cursor = max(self.cursor, batch.watermark)
+            self.reads += 1
             if not batch.more:
                 return batch.held
 

@@ -10,11 +10,13 @@ from django.db import connections, transaction
 from chat.events import EventType, dispatch
 from chat.models import Audience, Event
 from chat.realtime.codes import CloseCode
+from chat.realtime.hub import get_hub
 from tests.factories import make_conversation
 from tests.realtime.conftest import (
     closed_with,
     command,
     db,
+    eventually,
     frames_of,
     joined_operator,
     receive,
@@ -162,10 +164,11 @@ async def test_a_socket_too_slow_to_keep_up_is_closed(world, settings):
 
 
 @pytest.mark.postgres
-async def test_late_committing_event_is_delivered_in_id_order_and_resumable(world):
+async def test_late_committing_event_is_delivered_in_id_order_and_resumable(world, settings):
     """Event A gets its id first but commits after event B. Without the pending-transaction
     rule the reader would deliver B, move its cursor past A, and A would never arrive; a resume
     from B's id would miss it too."""
+    settings.STREAM_POLL_SECONDS = 0.05
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
     op = await joined_operator(world.op_a)
     a_allocated = threading.Event()
@@ -189,7 +192,12 @@ async def test_late_committing_event_is_delivered_in_id_order_and_resumable(worl
         assert await db(lambda: a_allocated.wait(30))()
         ids["b"] = await db(note)(conversation, "b")  # commits first
         assert ids["b"] > ids["a"]
-        # A poke for B has been sent; the hub must hold B back while A's transaction is open.
+        # Let the hub read the outbox at least once with B visible and A not yet committed:
+        # it must hold B back (a reader without the rule would send B and skip A for ever).
+        hub = get_hub()
+        reads = hub.reads
+        await eventually(lambda: hub.reads >= reads + 2)
+        assert hub.cursor < ids["a"]
         # Then A commits and both arrive, A first.
     finally:
         release_a.set()
