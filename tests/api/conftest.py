@@ -30,6 +30,12 @@ def widget_client(contact_inbox: ContactInbox, *, origin: str | None = None) -> 
     return client
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    """PBKDF2 at full strength costs most of a test's setup; these tests are not about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class World:
     inbox_a: Inbox
