@@ -1,0 +1,316 @@
+"""Live tests: two real daphne processes sharing PostgreSQL and Redis, real WebSocket clients.
+
+One pair of servers serves the whole session (they use the test database pytest-django
+created). Test data is written by this process through the services, like an admin or a
+worker would; the servers learn about it from the outbox and the pokes on Redis.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection, connections, transaction
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from chat.events import EventType, dispatch
+from chat.models import Audience, Event, Inbox
+from tests.factories import make_conversation
+from tests.realtime.conftest import ORIGIN, db, token_for
+from tests.realtime.test_resume import note
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)  # waiting for a server to start listening, not for a race
+    raise RuntimeError(f"daphne did not listen on {port}: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def servers(django_db_setup, django_db_blocker) -> Iterator[list[str]]:
+    """Two daphne processes on the test database; their base URLs (http://127.0.0.1:port)."""
+    name = connection.settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "live-test-secret"),
+        "STREAM_POLL_SECONDS": "0.2",
+        "PYTHONPATH": str(ROOT),
+    }
+    procs = []
+    urls = []
+    logs = Path(tempfile.mkdtemp(prefix="live-daphne-"))
+    try:
+        for index in range(2):
+            port = _free_port()
+            log = logs / f"daphne-{index}.log"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+                cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            )
+            procs.append(proc)
+            _wait_listening(port, proc, log)
+            urls.append(f"http://127.0.0.1:{port}")
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def ws_url(base: str, path: str) -> str:
+    return base.replace("http://", "ws://") + path
+
+
+class Client:
+    """A WebSocket client that keeps what it received."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def until(self, predicate, timeout: float = TIMEOUT) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        before = []
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - time.monotonic()))
+            if predicate(frame):
+                return frame, before
+            before.append(frame)
+
+    async def command(self, kind: str, data: dict | None = None, ref: Any = "r") -> tuple[dict, list[dict]]:
+        await self.ws.send(json.dumps({"type": kind, "ref": ref, "data": data or {}}))
+        return await self.until(lambda f: f.get("type") == "reply" and f.get("ref") == ref)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def operator(base: str, user) -> Client:
+    key = await db(token_for)(user)
+    ws = await ws_connect(ws_url(base, "/ws/operator/"), additional_headers={"Authorization": f"Token {key}"})
+    client = Client(ws)
+    reply, _ = await client.command("ping", ref="hello")  # joined once this round trip is done
+    assert reply["ok"]
+    return client
+
+
+async def widget(base: str, contact_inbox, origin: str = ORIGIN) -> tuple[Client, dict]:
+    ws = await ws_connect(ws_url(base, "/ws/widget/"), origin=origin)
+    client = Client(ws)
+    reply, _ = await client.command("auth", {"pubsub_token": contact_inbox.pubsub_token}, ref="auth")
+    assert reply["ok"], reply
+    return client, reply
+
+
+async def close_code(client: Client) -> int:
+    try:
+        while True:
+            await client.recv()
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else 1006
+
+
+def visible_to_operator_after(inbox_id: int, after: int) -> list[int]:
+    return list(Event.objects.filter(inbox_id=inbox_id, user_id__isnull=True, id__gt=after)
+                .order_by("id").values_list("id", flat=True))
+
+
+# --- Tests --------------------------------------------------------------------------------------
+
+
+async def test_visitor_message_reaches_an_operator_on_another_process(servers, world):
+    op = await operator(servers[0], world.op_a)
+    visitor, _ = await widget(servers[1], world.visitor)
+    reply, _ = await visitor.command("message.create", {"content": "across processes", "echo_id": "x1"})
+    assert reply["ok"]
+    frame, _ = await op.until(lambda f: f["type"] == "message.created")
+    assert frame["data"]["content"] == "across processes" and frame["data"]["id"] == reply["data"]["id"]
+    await op.close()
+    await visitor.close()
+
+
+async def test_killed_socket_resumes_with_exactly_the_missing_events(servers, world):
+    op = await operator(servers[0], world.op_a)
+    visitor, _ = await widget(servers[1], world.visitor)
+    await visitor.command("message.create", {"content": "first"}, ref=1)
+    frame, _ = await op.until(lambda f: f["type"] == "message.created")
+    last_seen = frame["id"]
+    op.ws.transport.abort()  # killed mid-stream, no close handshake
+    for i in range(5):
+        reply, _ = await visitor.command("message.create", {"content": f"while away {i}"}, ref=f"m{i}")
+        assert reply["ok"]
+    op = await operator(servers[1], world.op_a)  # back, on the other process
+    reply, replayed = await op.command("resume", {"last_event_id": last_seen}, ref="resume")
+    assert reply["ok"], reply
+    expected = await db(visible_to_operator_after)(world.inbox_a.pk, last_seen)
+    # Live frames for the operator that arrived before the resume are counted too: a socket
+    # gets each id once, from the replay or live.
+    ids = [f["id"] for f in replayed if "id" in f]
+    assert ids == expected and len(ids) == len(set(ids))
+    assert len([f for f in replayed if f.get("type") == "message.created"]) == 5
+    assert reply["data"]["replayed"] == len(ids)
+    await op.close()
+    await visitor.close()
+
+
+async def test_late_committing_event_is_not_lost(servers, world):
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    op = await operator(servers[0], world.op_a)
+    a_allocated, release_a, ids = threading.Event(), threading.Event(), {}
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                ids["a"] = dispatch(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+                                    conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                                    audience=Audience.EVERYONE).id
+                a_allocated.set()
+                release_a.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert await db(lambda: a_allocated.wait(30))()
+        ids["b"] = await db(note)(conversation, "b")  # commits first, and pokes both servers
+        # While A is open nothing after it may be sent (without the rule, B would be).
+        with pytest.raises(TimeoutError):
+            await op.recv(timeout=1.0)
+    finally:
+        release_a.set()
+        await db(thread.join)()
+    first, second = await op.recv(), await op.recv()
+    assert [first["id"], second["id"]] == [ids["a"], ids["b"]]
+    await op.close()
+    op = await operator(servers[1], world.op_a)
+    _, replayed = await op.command("resume", {"last_event_id": ids["a"] - 1}, ref="resume")
+    assert [f["id"] for f in replayed if "id" in f] == [ids["a"], ids["b"]]
+    await op.close()
+
+
+async def test_sse_and_long_poll_deliver_the_same_sequence_as_the_socket(servers, world):
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    visitor, auth = await widget(servers[0], world.visitor)
+    start = auth["data"]["last_event_id"]
+    await db(note)(conversation, "operators only", audience=Audience.OPERATORS)
+    sent = [await db(note)(conversation, f"n{i}") for i in range(4)]
+    _, frames = await visitor.until(lambda f: f.get("id") == sent[-1])
+    socket_seq = [(f["id"], f["type"]) for f in frames if "id" in f] + [(sent[-1], "message.updated")]
+    headers = {"X-Widget-Token": world.visitor.pubsub_token, "Origin": ORIGIN}
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        poll = (await http.get(f"{servers[1]}/api/widget/v1/events", params={"after": start}, headers=headers)).json()
+        poll_seq = [(e["id"], e["type"]) for e in poll["events"]]
+        sse_seq = []
+        async with http.stream("GET", f"{servers[1]}/api/widget/v1/stream",
+                               headers={**headers, "Last-Event-ID": str(start)}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            current: dict[str, str] = {}
+            async for line in response.aiter_lines():
+                if line.startswith(("id: ", "event: ")):
+                    key, value = line.split(": ", 1)
+                    current[key] = value
+                elif line.startswith("data: "):
+                    frame = json.loads(line[6:])
+                    assert current == {"id": str(frame["id"]), "event": frame["type"]}
+                    sse_seq.append((frame["id"], frame["type"]))
+                    current = {}
+                    if len(sse_seq) == len(socket_seq):
+                        break
+    assert socket_seq == poll_seq == sse_seq
+    assert [i for i, _ in socket_seq] == sent
+    await visitor.close()
+
+
+async def test_widget_never_sees_a_private_note(servers, world):
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    visitor, _ = await widget(servers[1], world.visitor)
+    op = await operator(servers[0], world.op_a)
+    await op.command("message.create", {"conversation_id": conversation.pk, "content": "note", "private": True}, ref=1)
+    await op.command("message.create", {"conversation_id": conversation.pk, "content": "public"}, ref=2)
+    frame, before = await visitor.until(lambda f: f["type"] == "message.created")
+    assert frame["data"]["content"] == "public"
+    assert not [f for f in before if f.get("type") == "message.created"]
+    await op.close()
+    await visitor.close()
+
+
+async def test_forged_or_other_visitors_token_is_refused(servers, world):
+    ws = await ws_connect(ws_url(servers[0], "/ws/widget/"), origin=ORIGIN)
+    await ws.send(json.dumps({"type": "auth", "data": {"pubsub_token": "forged-" + world.visitor.pubsub_token}}))
+    assert await close_code(Client(ws)) == 4401
+    # Visitor B belongs to another inbox, which does not allow this site.
+    await db(lambda: Inbox.objects.filter(pk=world.inbox_b.pk).update(allowed_origins=["https://other.example"]))()
+    ws = await ws_connect(ws_url(servers[1], "/ws/widget/"), origin=ORIGIN)
+    await ws.send(json.dumps({"type": "auth", "data": {"pubsub_token": world.visitor_b.pubsub_token}}))
+    assert await close_code(Client(ws)) == 4403
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.get(f"{servers[0]}/api/widget/v1/events", headers={"X-Widget-Token": "forged"})
+        assert response.status_code == 401
+
+
+async def test_operator_of_inbox_a_gets_nothing_from_inbox_b(servers, world):
+    op_a = await operator(servers[0], world.op_a)
+    visitor_b, _ = await widget(servers[1], world.visitor_b)
+    visitor_a, _ = await widget(servers[1], world.visitor)
+    await visitor_b.command("message.create", {"content": "B only"}, ref=1)
+    await visitor_a.command("message.create", {"content": "A"}, ref=2)
+    frame, before = await op_a.until(lambda f: f["type"] == "message.created")
+    assert frame["data"]["content"] == "A"
+    assert all(f.get("type") in ("conversation.created", "presence.updated") for f in before)
+    for client in (op_a, visitor_a, visitor_b):
+        await client.close()
+
+
+async def test_dropped_poke_still_arrives_through_the_poll(servers, world, monkeypatch):
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    op = await operator(servers[1], world.op_a)
+    monkeypatch.setattr("chat.events.poke_stream", lambda: None)
+    quiet = await db(note)(conversation, "no poke")
+    frame, _ = await op.until(lambda f: f.get("id") == quiet)
+    assert frame["type"] == "message.updated"
+    await op.close()
