@@ -275,9 +275,9 @@ def run(args: argparse.Namespace) -> None:
     admin_client = client_for(data["admin"])
     base = "/api/v1/conversations/?limit=25"
     first = agent_client.get(base + "&status=all").json()
-    cursor = first["next"]
+    page_20 = first["next"]
     for _ in range(18):  # page 20 of "all"
-        cursor = agent_client.get(base + f"&status=all&cursor={cursor}").json()["next"]
+        page_20 = agent_client.get(page_20).json()["next"]
     visible = list(Conversation.objects.filter(inbox_id__in=[i for i, m in data["members"].items() if agent.pk in m])
                    .order_by("?").values_list("pk", flat=True)[:200])
     busiest = (Conversation.objects.filter(pk__in=visible).order_by("-pk").values_list("pk", flat=True).first())
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace) -> None:
         ("agent: snoozed / all", agent_client, [base + "&status=snoozed"]),
         ("agent: resolved / all", agent_client, [base + "&status=resolved"]),
         ("agent: all / all", agent_client, [base + "&status=all"]),
-        ("agent: all, page 20 (cursor)", agent_client, [base + f"&status=all&cursor={cursor}"]),
+        ("agent: all, page 20 (cursor)", agent_client, [page_20]),
         ("agent: open, priority=high", agent_client, [base + "&status=open&priority=high"]),
         ("agent: open, one inbox", agent_client,
          [base + f"&status=open&inbox={next(i for i, m in data['members'].items() if agent.pk in m)}"]),

@@ -65,7 +65,17 @@ def conversation_list_response(request: Request, filters: ConversationFilters) -
     page, last_event_id = snapshot_read(
         lambda: conversation_list_for_operator(user=request.user, filters=filters, after=after, limit=limit)
     )
-    return Response({"results": page.rows, "next": encode_cursor(page.next_key), "last_event_id": last_event_id})
+    return Response({"results": page.rows, "next": next_page_url(request, page.next_key), "last_event_id": last_event_id})
+
+
+def next_page_url(request: Request, key: tuple[str, int] | None) -> str | None:
+    """The next page: this path and query with the opaque ``cursor`` of the last row. A path,
+    not an absolute URL, so a TLS-terminating proxy cannot turn it into an http:// link."""
+    if key is None:
+        return None
+    params = request.query_params.copy()
+    params["cursor"] = encode_cursor(key)
+    return f"{request.path}?{params.urlencode()}"
 
 
 def conversation_detail(user: Any, conversation_id: int) -> dict[str, Any]:

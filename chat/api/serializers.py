@@ -118,7 +118,9 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 class ConversationPageSerializer(serializers.Serializer):
     results = ConversationSerializer(many=True)
-    next = serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page.")
+    next = serializers.CharField(
+        allow_null=True, help_text="URL (path and query) of the next page, with an opaque cursor; null at the end."
+    )
     last_event_id = serializers.IntegerField()
 
 

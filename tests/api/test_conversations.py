@@ -141,7 +141,7 @@ def _walk_with_interference(client, *, limit: int, interfere) -> tuple[list[int]
         seen.extend(row["id"] for row in body["results"])
         interfere(page_no, seen)
         page_no += 1
-        url = f"/api/v1/conversations/?limit={limit}&cursor={body['next']}" if body["next"] else None
+        url = body["next"]
     return seen, first_event_id
 
 

@@ -48,7 +48,7 @@ def test_conversation_list_constant_queries(busy_inbox, client_a, django_assert_
         body = client_a.get("/api/v1/conversations/?limit=50&status=all&q=hello").json()
     assert len(body["results"]) == 50
     with django_assert_max_num_queries(small):
-        client_a.get(f"/api/v1/conversations/?limit=50&cursor={body['next']}")
+        assert client_a.get(body["next"]).status_code == 200
 
 
 def test_history_constant_queries(busy_inbox, client_a, django_assert_max_num_queries):
