@@ -43,7 +43,7 @@ export function renderContact(ctl) {
       field("Email", contact.email),
       field("Phone", contact.phone),
       field("Identifier", contact.identifier),
-      field("Last activity", contact.last_activity_at ? relative(contact.last_activity_at) + " ago" : "")),
+      field("Last activity", contact.last_activity_at ? ago(contact.last_activity_at) : "")),
     h("h3", {}, "Attributes"),
     attrs.length
       ? h("dl", { class: "fields" }, attrs.map(([k, v]) => field(k, typeof v === "string" ? v : JSON.stringify(v))))
@@ -63,6 +63,11 @@ export function renderContact(ctl) {
           }
           renderContact(ctl);
         } }, contact.blocked ? "Unblock contact" : "Block contact")));
+}
+
+function ago(iso) {
+  const text = relative(iso);
+  return text === "now" ? "just now" : /^\d+[mhd]$/.test(text) ? `${text} ago` : text;
 }
 
 function previous(entry, conv, ctl) {

@@ -21,7 +21,8 @@ export function duration(iso, now = Date.now()) {
   const d = parse(iso);
   if (!d) return "";
   const diff = Math.max(0, now - d.getTime());
-  if (diff < HOUR) return `${Math.max(1, Math.floor(diff / MINUTE))}m`;
+  if (diff < MINUTE) return "<1m";
+  if (diff < HOUR) return `${Math.floor(diff / MINUTE)}m`;
   if (diff < DAY) return `${Math.floor(diff / HOUR)}h ${Math.floor((diff % HOUR) / MINUTE)}m`;
   return `${Math.floor(diff / DAY)}d`;
 }

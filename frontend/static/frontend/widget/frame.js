@@ -56,8 +56,8 @@ window.addEventListener("message", (e) => {
   if (d.cmd === "layout") document.body.classList.toggle("mobile", !!d.mobile);
   else if (d.cmd === "open") setOpen(true, false);
   else if (d.cmd === "close") setOpen(false, false);
-  else if (d.cmd === "setUser") { st.user = d.user; startSession().catch(showFatal); }
-  else if (d.cmd === "setCustomAttributes") { st.attributes = { ...(st.attributes || {}), ...d.attributes }; startSession().catch(showFatal); }
+  else if (d.cmd === "setUser") { st.user = d.user; startSession().catch(sessionFailed); }
+  else if (d.cmd === "setCustomAttributes") { st.attributes = { ...(st.attributes || {}), ...d.attributes }; startSession().catch(sessionFailed); }
   else if (d.cmd === "reset") reset();
 });
 
@@ -315,6 +315,17 @@ function showError(code, message) {
 function hideError() {
   $("w-error").hidden = true;
 }
+/** setUser() data the server refuses (e.g. a wrong identifier_hash) must not break the chat. */
+function sessionFailed(err) {
+  if (err && err.status >= 400 && err.status < 500 && err.status !== 429 && (st.user || st.attributes)) {
+    console.warn(`messenger: identity refused (${err.code}): ${err.message}`);
+    st.user = null;
+    st.attributes = null;
+    return;
+  }
+  showFatal(err);
+}
+
 function showFatal(err) {
   const conn = $("w-conn");
   conn.hidden = false;
