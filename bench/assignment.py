@@ -42,6 +42,22 @@ def django_setup() -> None:
 # --- Roles run in child processes -------------------------------------------------------------
 
 
+class KeepOnline:
+    """Heartbeat the operators' sockets as their browsers would (every 15 s), so that a long
+    run does not outlive the presence TTL."""
+
+    def __init__(self, users: list[int]) -> None:
+        from presence.tracker import get_tracker
+
+        self.tracker, self.users, self.last = get_tracker(), users, 0.0
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last > 15:
+            for user_id in self.users:
+                self.tracker.heartbeat(user_id=user_id, socket_id=f"bench-{user_id}")
+            self.last = time.monotonic()
+
+
 def role_setup(args) -> dict:
     django_setup()
     from chat.models import Inbox, InboxMember
@@ -71,6 +87,7 @@ def role_assign(args) -> dict:
     from assignment.services import auto_assign_conversation
     from chat.models import Conversation
 
+    keep_online = KeepOnline(args.users)
     ids = list(Conversation.objects.filter(inbox_id=args.inbox).order_by("id").values_list("pk", flat=True))
     # Both processes walk the same list from opposite ends, so they race for the middle.
     if args.index % 2:
@@ -81,11 +98,35 @@ def role_assign(args) -> dict:
     for conversation_id in ids:
         if time.monotonic() > deadline:
             break
+        keep_online()
         if auto_assign_conversation(conversation_id=conversation_id) is not None:
             assigned += 1
     elapsed = time.perf_counter() - started
     connection.close()
     return {"assigned": assigned, "elapsed": elapsed}
+
+
+def role_statements(args) -> dict:
+    """SQL statements and store round trips of one auto-assignment (load-independent)."""
+    django_setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assignment.services import auto_assign_conversation
+    from chat.models import Conversation, Inbox
+    from chat.services.conversations import conversation_create
+    from tests.factories import ContactInboxFactory
+
+    KeepOnline(args.users)()
+    inbox = Inbox.objects.get(pk=args.inbox)
+    Inbox.objects.filter(pk=inbox.pk).update(enable_auto_assignment=False)
+    conversation = conversation_create(contact_inbox=ContactInboxFactory(inbox=inbox, source_id=uuid.uuid4().hex))
+    Inbox.objects.filter(pk=inbox.pk).update(enable_auto_assignment=True)
+    with CaptureQueriesContext(connection) as queries:
+        assigned = auto_assign_conversation(conversation_id=conversation.pk)
+    assert assigned is not None and Conversation.objects.get(pk=conversation.pk).assignee_id
+    events = sum("chat_event" in q["sql"] and q["sql"].startswith("INSERT") for q in queries.captured_queries)
+    return {"statements": len(queries.captured_queries), "events": events}
 
 
 def role_baseline(args) -> dict:
@@ -118,12 +159,18 @@ def role_e2e(args) -> dict:
     deadline = time.monotonic() + args.seconds
     created = 0
     started = time.perf_counter()
+    keep_online = KeepOnline(args.users)
     for ci in contact_inboxes:
         if time.monotonic() > deadline:
             break
+        keep_online()
         conversation_create(contact_inbox=ci)
         created += 1
-    return {"created": created, "elapsed": time.perf_counter() - started}
+    elapsed = time.perf_counter() - started
+    from chat.models import Conversation
+
+    assigned = Conversation.objects.filter(contact_inbox__in=contact_inboxes, assignee__isnull=False).count()
+    return {"created": created, "assigned": assigned, "elapsed": elapsed}
 
 
 def role_presence(args) -> dict:
@@ -171,6 +218,7 @@ ROLES = {
     "baseline": role_baseline,
     "e2e": role_e2e,
     "presence": role_presence,
+    "statements": role_statements,
 }
 
 
@@ -227,9 +275,12 @@ def main() -> None:
     try:
         subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
         setup = result_of(child(env, "setup", conversations=args.conversations, operators=args.operators))
-        assign = in_parallel(env, "assign", inbox=setup["inbox"], seconds=args.seconds)
+        assign = in_parallel(env, "assign", inbox=setup["inbox"], seconds=args.seconds, users=setup["users"])
         baseline = in_parallel(env, "baseline", inbox=setup["inbox"], users=setup["users"])
-        e2e = in_parallel(env, "e2e", inbox=setup["e2e_inbox"], conversations=args.conversations, seconds=args.seconds)
+        e2e = in_parallel(
+            env, "e2e", inbox=setup["e2e_inbox"], conversations=args.conversations, seconds=args.seconds, users=setup["users"]
+        )
+        statements = result_of(child(env, "statements", inbox=setup["e2e_inbox"], users=setup["users"]))
         presence = result_of(child(env, "presence", inbox=setup["inbox"]))
     finally:
         import redis
@@ -250,7 +301,9 @@ def main() -> None:
     print(f"| auto_assign_conversation, 2 processes racing | {rate(assign, 'assigned'):.0f} assigned/s "
           f"({sum(r['assigned'] for r in assign)} conversations) |")
     print(f"| baseline: bare locked update + commit, 2 processes | {rate(baseline, 'assigned'):.0f} updates/s |")
-    print(f"| conversation_create + triggered auto-assign, 2 processes | {rate(e2e, 'created'):.0f} conversations/s |")
+    print(f"| conversation_create + triggered auto-assign, 2 processes | {rate(e2e, 'created'):.0f} conversations/s "
+          f"({sum(r['assigned'] for r in e2e)} of {sum(r['created'] for r in e2e)} assigned) |")
+    print(f"| SQL statements in one auto-assignment (of which event inserts) | {statements['statements']} ({statements['events']}) |")
     for count in (1, 10, 50):
         print(f"| presence transition, operator in {count} inbox(es) ({count} events) | {presence[f'transition_{count}']:.2f} ms |")
     print(f"| heartbeat, no change (no SQL) | {presence['heartbeat']:.3f} ms |")
