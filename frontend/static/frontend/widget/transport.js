@@ -125,9 +125,7 @@ export class SseTransport extends Base {
   }
   _open() {
     if (this.stopped) return;
-    const after = this.lastEventId();
-    const url = `${API}/stream?token=${encodeURIComponent(this.token)}&last_event_id=${after}&after=${after}`;
-    const source = new EventSource(url);
+    const source = new EventSource(this._url());
     this.source = source;
     const openTimer = setTimeout(() => { if (source.readyState !== EventSource.OPEN) this._failed(source); }, 8000);
     source.onopen = () => {
@@ -156,14 +154,29 @@ export class SseTransport extends Base {
       this._failed(source);
     };
   }
+  _url() {
+    const after = this.lastEventId();
+    return `${API}/stream?token=${encodeURIComponent(this.token)}&last_event_id=${after}`;
+  }
   _failed(source) {
     source.close();
     if (source !== this.source || this.stopped) return;
     this.failures += 1;
     if (!this.everOpened && this.failures >= 2) { this.setState("failed"); return; }
+    if (this.failures >= 2) this._probe();
     this.setState("reconnecting", { attempt: this.failures });
     const delay = Math.min(10_000, this.failures <= 1 ? 200 : 500 * 2 ** this.failures);
     this.timer = setTimeout(() => this._open(), delay);
+  }
+  /** EventSource hides HTTP statuses: look once at why the stream is refused (409 = resync). */
+  async _probe() {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 3000);
+    try {
+      const response = await fetch(this._url(), { signal: abort.signal, credentials: "omit" });
+      if (response.status === 409) this.setState("resync");
+    } catch (_) { /* network: keep retrying */ }
+    abort.abort();
   }
   stop() {
     this.stopped = true;
