@@ -212,7 +212,8 @@ function applyEvent(frame) {
       }
       break;
     case "presence.updated":
-      if (typeof data.operators_available === "boolean") { st.config.operators_available = data.operators_available; renderHeader(); }
+      // The inbox-wide form is {available}; anything else: ask the config again.
+      if (typeof data.available === "boolean") { st.config.operators_available = data.available; renderHeader(); }
       else refreshConfigSoon();
       break;
     default:
