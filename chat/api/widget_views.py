@@ -123,6 +123,7 @@ class WidgetMessagesView(WidgetView):
     @extend_schema(
         parameters=[
             TOKEN_HEADER,
+            OpenApiParameter("conversation_id", int, description="Only this one of the visitor's conversations."),
             OpenApiParameter("before", int, description="Only messages with a smaller id (the previous page's next)."),
             OpenApiParameter("limit", int, description="Page size, 1-100 (default 20)."),
         ],
@@ -131,10 +132,13 @@ class WidgetMessagesView(WidgetView):
         tags=["widget"],
     )
     def get(self, request: Request) -> Response:
+        conversation_id = int_param(request.query_params, "conversation_id")
         before = int_param(request.query_params, "before")
         limit = limit_param(request.query_params, default=20)
         page, last_event_id = snapshot_read(
-            lambda: message_history_for_widget(contact_inbox=self.contact_inbox, before=before, limit=limit)
+            lambda: message_history_for_widget(
+                contact_inbox=self.contact_inbox, conversation_id=conversation_id, before=before, limit=limit
+            )
         )
         return Response({"results": page.rows, "next": page.next_before, "last_event_id": last_event_id})
 

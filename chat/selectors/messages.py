@@ -11,7 +11,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from chat.models import Attachment, ContactInbox, Message, MessageDirection
+from chat.errors import NotFound
+from chat.models import Attachment, ContactInbox, Conversation, Message, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.conversations import conversation_check_visible
 
@@ -50,6 +51,13 @@ def widget_messages_queryset(contact_inbox: ContactInbox) -> QuerySet[Message]:
     )
 
 
-def message_history_for_widget(*, contact_inbox: ContactInbox, before: int | None = None,
-                               limit: int = 20) -> MessagePage:
-    return _page(widget_messages_queryset(contact_inbox), before=before, limit=limit)
+def message_history_for_widget(*, contact_inbox: ContactInbox, conversation_id: int | None = None,
+                               before: int | None = None, limit: int = 20) -> MessagePage:
+    """The visitor's messages (one of their conversations, or all); someone else's
+    conversation is NotFound, exactly like a missing one."""
+    queryset = widget_messages_queryset(contact_inbox)
+    if conversation_id is not None:
+        if not Conversation.objects.filter(pk=conversation_id, contact_inbox_id=contact_inbox.pk).exists():
+            raise NotFound("Conversation not found.")
+        queryset = queryset.filter(conversation_id=conversation_id)
+    return _page(queryset, before=before, limit=limit)

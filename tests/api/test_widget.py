@@ -131,6 +131,12 @@ def test_visitor_cannot_reach_another_visitors_data(world):
     assert_error(client.get(f"/api/v1/conversations/{world.conv_a.pk}/"), 401, "not_authenticated")
     visitor_says(world.visitor_b, "mine only")
     assert widget_client(world.visitor_a).get("/api/widget/v1/messages").json()["results"] == []
+    # Naming visitor 2's conversation: 404, as for a conversation that does not exist.
+    assert_error(client.get(f"/api/widget/v1/messages?conversation_id={world.conv_b.pk}"), 404, "not_found")
+    assert_error(client.get("/api/widget/v1/messages?conversation_id=999999"), 404, "not_found")
+    visitor_says(world.visitor_a, "my own")
+    own = client.get(f"/api/widget/v1/messages?conversation_id={world.conv_a.pk}").json()["results"]
+    assert [m["content"] for m in own] == ["my own"]
 
 
 def test_typing_and_read(world, published):
