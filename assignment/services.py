@@ -16,37 +16,30 @@ waiting conversation) live in assignment/reactions.py.
 from __future__ import annotations
 
 import time
-import uuid
 from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import F
 
-from assignment.policy import (
-    ONLINE,
-    Candidate,
-    Refusal,
-    effective_role,
-    eligible_user_ids,
-    escalation_refusal,
-    has_capacity,
-    manual_assignment_refusal,
+from assignment.engine import (
+    apply_assignee,
+    emit_updated,
+    is_member,
+    load_user,
+    lock_operator,
+    open_count,
+    operator_name,
+    operator_role,
+    reserve_operator,
 )
+from assignment.policy import ONLINE, Refusal, escalation_refusal, has_capacity, manual_assignment_refusal
 from assignment.rate_limiter import AssignmentRateLimiter
-from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService, RoundRobinQueue
+from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
-from chat.events import EventType, dispatch
-from chat.models import Audience, Conversation, ConversationStatus, Inbox, InboxMember, Priority
-from chat.payloads import conversation_payload, user_summary
-from chat.services.conversations import (
-    activity_add,
-    actor_name,
-    conversation_for_event,
-    invalidate_operator_unread,
-    lock_conversation,
-)
+from chat.models import Conversation, ConversationStatus, Inbox, Priority
+from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
 from presence.models import OperatorPresence
 from presence.tracker import OnlineStatusTracker, get_tracker
 
@@ -57,109 +50,6 @@ class Outcome(StrEnum):
     ASSIGNED = "assigned"
     NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, or the inbox does not auto-assign
     NO_OPERATOR = "no_operator"  # nobody available with capacity: the conversation waits
-
-
-# --- Building blocks ----------------------------------------------------------------------------
-
-
-def _user(user_id: int) -> Any:
-    return User.objects.select_related("operator_profile").get(pk=user_id)
-
-
-def _name(user: Any) -> str:
-    return (user_summary(user) or {}).get("name", "someone")
-
-
-def _role(user: Any) -> str:
-    profile = getattr(user, "operator_profile", None)
-    return effective_role(role=profile.role if profile else None, is_superuser=bool(user.is_superuser))
-
-
-def _is_member(inbox_id: int, user_id: int) -> bool:
-    return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id).exists()
-
-
-def _open_count(user_id: int, inbox_id: int) -> int:
-    return Conversation.objects.filter(inbox_id=inbox_id, assignee_id=user_id, status=ConversationStatus.OPEN).count()
-
-
-def _loads(inbox_id: int, user_ids: list[int]) -> dict[int, int]:
-    rows = (
-        Conversation.objects.filter(inbox_id=inbox_id, assignee_id__in=user_ids, status=ConversationStatus.OPEN)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["assignee_id"]: row["n"] for row in rows}
-
-
-def _lock_operator(user_id: int) -> None:
-    """Serialize capacity decisions for one operator until the (sub)transaction ends."""
-    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
-
-
-def _apply(conversation: Conversation, new_assignee_id: int | None, *, activity: str) -> Conversation:
-    """Write the new assignee (caller holds the conversation lock), add the activity line,
-    emit the events, forget both operators' cached unread totals after commit."""
-    old_assignee_id = conversation.assignee_id
-    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=new_assignee_id)
-    activity_add(conversation=conversation, content=activity)
-    fresh = conversation_for_event(conversation.pk)
-    common = {"inbox_id": fresh.inbox_id, "conversation_id": fresh.pk, "contact_inbox_id": fresh.contact_inbox_id}
-    dispatch(EventType.ASSIGNEE_CHANGED, payload={"assignee": user_summary(fresh.assignee)}, **common)
-    dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_payload(fresh), audience=Audience.EVERYONE, **common)
-
-    def forget_unread() -> None:
-        invalidate_operator_unread(old_assignee_id)
-        invalidate_operator_unread(new_assignee_id)
-
-    transaction.on_commit(forget_unread)
-    return fresh
-
-
-def _reserve(
-    conversation: Conversation,
-    *,
-    inbox: Inbox,
-    queue: RoundRobinQueue,
-    statuses: dict[int, str],
-    limiter: AssignmentRateLimiter | None,
-    now: float,
-) -> int | None:
-    """Pick the next operator in turn among the eligible and reserve a slot with them (capacity
-    recounted under their lock, rate admission recorded); None when nobody qualifies.
-
-    The first filter uses counts read without locks (cheap, usually right); the lock then
-    confirms. Counts only grow while others assign, so an operator the filter saw full is full.
-    """
-    online = [uid for uid, status in statuses.items() if status == ONLINE]
-    if not online:
-        return None
-    loads = _loads(inbox.pk, online)
-    recent = limiter.counts(online, now=now) if limiter else {}
-    candidates = [
-        Candidate(user_id=uid, status=statuses[uid], open_count=loads.get(uid, 0), recent_assignments=recent.get(uid, 0))
-        for uid in online
-    ]
-    eligible = set(
-        eligible_user_ids(candidates, capacity=inbox.max_assignment_limit, rate_limit=limiter.limit if limiter else None)
-    )
-    while eligible:
-        pick = queue.pick(eligible)
-        if pick is None:
-            return None
-        eligible.discard(pick)
-        savepoint = transaction.savepoint()
-        _lock_operator(pick)
-        if not has_capacity(open_count=_open_count(pick, inbox.pk), capacity=inbox.max_assignment_limit):
-            transaction.savepoint_rollback(savepoint)  # releases the operator's lock at once
-            continue
-        if limiter is not None and not limiter.record(pick, token=f"{conversation.pk}:{uuid.uuid4().hex}", now=now):
-            transaction.savepoint_rollback(savepoint)
-            continue
-        transaction.savepoint_commit(savepoint)
-        return pick
-    return None
 
 
 # --- Manual assignment ------------------------------------------------------------------------
@@ -181,11 +71,11 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
         conversation = lock_conversation(conversation_id)
         refusal = manual_assignment_refusal(
             actor_id=actor.pk,
-            actor_role=_role(actor),
-            actor_is_member=_is_member(conversation.inbox_id, actor.pk),
+            actor_role=operator_role(actor),
+            actor_is_member=is_member(conversation.inbox_id, actor.pk),
             current_assignee_id=conversation.assignee_id,
             new_assignee_id=assignee_id,
-            new_assignee_is_member=assignee_id is not None and _is_member(conversation.inbox_id, assignee_id),
+            new_assignee_is_member=assignee_id is not None and is_member(conversation.inbox_id, assignee_id),
         )
         if refusal == Refusal.NOT_VISIBLE:
             raise NotFound("Conversation not found.")
@@ -200,14 +90,14 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             return conversation_for_event(conversation.pk)
         by = actor_name(user=actor)
         if assignee_id is None:
-            return _apply(conversation, None, activity=f"Conversation unassigned by {by}")
-        assignee = _user(assignee_id)
+            return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
+        assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
-            _lock_operator(assignee_id)
+            lock_operator(assignee_id)
             limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
-            if not has_capacity(open_count=_open_count(assignee_id, conversation.inbox_id), capacity=limit):
-                raise Conflict(f"{_name(assignee)} already has {limit} open conversations in this inbox.")
-        return _apply(conversation, assignee_id, activity=f"Assigned to {_name(assignee)} by {by}")
+            if not has_capacity(open_count=open_count(assignee_id, conversation.inbox_id), capacity=limit):
+                raise Conflict(f"{operator_name(assignee)} already has {limit} open conversations in this inbox.")
+        return apply_assignee(conversation, assignee_id, activity=f"Assigned to {operator_name(assignee)} by {by}")
 
 
 # --- Automatic assignment ---------------------------------------------------------------------
@@ -233,7 +123,7 @@ def auto_assign_once(
         if not inbox.enable_auto_assignment:
             return Outcome.NOT_ELIGIBLE, None
         statuses = tracker.member_statuses(inbox, now=now)
-        pick = _reserve(
+        pick = reserve_operator(
             conversation,
             inbox=inbox,
             queue=InboxRoundRobinService(inbox, member_ids=sorted(statuses)),
@@ -243,7 +133,7 @@ def auto_assign_once(
         )
         if pick is None:
             return Outcome.NO_OPERATOR, None
-        return Outcome.ASSIGNED, _apply(conversation, pick, activity=f"Assigned to {_name(_user(pick))} (auto)")
+        return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=f"Assigned to {operator_name(load_user(pick))} (auto)")
 
 
 def auto_assign_conversation(*, conversation_id: int, now: float | None = None) -> Conversation | None:
@@ -259,8 +149,6 @@ def auto_assign_conversation(*, conversation_id: int, now: float | None = None) 
 def waiting_conversation_ids(*, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
     none after them), then oldest created (assignment/policy.py ``waiting_order_key``)."""
-    from django.db.models import F
-
     return list(
         Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
         .exclude(pk__in=exclude)
@@ -313,7 +201,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
         if actor is not None:
-            refusal = escalation_refusal(actor_role=_role(actor), actor_is_member=_is_member(conversation.inbox_id, actor.pk))
+            refusal = escalation_refusal(actor_role=operator_role(actor), actor_is_member=is_member(conversation.inbox_id, actor.pk))
             if refusal is not None:
                 raise NotFound("Conversation not found.")
         if conversation.priority != Priority.URGENT:
@@ -326,25 +214,12 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         by = f" by {actor_name(user=actor)}" if actor is not None else ""
         if conversation.assignee_id in supervisors and statuses.get(conversation.assignee_id) == ONLINE:
             activity_add(conversation=conversation, content=f"Conversation was escalated{by}")
-            return _emit_updated(conversation.pk)
-        pick = _reserve(conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now)
+            return emit_updated(conversation.pk)
+        pick = reserve_operator(conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now)
         if pick is None:
             activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
-            return _emit_updated(conversation.pk)
-        return _apply(conversation, pick, activity=f"Conversation was escalated{by} and assigned to {_name(_user(pick))}")
-
-
-def _emit_updated(conversation_id: int) -> Conversation:
-    fresh = conversation_for_event(conversation_id)
-    dispatch(
-        EventType.CONVERSATION_UPDATED,
-        payload=conversation_payload(fresh),
-        inbox_id=fresh.inbox_id,
-        conversation_id=fresh.pk,
-        contact_inbox_id=fresh.contact_inbox_id,
-        audience=Audience.EVERYONE,
-    )
-    return fresh
+            return emit_updated(conversation.pk)
+        return apply_assignee(conversation, pick, activity=f"Conversation was escalated{by} and assigned to {operator_name(load_user(pick))}")
 
 
 # --- Release ----------------------------------------------------------------------------------
@@ -367,7 +242,7 @@ def release_conversations(
                 continue
             if still_applies is not None and not still_applies():
                 return released
-            _apply(conversation, None, activity=activity)
+            apply_assignee(conversation, None, activity=activity)
             released.append(conversation_id)
     return released
 
@@ -384,15 +259,15 @@ def inbox_members_changed(*, inbox_id: int, removed_user_ids: list[int] | tuple[
     def run() -> None:
         InboxRoundRobinService(inbox_id).validate()
         for user_id in removed:
-            if _is_member(inbox_id, user_id):
+            if is_member(inbox_id, user_id):
                 continue  # re-added meanwhile
             user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
-            name = _name(user) if user is not None else "the operator"
+            name = operator_name(user) if user is not None else "the operator"
             release_conversations(
                 user_id=user_id,
                 inbox_id=inbox_id,
                 activity=f"Conversation unassigned: {name} was removed from the inbox",
-                still_applies=lambda uid=user_id: not _is_member(inbox_id, uid),
+                still_applies=lambda uid=user_id: not is_member(inbox_id, uid),
             )
         serve_waiting(inbox_id=inbox_id)
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from assignment.policy import OFFLINE
+from assignment.engine import load_user, operator_name
 from assignment.services import release_conversations, serve_waiting
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.services.conversations import conversations_wake_snoozed
@@ -45,9 +46,7 @@ def release_tick(*, now: float | None = None) -> list[int]:
     minutes = max(1, round(delay / 60))
     released: list[int] = []
     for user_id in user_ids:
-        from assignment.services import _name, _user
-
-        name = _name(_user(user_id))
+        name = operator_name(load_user(user_id))
         released += release_conversations(
             user_id=user_id,
             activity=f"Conversation unassigned: {name} has been offline for more than {minutes} minute{'s' * (minutes != 1)}",
