@@ -203,3 +203,15 @@ def test_widget_falls_back_when_websockets_are_blocked(operator_page, visitor_co
     composer.fill(f"Got it {tag}")
     composer.press("Enter")
     expect(frame.locator(".w-msg.theirs", has_text=f"Got it {tag}")).to_be_visible(timeout=WAIT)
+
+
+def test_operator_availability_reaches_the_widget(operator_page, visitor_context):
+    _, frame = open_widget(visitor_context)
+    status = frame.locator("#w-status")
+    expect(status).to_contain_text("We are online", timeout=WAIT)
+    # The only connected operator goes offline: visitors see that nobody is available.
+    operator_page.get_by_label("My availability").select_option("offline")
+    expect(operator_page.locator("#my-dot")).to_have_class("dot offline")
+    expect(status).to_contain_text("We usually reply", timeout=WAIT)
+    operator_page.get_by_label("My availability").select_option("online")
+    expect(status).to_contain_text("We are online", timeout=WAIT)
