@@ -1,7 +1,7 @@
 // Operator panel controller: loads the REST snapshot, keeps the operator socket, applies events
 // to state and re-renders. Reconnects resume from the last applied event id; when the server
 // asks for a resync the snapshot is reloaded from REST and the socket resumes from its id.
-import { uid } from "../shared/dom.js";
+import { h, uid } from "../shared/dom.js";
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
 import { invalidateContact, renderContact } from "./contact.js";
@@ -264,8 +264,9 @@ const socket = new SocketClient({
       banner.className = "conn-banner warn";
     } else if (s === "closed") {
       banner.hidden = false;
-      banner.textContent = info && info.code === 4403 ? "Access denied: sign in again." : "Disconnected.";
       banner.className = "conn-banner error";
+      banner.replaceChildren("Disconnected: your session ended or access was withdrawn. ",
+        h("a", { href: `/login/?next=${encodeURIComponent("/app/")}` }, "Sign in again"));
     }
   },
   onResume: async (result) => {

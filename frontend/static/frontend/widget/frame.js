@@ -102,8 +102,27 @@ async function startSession() {
 async function loadHistory() {
   const data = await rest("GET", "/api/widget/v1/messages", { token: st.session.pubsub_token });
   for (const m of (data && data.results) || []) addMessage(m, { live: false });
+  st.olderCursor = (data && data.next) || null;
   if (data && data.last_event_id != null) st.lastEventId = Math.max(st.lastEventId, data.last_event_id);
   render();
+}
+
+/** Older pages when the visitor scrolls to the top (cursor: the page's ``next``). */
+let loadingOlder = false;
+async function loadOlder() {
+  if (loadingOlder || !st.olderCursor || !st.session) return;
+  loadingOlder = true;
+  const list = $("w-messages");
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  try {
+    const data = await rest("GET", `/api/widget/v1/messages?before=${encodeURIComponent(st.olderCursor)}`,
+      { token: st.session.pubsub_token });
+    for (const m of (data && data.results) || []) addMessage(m, { live: false });
+    st.olderCursor = (data && data.next) || null;
+    render();
+    list.scrollTop = list.scrollHeight - fromBottom;
+  } catch (_) { /* try again on the next scroll */ }
+  loadingOlder = false;
 }
 
 async function loadConfig() {
@@ -442,6 +461,7 @@ function scrollToBottom() {
 
 // --- UI wiring ----------------------------------------------------------------------------------
 $("launcher").addEventListener("click", () => setOpen(!st.open));
+$("w-messages").addEventListener("scroll", (e) => { if (e.target.scrollTop < 40) loadOlder(); });
 $("close").addEventListener("click", () => setOpen(false));
 const input = $("w-input");
 function submit() {
