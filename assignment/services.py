@@ -133,7 +133,8 @@ def auto_assign_once(
         )
         if pick is None:
             return Outcome.NO_OPERATOR, None
-        return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=f"Assigned to {operator_name(load_user(pick))} (auto)")
+        activity = f"Assigned to {operator_name(load_user(pick))} (auto)"
+        return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
 
 def auto_assign_conversation(*, conversation_id: int, now: float | None = None) -> Conversation | None:
@@ -146,7 +147,9 @@ def auto_assign_conversation(*, conversation_id: int, now: float | None = None) 
     return conversation if outcome == Outcome.ASSIGNED else None
 
 
-def waiting_conversation_ids(*, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+def waiting_conversation_ids(
+    *, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()
+) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
     none after them), then oldest created (assignment/policy.py ``waiting_order_key``)."""
     return list(
@@ -201,7 +204,9 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
         if actor is not None:
-            refusal = escalation_refusal(actor_role=operator_role(actor), actor_is_member=is_member(conversation.inbox_id, actor.pk))
+            refusal = escalation_refusal(
+                actor_role=operator_role(actor), actor_is_member=is_member(conversation.inbox_id, actor.pk)
+            )
             if refusal is not None:
                 raise NotFound("Conversation not found.")
         if conversation.priority != Priority.URGENT:
@@ -219,7 +224,8 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         if pick is None:
             activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
             return emit_updated(conversation.pk)
-        return apply_assignee(conversation, pick, activity=f"Conversation was escalated{by} and assigned to {operator_name(load_user(pick))}")
+        activity = f"Conversation was escalated{by} and assigned to {operator_name(load_user(pick))}"
+        return apply_assignee(conversation, pick, activity=activity)
 
 
 # --- Release ----------------------------------------------------------------------------------

@@ -202,7 +202,11 @@ class OnlineStatusTracker:
         connected = self.connected_user_ids(now=now)
         published = dict(OperatorPresence.objects.values_list("user_id", "status"))
         suspects = [uid for uid, status in published.items() if status != OFFLINE and uid not in connected]
-        suspects += [uid for uid in connected if published.get(uid, OFFLINE) == OFFLINE]
+        # Connected but published offline: a lost update (or a chosen "offline", which the
+        # cached ``seen`` value confirms without a transaction on every tick).
+        for uid in connected:
+            if published.get(uid, OFFLINE) == OFFLINE and not (self.store.get(_seen_key(uid)) or "").startswith(OFFLINE):
+                suspects.append(uid)
         transitions = {}
         for user_id in sorted(set(suspects)):
             status = self.reconcile(user_id, now=now)
@@ -218,7 +222,9 @@ class OnlineStatusTracker:
         status, downgraded to offline when no socket of theirs counts any more (the worker
         may not have published that yet)."""
         inbox_id = inbox if isinstance(inbox, int) else inbox.pk
-        rows = InboxMember.objects.filter(inbox_id=inbox_id).values_list("user_id", "user__presence__status")
+        rows = InboxMember.objects.filter(inbox_id=inbox_id, user__is_active=True).values_list(
+            "user_id", "user__presence__status"
+        )
         return self.statuses_of([(uid, status) for uid, status in rows], now=now)
 
     def statuses_of(self, rows: Iterable[tuple[int, str | None]], *, now: float | None = None) -> dict[int, str]:

@@ -149,3 +149,11 @@ def test_fairness_with_many_operators_over_many_picks(tracker):
     connect(tracker, *ops)
     counts = Counter(assignees(assign_all(new_conversations(inbox, 70))))
     assert set(counts.values()) == {10}
+
+
+def test_deactivated_operators_are_skipped(tracker):
+    inbox = auto_inbox()
+    ann, bob = operators(inbox, 2)
+    connect(tracker, ann, bob)
+    type(bob).objects.filter(pk=bob.pk).update(is_active=False)
+    assert set(assignees(assign_all(new_conversations(inbox, 3)))) == {ann.pk}

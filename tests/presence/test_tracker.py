@@ -203,3 +203,12 @@ def test_hooks_use_the_real_clock(member):
     hooks.contact_socket_heartbeat(contact_id=1, inbox_id=1, socket_id="w")
     assert hooks.contact_is_online(contact_id=1)
     hooks.contact_socket_closed(contact_id=1, inbox_id=1, socket_id="w")
+
+
+def test_operator_choosing_offline_with_the_panel_open_stays_offline_quietly(tracker, member, published):
+    tracker.set_online(user_id=member.pk, socket_id="a", now=T0)
+    hooks.operator_set_availability(user_id=member.pk, availability="offline")
+    for t in (2, 4, 6):
+        tracker.heartbeat(user_id=member.pk, socket_id="a", now=T0 + t)
+        assert tracker.expire(now=T0 + t) == {}
+    assert [e.payload["status"] for e in presence_events(published, user=member)] == ["online", "offline"]
