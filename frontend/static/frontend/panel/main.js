@@ -4,9 +4,11 @@
 import { h, uid } from "../shared/dom.js";
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
-import { invalidateContact, renderContact } from "./contact.js";
+import { renderContact } from "./contact.js";
+import { eventApplier } from "./events.js";
 import { moveSelection, renderCounts, renderList } from "./list.js";
-import { state, thread, firstSight, rememberUser, upsertConversation, matchesFilters } from "./state.js";
+import { askNotificationPermissionOnClick, notifyAssigned as notify, toast } from "./notify.js";
+import { state, thread, rememberUser, upsertConversation, matchesFilters } from "./state.js";
 import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
@@ -138,109 +140,8 @@ async function ensureConversation(id) {
 }
 
 // --- events -------------------------------------------------------------------------------------
-function applyEvent(ev) {
-  if (ev.id != null && !firstSight(ev.id)) return;
-  const cid = ev.conversation_id;
-  const data = ev.data || {};
-  switch (ev.type) {
-    case "conversation.created":
-    case "conversation.updated":
-    case "conversation.status_changed": {
-      const before = state.convs.get(data.id || cid);
-      const conv = upsertConversation({ id: cid, ...data });
-      const wasMine = before && before.assignee && before.assignee.id === state.me.id;
-      if (ev.type === "conversation.created" && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
-      if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
-      schedule("list", "thread");
-      refreshCounts();
-      break;
-    }
-    case "assignee.changed": {
-      const conv = state.convs.get(cid);
-      const was = conv && conv.assignee ? conv.assignee.id : null;
-      if (conv) {
-        conv.assignee = data.assignee || null;
-        rememberUser(conv.assignee);
-        if (conv.assignee && conv.assignee.id === state.me.id && was !== state.me.id) notifyAssigned(conv);
-      } else {
-        ensureConversation(cid).then((c) => { if (c && c.assignee && c.assignee.id === state.me.id) notifyAssigned(c); });
-      }
-      schedule("list", "thread");
-      refreshCounts();
-      break;
-    }
-    case "message.created":
-    case "message.updated":
-      onMessage(ev.type, cid ?? data.conversation_id, data);
-      break;
-    case "first_reply.created":
-    case "reply.created": {
-      const conv = state.convs.get(cid);
-      if (conv) { conv.waiting_since = null; schedule("list"); }
-      break;
-    }
-    case "conversation.read": {
-      const conv = state.convs.get(cid);
-      if (conv) {
-        if (data.side === "agent") { conv.unread_count = 0; conv.agent_last_seen_at = data.last_seen_at; }
-        else { conv.contact_last_seen_at = data.last_seen_at; }
-        schedule("list", "messages");
-      }
-      break;
-    }
-    case "presence.updated":
-      if (data.user_id != null) {
-        state.presence.set(data.user_id, data.status);
-        if (data.user_id === state.me.id && data.status) state.me.availability = data.status;
-        schedule("list", "thread", "me");
-      }
-      break;
-    case "conversation.typing_started":
-    case "conversation.typing_stopped":
-      if (data.side === "contact") {
-        if (ev.type === "conversation.typing_started") {
-          const ms = (data.expires_in || 8) * 1000;
-          state.typing.set(cid, Date.now() + ms);
-          setTimeout(() => schedule("typing", "list"), ms + 50);
-        } else {
-          state.typing.delete(cid);
-        }
-        schedule("typing", "list");
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-function onMessage(type, cid, message) {
-  const t = state.threads.get(cid);
-  const isNew = t ? t.add(message) : true;
-  const conv = state.convs.get(cid);
-  if (!conv) {
-    ensureConversation(cid);
-    return;
-  }
-  if (type === "message.created" && isNew) {
-    if (message.direction !== "activity") conv.last_message = message;
-    if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {
-      conv.last_activity_at = message.created_at;
-    }
-    if (message.direction === "incoming") {
-      state.typing.delete(cid);
-      if (!conv.waiting_since) conv.waiting_since = message.created_at;
-      if (isViewing(cid)) markRead(cid);
-      else conv.unread_count = (conv.unread_count || 0) + 1;
-    } else if (message.direction === "outgoing" && !message.private) {
-      conv.waiting_since = null;
-    }
-  }
-  schedule("list", "messages", "typing");
-}
-
-function isViewing(cid) {
-  return state.selectedId === cid && document.visibilityState === "visible";
-}
+const notifyAssigned = (conv) => notify(conv, select);
+const { applyEvent, onMessage } = eventApplier({ schedule, refreshCounts, ensureConversation, markRead, notifyAssigned });
 
 // --- socket -------------------------------------------------------------------------------------
 const banner = document.getElementById("conn-banner");
@@ -415,49 +316,7 @@ availability.addEventListener("change", async () => {
   schedule("me", "list");
 });
 
-function askNotificationPermissionOnce() {
-  if (!("Notification" in window) || Notification.permission !== "default") return;
-  if (localStorage.getItem("messenger.notifications.asked")) return;
-  localStorage.setItem("messenger.notifications.asked", "1");
-  Notification.requestPermission().catch(() => {});
-}
-document.addEventListener("click", askNotificationPermissionOnce, { once: true });
-
-let audio = null;
-function beep() {
-  try {
-    audio = audio || new AudioContext();
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
-    osc.connect(gain).connect(audio.destination);
-    osc.start();
-    osc.stop(audio.currentTime + 0.35);
-  } catch (_) { /* no audio available */ }
-}
-
-function notifyAssigned(conv) {
-  const name = (conv.contact && (conv.contact.name || conv.contact.email)) || `Visitor ${conv.contact ? conv.contact.id : ""}`;
-  beep();
-  state.notifications = (state.notifications || 0) + 1;
-  if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
-    const n = new Notification("New conversation assigned to you", { body: `${name} · #${conv.display_id}`, tag: `conv-${conv.id}` });
-    n.onclick = () => { window.focus(); select(conv.id); n.close(); };
-  } else {
-    toast(`New conversation assigned to you: ${name} #${conv.display_id}`);
-  }
-}
-
-function toast(text) {
-  const el = document.createElement("div");
-  el.className = "toast";
-  el.setAttribute("role", "status");
-  el.textContent = text;
-  document.body.append(el);
-  setTimeout(() => el.remove(), 5000);
-}
+askNotificationPermissionOnClick();
 
 // --- filters and keyboard -----------------------------------------------------------------------
 for (const tab of document.querySelectorAll("#tabs [data-tab]")) {

@@ -1,8 +1,9 @@
 // The widget inside its iframe: visitor session, history, live events, offline outbox, UI.
 // Talks to the host page only through postMessage with the loader (origin checked).
-import { clear, h, uid } from "../shared/dom.js";
-import { clock, dayKey, dayLabel } from "../shared/time.js";
+import { uid } from "../shared/dom.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
+import * as view from "./view.js";
+import { hideError, scrollToBottom, showError } from "./view.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const KEY = `messenger:${boot.website_token}`;
@@ -318,23 +319,6 @@ function sendWithFile(item) {
   return rest("POST", "/api/widget/v1/messages", { token: st.session.pubsub_token, form });
 }
 
-const ERRORS = {
-  flood_limited: "You are sending messages too fast. Please wait a moment.",
-  content_too_long: "This message is too long.",
-  contact_blocked: "You can no longer send messages here.",
-  rate_limited: "Too many requests. Please wait a moment.",
-  too_many_attachments: "Too many attachments.",
-  invalid_attachment: "This file cannot be sent.",
-};
-function showError(code, message) {
-  const el = $("w-error");
-  el.hidden = false;
-  el.dataset.code = code;
-  el.textContent = ERRORS[code] || message || `Could not send (${code}).`;
-}
-function hideError() {
-  $("w-error").hidden = true;
-}
 /** setUser() data the server refuses (e.g. a wrong identifier_hash) must not break the chat. */
 function sessionFailed(err) {
   if (err && err.status >= 400 && err.status < 500 && err.status !== 429 && (st.user || st.attributes)) {
@@ -379,85 +363,10 @@ function markRead() {
 }
 
 // --- rendering ----------------------------------------------------------------------------------
-function renderHeader() {
-  $("w-title").textContent = st.config.name || "Chat";
-  const status = $("w-status");
-  status.querySelector(".dot").className = `dot ${st.config.operators_available ? "online" : "offline"}`;
-  status.querySelector(".txt").textContent = st.config.operators_available
-    ? "We are online" : "We usually reply in a few hours";
-}
-
-function renderUnread() {
-  const badge = $("unread");
-  badge.hidden = st.unread === 0;
-  badge.textContent = st.unread > 9 ? "9+" : String(st.unread);
-  $("launcher").setAttribute("aria-label", st.unread ? `Open chat, ${st.unread} unread` : "Open chat");
-}
-
-function renderTyping() {
-  $("w-typing").hidden = !(st.agentTyping > Date.now());
-}
-
-function safeUrl(url) {
-  try {
-    const u = new URL(url, location.href);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch (_) { return null; }
-}
-
-function bubble(m, extra = {}) {
-  const mine = m.direction === "incoming";
-  const files = (m.attachments || []).map((a) => {
-    const url = safeUrl(a.url);
-    if (!url) return null;
-    return String(a.file_type).startsWith("image")
-      ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
-      : h("a", { href: url, target: "_blank", rel: "noopener" }, "Attachment: " + decodeURIComponent(url.split("/").pop()));
-  });
-  if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
-  let status = null;
-  if (extra.state) {
-    const label = { queued: "waiting for connection…", sending: "sending…", failed: `not sent (${extra.error})` }[extra.state];
-    status = h("span", { class: `w-state ${extra.state}` }, label,
-      extra.state === "failed" ? h("button", { type: "button", class: "retry", onclick: extra.retry }, "Retry") : null);
-  }
-  return h("li", { class: `w-msg ${mine ? "mine" : "theirs"}${extra.state ? ` pending ${extra.state}` : ""}`, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
-    !mine && m.sender && m.sender.name ? h("div", { class: "w-sender" }, m.sender.name) : null,
-    h("div", { class: "w-bubble" }, m.content ? h("div", { class: "w-text" }, m.content) : null, files),
-    h("div", { class: "w-meta" }, clock(m.created_at), status));
-}
-
-const previews = new WeakMap();
-function render() {
-  const list = $("w-messages");
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
-  clear(list);
-  if (st.config.greeting) list.append(h("li", { class: "w-msg theirs greeting" }, h("div", { class: "w-bubble" }, h("div", { class: "w-text" }, st.config.greeting))));
-  let lastDay = null;
-  for (const m of [...st.messages.values()].sort((a, b) => a.id - b.id)) {
-    const day = dayKey(m.created_at);
-    if (day !== lastDay) { list.append(h("li", { class: "w-day" }, dayLabel(m.created_at))); lastDay = day; }
-    list.append(bubble(m));
-  }
-  for (const item of st.outbox) {
-    let previewUrl = null;
-    if (item.file && String(item.file.type).startsWith("image/")) {
-      previewUrl = previews.get(item.file) || URL.createObjectURL(item.file);
-      previews.set(item.file, previewUrl);
-    }
-    list.append(bubble({ direction: "incoming", content: item.content, created_at: item.created_at, echo_id: item.echo_id },
-      { state: item.state, error: item.error, previewUrl, retry: () => { item.state = "queued"; hideError(); pump(); render(); } }));
-  }
-  if (st.conversation && st.conversation.status === "resolved") {
-    list.append(h("li", { class: "w-day" }, "This conversation was marked resolved. Write again any time."));
-  }
-  if (atBottom || st.outbox.length) scrollToBottom();
-}
-
-function scrollToBottom() {
-  const list = $("w-messages");
-  list.scrollTop = list.scrollHeight;
-}
+const renderHeader = () => view.renderHeader(st);
+const renderUnread = () => view.renderUnread(st);
+const renderTyping = () => view.renderTyping(st);
+const render = () => view.render(st, (item) => { item.state = "queued"; hideError(); pump(); render(); });
 
 // --- UI wiring ----------------------------------------------------------------------------------
 $("launcher").addEventListener("click", () => setOpen(!st.open));

@@ -1,0 +1,122 @@
+// How durable and ephemeral events change the panel's state (DESIGN.md §7 event types).
+// Applying an event twice changes nothing: ids are deduplicated (state.firstSight) and messages
+// are keyed by id. Side effects (fetching an unknown conversation, marking read, notifying,
+// re-rendering) are the controller's, passed in.
+import { invalidateContact } from "./contact.js";
+import { firstSight, rememberUser, state, upsertConversation } from "./state.js";
+
+/**
+ * @param {object} fx
+ * @param {(...parts: string[]) => void} fx.schedule
+ * @param {() => void} fx.refreshCounts
+ * @param {(id: number) => Promise<object|null>} fx.ensureConversation
+ * @param {(id: number) => void} fx.markRead
+ * @param {(conv: object) => void} fx.notifyAssigned
+ */
+export function eventApplier({ schedule, refreshCounts, ensureConversation, markRead, notifyAssigned }) {
+  function applyEvent(ev) {
+    if (ev.id != null && !firstSight(ev.id)) return;
+    const cid = ev.conversation_id;
+    const data = ev.data || {};
+    switch (ev.type) {
+      case "conversation.created":
+      case "conversation.updated":
+      case "conversation.status_changed": {
+        const before = state.convs.get(data.id || cid);
+        const conv = upsertConversation({ id: cid, ...data });
+        const wasMine = before && before.assignee && before.assignee.id === state.me.id;
+        if (ev.type === "conversation.created" && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
+        if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
+        schedule("list", "thread");
+        refreshCounts();
+        break;
+      }
+      case "assignee.changed": {
+        const conv = state.convs.get(cid);
+        const was = conv && conv.assignee ? conv.assignee.id : null;
+        if (conv) {
+          conv.assignee = data.assignee || null;
+          rememberUser(conv.assignee);
+          if (conv.assignee && conv.assignee.id === state.me.id && was !== state.me.id) notifyAssigned(conv);
+        } else {
+          ensureConversation(cid).then((c) => { if (c && c.assignee && c.assignee.id === state.me.id) notifyAssigned(c); });
+        }
+        schedule("list", "thread");
+        refreshCounts();
+        break;
+      }
+      case "message.created":
+      case "message.updated":
+        onMessage(ev.type, cid ?? data.conversation_id, data);
+        break;
+      case "first_reply.created":
+      case "reply.created": {
+        const conv = state.convs.get(cid);
+        if (conv) { conv.waiting_since = null; schedule("list"); }
+        break;
+      }
+      case "conversation.read": {
+        const conv = state.convs.get(cid);
+        if (conv) {
+          if (data.side === "agent") { conv.unread_count = 0; conv.agent_last_seen_at = data.last_seen_at; }
+          else { conv.contact_last_seen_at = data.last_seen_at; }
+          schedule("list", "messages");
+        }
+        break;
+      }
+      case "presence.updated":
+        if (data.user_id != null) {
+          state.presence.set(data.user_id, data.status);
+          if (data.user_id === state.me.id && data.status) state.me.availability = data.status;
+          schedule("list", "thread", "me");
+        }
+        break;
+      case "conversation.typing_started":
+      case "conversation.typing_stopped":
+        if (data.side === "contact") {
+          if (ev.type === "conversation.typing_started") {
+            const ms = (data.expires_in || 8) * 1000;
+            state.typing.set(cid, Date.now() + ms);
+            setTimeout(() => schedule("typing", "list"), ms + 50);
+          } else {
+            state.typing.delete(cid);
+          }
+          schedule("typing", "list");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onMessage(type, cid, message) {
+    const t = state.threads.get(cid);
+    const isNew = t ? t.add(message) : true;
+    const conv = state.convs.get(cid);
+    if (!conv) {
+      ensureConversation(cid);
+      return;
+    }
+    if (type === "message.created" && isNew) {
+      if (message.direction !== "activity") conv.last_message = message;
+      if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {
+        conv.last_activity_at = message.created_at;
+      }
+      if (message.direction === "incoming") {
+        state.typing.delete(cid);
+        if (!conv.waiting_since) conv.waiting_since = message.created_at;
+        if (isViewing(cid)) markRead(cid);
+        else conv.unread_count = (conv.unread_count || 0) + 1;
+      } else if (message.direction === "outgoing" && !message.private) {
+        conv.waiting_since = null;
+      }
+    }
+    schedule("list", "messages", "typing");
+  }
+
+  function isViewing(cid) {
+    return state.selectedId === cid && document.visibilityState === "visible";
+  }
+
+  return { applyEvent, onMessage };
+}

@@ -1,0 +1,105 @@
+// The widget's DOM: header, bubble counter, typing line, message list, error line. Content is
+// only ever set as text (dom.js h()); attachment URLs only when http(s).
+import { clear, h } from "../shared/dom.js";
+import { clock, dayKey, dayLabel } from "../shared/time.js";
+
+const $ = (id) => document.getElementById(id);
+
+const ERRORS = {
+  flood_limited: "You are sending messages too fast. Please wait a moment.",
+  content_too_long: "This message is too long.",
+  contact_blocked: "You can no longer send messages here.",
+  rate_limited: "Too many requests. Please wait a moment.",
+  too_many_attachments: "Too many attachments.",
+  invalid_attachment: "This file cannot be sent.",
+};
+export function showError(code, message) {
+  const el = $("w-error");
+  el.hidden = false;
+  el.dataset.code = code;
+  el.textContent = ERRORS[code] || message || `Could not send (${code}).`;
+}
+export function hideError() {
+  $("w-error").hidden = true;
+}
+export function renderHeader(st) {
+  $("w-title").textContent = st.config.name || "Chat";
+  const status = $("w-status");
+  status.querySelector(".dot").className = `dot ${st.config.operators_available ? "online" : "offline"}`;
+  status.querySelector(".txt").textContent = st.config.operators_available
+    ? "We are online" : "We usually reply in a few hours";
+}
+
+export function renderUnread(st) {
+  const badge = $("unread");
+  badge.hidden = st.unread === 0;
+  badge.textContent = st.unread > 9 ? "9+" : String(st.unread);
+  $("launcher").setAttribute("aria-label", st.unread ? `Open chat, ${st.unread} unread` : "Open chat");
+}
+
+export function renderTyping(st) {
+  $("w-typing").hidden = !(st.agentTyping > Date.now());
+}
+
+function safeUrl(url) {
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch (_) { return null; }
+}
+
+function bubble(m, extra = {}) {
+  const mine = m.direction === "incoming";
+  const files = (m.attachments || []).map((a) => {
+    const url = safeUrl(a.url);
+    if (!url) return null;
+    return String(a.file_type).startsWith("image")
+      ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
+      : h("a", { href: url, target: "_blank", rel: "noopener" }, "Attachment: " + decodeURIComponent(url.split("/").pop()));
+  });
+  if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
+  let status = null;
+  if (extra.state) {
+    const label = { queued: "waiting for connection…", sending: "sending…", failed: `not sent (${extra.error})` }[extra.state];
+    status = h("span", { class: `w-state ${extra.state}` }, label,
+      extra.state === "failed" ? h("button", { type: "button", class: "retry", onclick: extra.retry }, "Retry") : null);
+  }
+  return h("li", { class: `w-msg ${mine ? "mine" : "theirs"}${extra.state ? ` pending ${extra.state}` : ""}`, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
+    !mine && m.sender && m.sender.name ? h("div", { class: "w-sender" }, m.sender.name) : null,
+    h("div", { class: "w-bubble" }, m.content ? h("div", { class: "w-text" }, m.content) : null, files),
+    h("div", { class: "w-meta" }, clock(m.created_at), status));
+}
+
+const previews = new WeakMap();
+/** The whole message list; ``onRetry(item)`` sends a failed outbox item again. */
+export function render(st, onRetry) {
+  const list = $("w-messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  clear(list);
+  if (st.config.greeting) list.append(h("li", { class: "w-msg theirs greeting" }, h("div", { class: "w-bubble" }, h("div", { class: "w-text" }, st.config.greeting))));
+  let lastDay = null;
+  for (const m of [...st.messages.values()].sort((a, b) => a.id - b.id)) {
+    const day = dayKey(m.created_at);
+    if (day !== lastDay) { list.append(h("li", { class: "w-day" }, dayLabel(m.created_at))); lastDay = day; }
+    list.append(bubble(m));
+  }
+  for (const item of st.outbox) {
+    let previewUrl = null;
+    if (item.file && String(item.file.type).startsWith("image/")) {
+      previewUrl = previews.get(item.file) || URL.createObjectURL(item.file);
+      previews.set(item.file, previewUrl);
+    }
+    list.append(bubble({ direction: "incoming", content: item.content, created_at: item.created_at, echo_id: item.echo_id },
+      { state: item.state, error: item.error, previewUrl, retry: () => onRetry(item) }));
+  }
+  if (st.conversation && st.conversation.status === "resolved") {
+    list.append(h("li", { class: "w-day" }, "This conversation was marked resolved. Write again any time."));
+  }
+  if (atBottom || st.outbox.length) scrollToBottom();
+}
+
+export function scrollToBottom() {
+  const list = $("w-messages");
+  list.scrollTop = list.scrollHeight;
+}
+
