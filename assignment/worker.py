@@ -7,11 +7,13 @@ lock per task and tick so that parallel workers do not repeat the same scan.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 
 from assignment.policy import OFFLINE
@@ -95,13 +97,24 @@ TASKS: dict[str, Callable[..., object]] = {
 }
 
 
-def run_tick(*, now: float | None = None, interval: float = 2.0, exclusive: bool = True) -> dict[str, object]:
+def store_is_process_local() -> bool:
+    """The embedded default keeps sockets in the server process's memory: another process
+    (a separate ``chat_worker``) cannot see them and must not judge presence."""
+    return settings.SHARED_STORE.get("BACKEND") == "memory"
+
+
+def run_tick(
+    *, now: float | None = None, interval: float = 2.0, exclusive: bool = True, in_process: bool = False
+) -> dict[str, object]:
     """Run every task once, in order. With ``exclusive``, a task already run by another worker
     within this interval is skipped (a store lock per task and tick); a failing task is logged
-    and does not stop the others."""
+    and does not stop the others. ``in_process``: running inside the server process."""
     store = get_store()
     results: dict[str, object] = {}
     for name, task in TASKS.items():
+        if name == "presence" and store_is_process_local() and not in_process:
+            results[name] = "skipped (in-process store: run the ticks inside the server)"
+            continue
         if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
             results[name] = "skipped"
             continue
@@ -111,3 +124,27 @@ def run_tick(*, now: float | None = None, interval: float = 2.0, exclusive: bool
             logger.exception("worker task %s failed", name)
             results[name] = "failed"
     return results
+
+
+_in_process_started = threading.Lock()
+
+
+def start_in_process_worker(*, interval: float = 2.0) -> bool:
+    """Run the ticks in a daemon thread of this process (the embedded default, one process,
+    where a separate ``chat_worker`` cannot see the in-memory store). Once per process; True
+    if this call started it."""
+    if not _in_process_started.acquire(blocking=False):
+        return False
+
+    def loop() -> None:
+        while True:
+            started = time.monotonic()
+            close_old_connections()
+            try:
+                run_tick(interval=interval, exclusive=False, in_process=True)
+            except Exception:  # keep ticking: the next tick may succeed
+                logger.exception("in-process worker tick failed")
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    threading.Thread(target=loop, name="chat-worker", daemon=True).start()
+    return True

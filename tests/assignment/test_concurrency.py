@@ -104,3 +104,4 @@ def test_run_tick_and_the_command_run_every_task(tracker):
     for name in results[0]:
         assert sorted([results[0][name] == "skipped", results[1][name] == "skipped"]) == [False, True]
     call_command("chat_worker", "--once")
+
