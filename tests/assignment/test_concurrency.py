@@ -105,3 +105,40 @@ def test_run_tick_and_the_command_run_every_task(tracker):
         assert sorted([results[0][name] == "skipped", results[1][name] == "skipped"]) == [False, True]
     call_command("chat_worker", "--once")
 
+
+
+def test_rolling_back_the_savepoint_releases_the_operator_lock():
+    """What keeps assigners deadlock-free: a transaction that found an operator full no longer
+    holds that operator's lock while it goes on to the next one."""
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.db import connections, transaction
+
+    from assignment.engine import lock_operator
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    locked, checked = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                savepoint = transaction.savepoint()
+                lock_operator(user.pk)
+                transaction.savepoint_rollback(savepoint)
+                locked.set()
+                checked.wait(timeout=30)  # the outer transaction stays open meanwhile
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert locked.wait(timeout=30)
+    try:
+        with transaction.atomic():
+            rows = list(get_user_model().objects.select_for_update(nowait=True).filter(pk=user.pk))
+        assert len(rows) == 1  # NOWAIT did not raise: the lock was released
+    finally:
+        checked.set()
+        thread.join(timeout=30)
