@@ -248,4 +248,5 @@ def save_screenshot(page, name: str) -> None:
     """Refresh docs/screenshots/ only when asked (UPDATE_SCREENSHOTS=1), not on every run."""
     if os.environ.get("UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("() => document.querySelectorAll('.toast').forEach(t => t.remove())")
         page.screenshot(path=str(SCREENSHOTS / name))
