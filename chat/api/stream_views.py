@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from chat.realtime.threads import run_db
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
@@ -55,7 +55,7 @@ def _token(request: Any) -> str:
 
 
 async def _authenticate(request: Any) -> WidgetAccess:
-    access = await database_sync_to_async(widget_access)(pubsub_token=_token(request))
+    access = await run_db(widget_access)(pubsub_token=_token(request))
     if not widget_origin_allowed(request.META.get("HTTP_ORIGIN"), list(access.allowed_origins)):
         raise PermissionDenied("This site may not use this widget.")
     return access
@@ -82,7 +82,7 @@ async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub
         return hub, sink
     upto = hub.hold(sink)
     try:
-        events = await database_sync_to_async(replay_events)(scope=sink.scope, after=after, upto=upto)
+        events = await run_db(replay_events)(scope=sink.scope, after=after, upto=upto)
     except BaseException:
         sink.abandon_hold(None)
         await hub.leave(sink)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from channels.db import database_sync_to_async
+from chat.realtime.threads import run_db
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -251,7 +251,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         assert sink is not None and hub is not None
         upto = hub.hold(sink)
         try:
-            events = await database_sync_to_async(replay_events)(
+            events = await run_db(replay_events)(
                 scope=sink.scope, after=after, upto=upto, skip_from=sink.covered_from, skip_to=sink.last_sent_id
             )
         except ResyncRequired as exc:
@@ -278,7 +278,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.typing[conversation_id] = loop.call_later(
                 settings.TYPING_TIMEOUT_SECONDS, lambda: loop.create_task(self.stop_typing(conversation_id))
             )
-        await database_sync_to_async(typing_set)(
+        await run_db(typing_set)(
             conversation_id=conversation_id, typing=typing, side=self.typing_side, user=user,
             exclude_channel=self.channel_name,
         )
@@ -288,7 +288,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if handle is not None:
             handle.cancel()
         try:
-            await database_sync_to_async(typing_set)(
+            await run_db(typing_set)(
                 conversation_id=conversation_id, typing=False, side=self.typing_side,
                 user=self.typing_user(), exclude_channel=self.channel_name,
             )

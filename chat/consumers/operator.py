@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
+from chat.realtime.threads import run_db
 from django.utils.dateparse import parse_datetime
 
 from assignment.services import assign_conversation, escalate_conversation
@@ -121,7 +121,7 @@ class OperatorConsumer(StreamConsumer):
         authorization = header(self.scope, b"authorization") or ""
         scheme, _, key = authorization.partition(" ")
         if authorization:
-            user = await database_sync_to_async(user_for_token)(key.strip()) if scheme.lower() == "token" else None
+            user = await run_db(user_for_token)(key.strip()) if scheme.lower() == "token" else None
         else:
             if not operator_origin_allowed(header(self.scope, b"origin")):
                 await self.close_with(CloseCode.FORBIDDEN)
@@ -131,14 +131,14 @@ class OperatorConsumer(StreamConsumer):
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
         try:
-            self.access = await database_sync_to_async(operator_access)(user_id=user.pk)
+            self.access = await run_db(operator_access)(user_id=user.pk)
         except NotAuthenticated:
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
         self.user = user
         await self.join_groups(self._groups())
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
-        await database_sync_to_async(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
+        await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
 
     def _groups(self) -> set[str]:
         return {user_group(self.user.pk)} | {inbox_group(i) for i in self.access.group_inbox_ids}
@@ -148,7 +148,7 @@ class OperatorConsumer(StreamConsumer):
         if not self.joined or self.closing:
             return
         try:
-            self.access = await database_sync_to_async(operator_access)(user_id=self.user.pk)
+            self.access = await run_db(operator_access)(user_id=self.user.pk)
         except NotAuthenticated:
             await self.close_with(CloseCode.FORBIDDEN)
             return
@@ -163,7 +163,7 @@ class OperatorConsumer(StreamConsumer):
 
     async def cmd_message_create(self, data: dict[str, Any], ref: Any) -> Any:
         echo_id = field_value(data, "echo_id", (str, int), required=False)
-        return await database_sync_to_async(_message_create)(
+        return await run_db(_message_create)(
             access=self.access,
             user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
@@ -180,29 +180,29 @@ class OperatorConsumer(StreamConsumer):
 
     async def _typing(self, data: dict[str, Any], typing: bool) -> dict[str, Any]:
         conversation_id = field_value(data, "conversation_id", int)
-        await database_sync_to_async(_check_conversation)(access=self.access, conversation_id=conversation_id)
+        await run_db(_check_conversation)(access=self.access, conversation_id=conversation_id)
         await self.set_typing(conversation_id, typing, self.access.summary)
         return {"conversation_id": conversation_id, "typing": typing}
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
-        return await database_sync_to_async(_conversation_read)(
+        return await run_db(_conversation_read)(
             access=self.access, conversation_id=field_value(data, "conversation_id", int))
 
     async def cmd_conversation_assign(self, data: dict[str, Any], ref: Any) -> Any:
         if "assignee_id" not in data:
             raise InvalidData("assignee_id is required (null to unassign).", fields={"assignee_id": ["Required."]})
-        return await database_sync_to_async(_conversation_assign)(
+        return await run_db(_conversation_assign)(
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
             assignee_id=field_value(data, "assignee_id", int, nullable=True),
         )
 
     async def cmd_conversation_escalate(self, data: dict[str, Any], ref: Any) -> Any:
-        return await database_sync_to_async(_conversation_escalate)(
+        return await run_db(_conversation_escalate)(
             access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
 
     async def cmd_conversation_status(self, data: dict[str, Any], ref: Any) -> Any:
-        return await database_sync_to_async(_conversation_status)(
+        return await run_db(_conversation_status)(
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
             status=field_value(data, "status", str),
@@ -210,21 +210,21 @@ class OperatorConsumer(StreamConsumer):
         )
 
     async def cmd_conversation_priority(self, data: dict[str, Any], ref: Any) -> Any:
-        return await database_sync_to_async(_conversation_priority)(
+        return await run_db(_conversation_priority)(
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
             priority=field_value(data, "priority", str),
         )
 
     async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:
-        status = await database_sync_to_async(presence.operator_set_availability)(
+        status = await run_db(presence.operator_set_availability)(
             user_id=self.user.pk, availability=field_value(data, "status", str))
         return {"status": status}
 
     # --- Presence ------------------------------------------------------------------------------
 
     async def socket_heartbeat(self) -> None:
-        await database_sync_to_async(presence.operator_socket_heartbeat)(user_id=self.user.pk, socket_id=self.channel_name)
+        await run_db(presence.operator_socket_heartbeat)(user_id=self.user.pk, socket_id=self.channel_name)
 
     async def socket_closed(self) -> None:
-        await database_sync_to_async(presence.operator_socket_closed)(user_id=self.user.pk, socket_id=self.channel_name)
+        await run_db(presence.operator_socket_closed)(user_id=self.user.pk, socket_id=self.channel_name)

@@ -13,7 +13,7 @@ import base64
 import binascii
 from typing import Any
 
-from channels.db import database_sync_to_async
+from chat.realtime.threads import run_db
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -130,7 +130,7 @@ class WidgetConsumer(StreamConsumer):
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
         try:
-            access = await database_sync_to_async(widget_access)(pubsub_token=token)
+            access = await run_db(widget_access)(pubsub_token=token)
         except ContactBlocked:
             await self.close_with(CloseCode.FORBIDDEN)
             return
@@ -147,8 +147,8 @@ class WidgetConsumer(StreamConsumer):
             self._auth_timer.cancel()
         await self.join_groups({contact_inbox_group(access.contact_inbox_id)})
         cursor = await self.join_stream(WidgetScope(access.inbox_id, access.contact_inbox_id))
-        info = await database_sync_to_async(_session_info)(access=access)
-        await database_sync_to_async(presence.contact_socket_opened)(
+        info = await run_db(_session_info)(access=access)
+        await run_db(presence.contact_socket_opened)(
             contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)
         self.emit(codec.reply_ok(command.ref, {**info, "last_event_id": cursor}))
 
@@ -156,7 +156,7 @@ class WidgetConsumer(StreamConsumer):
 
     async def cmd_message_create(self, data: dict[str, Any], ref: Any) -> Any:
         echo_id = field_value(data, "echo_id", (str, int), required=False)
-        return await database_sync_to_async(_message_create)(
+        return await run_db(_message_create)(
             access=self.access,
             content=field_value(data, "content", str, required=False, default=""),
             echo_id=None if echo_id is None else str(echo_id),
@@ -172,23 +172,23 @@ class WidgetConsumer(StreamConsumer):
     async def _typing(self, typing: bool) -> dict[str, Any]:
         """Typing applies to the visitor's current conversation; before the first message
         there is none and nothing is broadcast."""
-        conversation_id = await database_sync_to_async(_current_conversation_id)(access=self.access)
+        conversation_id = await run_db(_current_conversation_id)(access=self.access)
         if conversation_id is not None:
             await self.set_typing(conversation_id, typing, None)
         return {"conversation_id": conversation_id, "typing": typing}
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
-        return await database_sync_to_async(_conversation_read)(access=self.access)
+        return await run_db(_conversation_read)(access=self.access)
 
     # --- Presence ------------------------------------------------------------------------------
 
     async def socket_heartbeat(self) -> None:
         access = self.access
-        await database_sync_to_async(presence.contact_socket_heartbeat)(
+        await run_db(presence.contact_socket_heartbeat)(
             contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)
 
     async def socket_closed(self) -> None:
         access = self.access
         if access is not None:
-            await database_sync_to_async(presence.contact_socket_closed)(
+            await run_db(presence.contact_socket_closed)(
                 contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)

@@ -29,9 +29,18 @@ def application():
     return app
 
 
+# Operators' availability changes whenever a test's operator connects or leaves, on the presence
+# helper's own schedule (a grace period): these tests look at everything else.
+SKIPPED_TYPES = frozenset({"presence.updated"})
+
+
 async def receive(comm: WebsocketCommunicator, timeout: float = TIMEOUT) -> dict[str, Any]:
-    """The next frame the server sent (JSON)."""
-    return json.loads(await comm.receive_from(timeout=timeout))
+    """The next frame the server sent (JSON), presence updates aside."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(await comm.receive_from(timeout=max(0.01, deadline - time.monotonic())))
+        if frame.get("type") not in SKIPPED_TYPES:
+            return frame
 
 
 async def receive_until(comm: WebsocketCommunicator, predicate: Callable[[dict[str, Any]], bool],
@@ -49,6 +58,31 @@ async def receive_until(comm: WebsocketCommunicator, predicate: Callable[[dict[s
 async def reply_to(comm: WebsocketCommunicator, ref: Any, timeout: float = TIMEOUT) -> dict[str, Any]:
     frame, _ = await receive_until(comm, lambda f: f.get("type") == "reply" and f.get("ref") == ref, timeout)
     return frame
+
+
+async def command_expecting(comm: WebsocketCommunicator, kind: str, data: dict[str, Any] | None,
+                            *predicates: Callable[[dict[str, Any]], bool], ref: Any = "r",
+                            timeout: float = TIMEOUT) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Send a command; read until its reply and a frame matching each predicate have arrived
+    (events caused by a command may come before or after its reply). The reply and the frames."""
+    await comm.send_to(text_data=json.dumps({"type": kind, "ref": ref, "data": data or {}}))
+    reply, frames = None, []
+    deadline = time.monotonic() + timeout
+    while reply is None or not all(any(p(f) for f in frames) for p in predicates):
+        frame = await receive(comm, max(0.01, deadline - time.monotonic()))
+        if frame.get("type") == "reply" and frame.get("ref") == ref:
+            reply = frame
+        else:
+            frames.append(frame)
+    return reply, frames
+
+
+def is_type(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: frame.get("type") == kind
+
+
+def first_of(frames: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(f for f in frames if f.get("type") == kind)
 
 
 async def command(comm: WebsocketCommunicator, kind: str, data: dict[str, Any] | None = None,

@@ -12,7 +12,10 @@ from tests.factories import make_conversation
 from tests.realtime.conftest import (
     closed_with,
     command,
+    command_expecting,
     db,
+    first_of,
+    is_type,
     joined_operator,
     receive,
     receive_until,
@@ -76,10 +79,10 @@ async def test_membership_change_is_followed_without_reconnecting(world):
     await db(lambda: InboxMember.objects.create(inbox=world.inbox_b, user=world.op_a))()
     await db(notify_membership_changed)(user_id=world.op_a.pk)
     await _until(lambda: world.inbox_b.pk in (sink.scope.inbox_ids or ()))
-    reply = await command(op, "conversation.priority", {"conversation_id": conversation_b.pk, "priority": "low"}, ref="p")
+    reply, frames = await command_expecting(op, "conversation.priority", {"conversation_id": conversation_b.pk,
+                                            "priority": "low"}, is_type("conversation.updated"), ref="p")
     assert reply["ok"], reply
-    frame, _ = await receive_until(op, lambda f: f["type"] == "conversation.updated")
-    assert frame["conversation_id"] == conversation_b.pk
+    assert first_of(frames, "conversation.updated")["conversation_id"] == conversation_b.pk
     # And the other way: removed from inbox A, nothing of A any more.
     await db(lambda: InboxMember.objects.filter(inbox=world.inbox_a, user=world.op_a).delete())()
     await db(notify_membership_changed)(user_id=world.op_a.pk)

@@ -16,7 +16,10 @@ from tests.realtime.conftest import (
     application,
     closed_with,
     command,
+    command_expecting,
     db,
+    first_of,
+    is_type,
     frames_of,
     joined_operator,
     receive,
@@ -184,10 +187,10 @@ async def test_widget_gets_only_its_own_contact_inbox(world):
     mine, _ = await widget_socket(world.visitor)
     theirs, _ = await widget_socket(other)
     await command(theirs, "message.create", {"content": "not yours"}, ref=1)
-    await command(mine, "message.create", {"content": "mine"}, ref=2)
-    frame, before = await receive_until(mine, lambda f: f["type"] == "message.created")
+    _, frames = await command_expecting(mine, "message.create", {"content": "mine"}, is_type("message.created"), ref=2)
+    frame = first_of(frames, "message.created")
     assert frame["data"]["content"] == "mine"
-    assert all(f["type"] == "reply" or f.get("conversation_id") == frame["conversation_id"] for f in before)
+    assert all(f.get("conversation_id") == frame["conversation_id"] for f in frames)
     await mine.disconnect()
     await theirs.disconnect()
 
