@@ -56,7 +56,3 @@ class AssignmentRateLimiter:
         False, and nothing counted, if they are not. Atomic across processes."""
         now = time.time() if now is None else now
         return self.store.window_add(self._key(user_id), now=now, window=self.window, limit=self.limit, member=token)
-
-    def forget(self, user_id: int, *, token: str) -> None:
-        """Uncount an admission whose assignment did not happen after all."""
-        self.store.zrem(self._key(user_id), token)

@@ -276,5 +276,7 @@ def inbox_members_changed(*, inbox_id: int, removed_user_ids: list[int] | tuple[
                 still_applies=lambda uid=user_id: not is_member(inbox_id, uid),
             )
         serve_waiting(inbox_id=inbox_id)
+        # Whether anyone can answer may have changed with the members: tell the widgets.
+        get_tracker().publish_inbox_availability([inbox_id])
 
     transaction.on_commit(run)

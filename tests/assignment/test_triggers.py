@@ -186,3 +186,15 @@ def test_reopened_conversation_without_assignee_is_assigned(tracker):
     assert assignee_of(conversation) is None  # resolved conversations are not served
     conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.OPEN)
     assert assignee_of(conversation) == ann.pk
+
+
+def test_membership_changes_tell_the_widgets_whether_anyone_can_answer(tracker, published):
+    inbox = auto_inbox()
+    carl = UserFactory()
+    connect(tracker, carl, now=now())  # online, but in no inbox yet
+    InboxMemberFactory(inbox=inbox, user=carl)
+    inbox_members_changed(inbox_id=inbox.pk)
+    InboxMember.objects.filter(inbox=inbox, user=carl).delete()
+    inbox_members_changed(inbox_id=inbox.pk, removed_user_ids=[carl.pk])
+    widget = [e for e in published.of_type("presence.updated") if e.inbox_id == inbox.pk]
+    assert [e.payload for e in widget] == [{"available": True}, {"available": False}]
