@@ -1,6 +1,8 @@
 """Presence from sockets: tabs, processes, heartbeats, grace, TTL; only transitions broadcast."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from chat.models import Availability, OperatorProfile
@@ -108,6 +110,7 @@ def test_heartbeat_after_being_expired_brings_the_operator_back(tracker, member)
 
 
 def test_availability_busy_and_offline_are_effective_statuses(tracker, member, published):
+    T0 = time.time()  # the hooks below use the real clock
     tracker.set_online(user_id=member.pk, socket_id="a", now=T0)
     hooks.operator_set_availability(user_id=member.pk, availability="busy")
     assert OperatorProfile.objects.get(user=member).availability == "busy"
@@ -143,6 +146,7 @@ def test_get_available_users_excludes_busy_offline_and_non_members(tracker):
 
 
 def test_widget_learns_whether_any_operator_is_available(tracker, published):
+    T0 = time.time()  # the hooks below use the real clock
     inbox = InboxFactory()
     ann, bob = UserFactory(), UserFactory()
     InboxMemberFactory(inbox=inbox, user=ann)
@@ -206,6 +210,7 @@ def test_hooks_use_the_real_clock(member):
 
 
 def test_operator_choosing_offline_with_the_panel_open_stays_offline_quietly(tracker, member, published):
+    T0 = time.time()  # the hooks below use the real clock
     tracker.set_online(user_id=member.pk, socket_id="a", now=T0)
     hooks.operator_set_availability(user_id=member.pk, availability="offline")
     for t in (2, 4, 6):
