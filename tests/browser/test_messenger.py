@@ -56,6 +56,12 @@ def test_visitor_and_operator_talk_live(operator_page, visitor_context, transpor
     # The visitor writes: the conversation appears in the open panel without a reload.
     visitor_send(frame, f"Hello from the widget {tag}")
     open_card(operator_page, tag)
+    if transport is None:
+        # The only online operator gets it auto-assigned: a tone and a notice (a desktop
+        # notification when the tab is hidden).
+        card = operator_page.locator(".conv-card", has_text=tag)
+        notice = f"assigned to you: {card.locator('.card-name').inner_text()} {card.locator('.card-id').inner_text()}"
+        expect(operator_page.locator(".toast", has_text=notice)).to_be_visible(timeout=WAIT)
     expect(operator_page.locator(".msg.incoming .msg-text", has_text=f"Hello from the widget {tag}")).to_be_visible()
 
     # Typing shows on both sides.

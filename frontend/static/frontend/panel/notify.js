@@ -44,10 +44,18 @@ export function notifyAssigned(conv, open) {
 }
 
 export function toast(text) {
+  let stack = document.getElementById("toasts");
+  if (!stack) {
+    stack = document.createElement("div");
+    stack.id = "toasts";
+    stack.className = "toasts";
+    document.body.append(stack);
+  }
   const el = document.createElement("div");
   el.className = "toast";
   el.setAttribute("role", "status");
   el.textContent = text;
-  document.body.append(el);
+  stack.append(el);
+  while (stack.children.length > 4) stack.firstChild.remove();
   setTimeout(() => el.remove(), 5000);
 }
