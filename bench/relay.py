@@ -122,8 +122,12 @@ def load_data(env: dict[str, str], *, pairs: int, fanout: int, idle: int) -> Dat
     users = operators("pair-op-", pairs)
     InboxMember.objects.bulk_create([InboxMember(inbox=i, user=u) for i, u in zip(inboxes, users)])
     tokens = dict(Token.objects.filter(user__in=users).values_list("user_id", "key"))
+    from chat.services.conversations import conversation_create
+
     for inbox, user in zip(inboxes, users):
         (ci,) = visitors(inbox, f"pair-{inbox.pk}-", 1)
+        # An open conversation already exists: the relay measures messages, not conversation starts.
+        conversation_create(contact_inbox=ci)
         data.pairs.append((tokens[user.pk], ci.pubsub_token))
     fan_inbox = Inbox.objects.create(branch=branch, name="fan-out", enable_auto_assignment=False,
                                      allowed_origins=[ORIGIN])
