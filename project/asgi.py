@@ -8,7 +8,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 
+from django.conf import settings  # noqa: E402
+
 from chat.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.RUN_IN_PROCESS_WORKER:
+    from assignment.worker import start_in_process_worker
+
+    start_in_process_worker()
 
 application = ProtocolTypeRouter(
     {

@@ -8,6 +8,7 @@ environment.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -220,4 +221,7 @@ PRESENCE_TTL_SECONDS: int = env.int("PRESENCE_TTL_SECONDS", default=60)
 PRESENCE_GRACE_SECONDS: int = env.int("PRESENCE_GRACE_SECONDS", default=5)
 ASSIGNMENT_RATE_LIMIT: int = env.int("ASSIGNMENT_RATE_LIMIT", default=10)
 ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", default=60)
+# Embedded mode has no shared store for a separate worker process: the server runs the worker's
+# ticks in a thread instead (not under pytest, whose tests call the ticks themselves).
+RUN_IN_PROCESS_WORKER: bool = env.bool("RUN_IN_PROCESS_WORKER", default=EMBEDDED and "pytest" not in sys.modules)
 ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
