@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -41,7 +42,7 @@ class LogoutView(auth_views.LogoutView):
     next_page = "/login/"
 
 
-def panel_directory(user) -> list[dict]:
+def panel_directory(user: Any) -> list[dict[str, Any]]:
     """The inboxes the operator works in, each with its members (names for the inbox filter
     and the assign menu, with presence; the admin REST endpoints are for administrators only).
     Two queries."""
