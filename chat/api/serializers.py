@@ -317,6 +317,9 @@ class WidgetSessionInput(serializers.Serializer):
     identifier_hash = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=128)
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     email = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
+    custom_attributes = serializers.DictField(required=False, allow_null=True,
+                                              help_text="Merged into the contact's custom attributes.")
 
 
 class WidgetContactSerializer(serializers.Serializer):

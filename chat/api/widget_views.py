@@ -97,6 +97,8 @@ class WidgetSessionView(WidgetView):
             identifier_hash_value=data.get("identifier_hash"),
             name=data.get("name"),
             email=data.get("email"),
+            phone=data.get("phone"),
+            custom_attributes=data.get("custom_attributes"),
         )
         contact_inbox = session.contact_inbox
         request.cors_inbox = contact_inbox.inbox

@@ -14,12 +14,13 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from chat.errors import InvalidData, NotFound, PermissionDenied
 from chat.models import Contact, ContactInbox, Conversation, Inbox
-from chat.services.contacts import normalize_email
+from chat.services.contacts import normalize_email, normalize_phone
 from chat.services.messages import visitor_conversation_for_message
 
 
@@ -52,15 +53,51 @@ def _new_contact_inbox(*, inbox: Inbox, contact: Contact, source_id: str | None)
     return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id or str(uuid.uuid4()))
 
 
-def _identified_contact(*, identifier: str, name: str, email: str | None) -> Contact:
+@dataclass(frozen=True)
+class VisitorDetails:
+    """What the host page says about its visitor (validated); empty values change nothing."""
+
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    custom_attributes: dict[str, Any] | None = None
+
+    def apply(self, contact: Contact) -> None:
+        changed = []
+        for field in ("name", "email", "phone"):
+            value = getattr(self, field)
+            if value and value != getattr(contact, field):
+                setattr(contact, field, value)
+                changed.append(field)
+        if self.custom_attributes:
+            merged = {**(contact.custom_attributes or {}), **self.custom_attributes}
+            if merged != contact.custom_attributes:
+                contact.custom_attributes = merged
+                changed.append("custom_attributes")
+        if changed and contact.pk is not None:
+            contact.save(update_fields=changed)
+
+
+def _identified_contact(*, identifier: str, details: VisitorDetails) -> Contact:
     contact = Contact.objects.filter(identifier=identifier).first()
-    if contact is not None:
-        return contact
-    try:
-        with transaction.atomic():
-            return Contact.objects.create(identifier=identifier, name=name, email=email)
-    except IntegrityError:  # created concurrently by another session
-        return Contact.objects.get(identifier=identifier)
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact(identifier=identifier)
+                details.apply(contact)
+                contact.save()
+                return contact
+        except IntegrityError:  # created concurrently by another session
+            contact = Contact.objects.get(identifier=identifier)
+    details.apply(contact)  # the host page vouches for this identity: its details win
+    return contact
+
+
+def _new_anonymous_contact(details: VisitorDetails) -> Contact:
+    contact = Contact()
+    details.apply(contact)
+    contact.save()
+    return contact
 
 
 @transaction.atomic
@@ -72,12 +109,20 @@ def widget_session_start(
     identifier_hash_value: str | None = None,
     name: str | None = None,
     email: str | None = None,
+    phone: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
 ) -> WidgetSession:
     """Open or resume a visitor session in the inbox behind ``website_token``."""
     inbox = inbox_for_website_token(website_token)
     source_id = (source_id or "").strip()[:255] or None
-    email = normalize_email(email) if email else None
-    name = (name or "").strip()[:255]
+    if custom_attributes is not None and not isinstance(custom_attributes, dict):
+        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+    details = VisitorDetails(
+        name=(name or "").strip()[:255],
+        email=normalize_email(email) if email else None,
+        phone=normalize_phone(phone) if phone else None,
+        custom_attributes=custom_attributes or None,
+    )
     if identifier is not None and not str(identifier).strip():
         raise InvalidData("identifier may not be blank.", fields={"identifier": ["May not be blank."]})
 
@@ -100,11 +145,10 @@ def widget_session_start(
             # The anonymous visitor identifies: the contact becomes the identified one.
             contact = existing.contact
             contact.identifier = identifier
-            contact.name = name or contact.name
-            contact.email = email or contact.email
-            contact.save(update_fields=["identifier", "name", "email"])
+            contact.save(update_fields=["identifier"])
+            details.apply(contact)
             return _session(existing, created=False)
-        contact = _identified_contact(identifier=identifier, name=name, email=email)
+        contact = _identified_contact(identifier=identifier, details=details)
         if existing is not None and existing.contact_id == contact.pk:
             return _session(existing, created=False)
         # Reuse the identified contact's visitor in this inbox (its history), or start one.
@@ -116,19 +160,10 @@ def widget_session_start(
                         created=True)
 
     if existing is not None and existing.contact.identifier is None:
-        contact = existing.contact
-        changed = []
-        if name and name != contact.name:
-            contact.name = name
-            changed.append("name")
-        if email and email != contact.email:
-            contact.email = email
-            changed.append("email")
-        if changed:
-            contact.save(update_fields=changed)
+        details.apply(existing.contact)
         return _session(existing, created=False)
 
-    contact = Contact.objects.create(name=name, email=email)
+    contact = _new_anonymous_contact(details)
     # An identified visitor's source_id without proof starts a new anonymous visitor.
     return _session(
         _new_contact_inbox(inbox=inbox, contact=contact, source_id=None if existing is not None else source_id),

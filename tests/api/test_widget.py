@@ -209,3 +209,24 @@ def test_cors_preflight(world):
     # Operator endpoints never grant CORS.
     operator = APIClient().get("/api/v1/conversations/", HTTP_ORIGIN="https://shop.example")
     assert "Access-Control-Allow-Origin" not in operator
+
+
+def test_session_details_phone_and_custom_attributes(world):
+    body = start(world.inbox_a, name="Vi", email="vi@example.com", phone="+33 6 12 34 56 78",
+                 custom_attributes={"plan": "pro"}).json()
+    contact = ContactInbox.objects.get(pubsub_token=body["contact_inbox"]["pubsub_token"]).contact
+    assert (contact.name, contact.email, contact.phone) == ("Vi", "vi@example.com", "+33612345678")
+    assert contact.custom_attributes == {"plan": "pro"}
+    start(world.inbox_a, source_id=body["contact_inbox"]["source_id"], custom_attributes={"cart": 3})
+    contact.refresh_from_db()
+    assert contact.custom_attributes == {"plan": "pro", "cart": 3}
+    assert_error(start(world.inbox_a, email="not-an-email"), 400, "invalid_data")
+    assert_error(start(world.inbox_a, phone="12"), 400, "invalid_data")
+
+
+def test_verified_identity_updates_the_contact(world):
+    known = ContactFactory(identifier="user-9", name="Old name")
+    digest = identifier_hash(secret=world.inbox_a.hmac_secret, identifier="user-9")
+    start(world.inbox_a, identifier="user-9", identifier_hash=digest, name="New name")
+    known.refresh_from_db()
+    assert known.name == "New name"
