@@ -17,6 +17,7 @@ what a fresh snapshot would show.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -46,12 +47,22 @@ def snapshot_read(read: Callable[[], T]) -> tuple[T, int]:
 def _watermark_in_snapshot() -> int:
     """The newest event id such that every event at or below it that will ever commit is
     visible in the current (repeatable-read) snapshot."""
+    table = Event._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max(id) FROM {Event._meta.db_table}")
-        newest = cursor.fetchone()[0] or 0
-    if not newest:
+        # The newest events in one round trip; the max is read in the same snapshot.
+        cursor.execute(
+            f"SELECT id, pending_xids FROM {table} WHERE id > (SELECT coalesce(max(id), 0) FROM {table}) - %s "
+            "ORDER BY id",
+            [WATERMARK_WINDOW],
+        )
+        # Django has psycopg hand jsonb over as text.
+        rows = [
+            Event(id=row_id, pending_xids=(json.loads(pending) if isinstance(pending, str) else pending) or [])
+            for row_id, pending in cursor.fetchall()
+        ]
+    if not rows:
         return 0
-    rows = list(Event.objects.filter(id__gt=max(0, newest - WATERMARK_WINDOW)).order_by("id").only("id", "pending_xids"))
+    newest = rows[-1].id
     wanted = sorted({x for row in rows for x in (row.pending_xids or ())}, key=int)
     blocked: set[str] = set()
     if wanted:

@@ -200,3 +200,56 @@ def test_operator_without_profile_reads_in_the_snapshot_transaction(django_user_
     response = token_client(user).get("/api/v1/conversations/")
     assert response.status_code == 200, response.content
     assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_watermark_is_judged_against_the_snapshot_not_the_present():
+    """A transaction that commits after our snapshot was taken but before the watermark looks at
+    it: its event is not in our data, so the watermark must stay below it (judging by the
+    transaction's *current* status would wrongly release it)."""
+    from django.db import connection
+
+    from chat.models import Message
+    from chat.selectors.snapshot import _watermark_in_snapshot
+
+    inbox = InboxFactory()
+    agent = UserFactory()
+    visitor = ContactInboxFactory(inbox=inbox)
+    conversation = make_conversation(contact_inbox=visitor)
+    neighbour = make_conversation(contact_inbox=ContactInboxFactory(inbox=inbox))
+
+    allocated, release, done = threading.Event(), threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                operator_says(conversation, agent, "late")
+                allocated.set()
+                assert release.wait(timeout=30)
+        except BaseException as exc:  # reported below
+            failure.append(exc)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert allocated.wait(timeout=30)
+        conversation_set_priority(conversation_id=neighbour.pk, priority="low", actor_user=agent)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SELECT count(*) FROM chat_message")  # the snapshot is taken here
+            release.set()
+            assert done.wait(timeout=30)  # the writer has committed, after our snapshot
+            watermark = _watermark_in_snapshot()
+            assert not Message.objects.filter(content="late").exists()
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert not failure, failure
+    late_event = Event.objects.get(type="message.created", payload__content="late")
+    assert watermark < late_event.id
