@@ -412,9 +412,13 @@ def table(results: dict[str, Any], loads: list[float], idle_counts: list[int]) -
 async def run(args: argparse.Namespace, env: dict[str, str], data: Data) -> dict[Any, Any]:
     loads = [float(x) for x in args.loads.split(",")]
     idle_counts = [int(x) for x in args.idle.split(",")] if args.idle else []
+    if not idle_counts:
+        pass
     results: dict[Any, Any] = {}
     for server_kind in args.servers.split(","):
         for app, module in (("full", "project.asgi:application"), ("baseline", "bench.baseline_relay:application")):
+            if app not in args.apps.split(","):
+                continue
             print(f"== {server_kind} / {app}", flush=True)
             server = Server(server_kind, module, env)
             try:
@@ -444,6 +448,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--idle", default="1000,5000")
     parser.add_argument("--fanout", type=int, default=200)
+    parser.add_argument("--apps", default="full,baseline", help="full, baseline or both")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")

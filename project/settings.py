@@ -207,6 +207,8 @@ WS_AUTH_TIMEOUT_SECONDS: float = env.float("WS_AUTH_TIMEOUT_SECONDS", default=5.
 WS_IDLE_TIMEOUT_SECONDS: float = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
 WS_COMMANDS_PER_10S: int = env.int("WS_COMMANDS_PER_10S", default=100)
 TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
+# Threads per process for the sockets' database work on PostgreSQL (chat/realtime/threads.py).
+WS_DB_THREADS: int = env.int("WS_DB_THREADS", default=8)
 # Frames queued for one socket before it is closed as too slow (it resumes on reconnect).
 WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=1000)
 # Widget fallbacks: SSE keep-alive and lifetime, long-poll wait, open streams per widget token.

@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -33,6 +32,7 @@ from chat.events import OPERATOR_ONLY_TYPES, STREAM_GROUP
 from chat.models import Audience, Event
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import OperatorScope, Scope, WidgetScope
+from chat.realtime.threads import run_db
 from chat.stream import read_released, stable_watermark
 
 logger = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ class StreamHub:
     # --- Reader, listener, sweeper -------------------------------------------------------------
 
     async def _start(self) -> None:
-        self.cursor = await database_sync_to_async(stable_watermark)()
+        self.cursor = await run_db(stable_watermark)()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         layer = get_channel_layer()
@@ -394,7 +394,7 @@ class StreamHub:
 
     async def _catch_up(self) -> bool:
         """Deliver every released event after the cursor; True if one is still held back."""
-        read = database_sync_to_async(read_released)
+        read = run_db(read_released)
         while True:
             batch = await read(self.cursor)
             # No await between the fan-out and the cursor move: a replay that captures the

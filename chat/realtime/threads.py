@@ -1,21 +1,67 @@
 """Where socket and stream code runs its synchronous database work: one place to decide.
 
 Channels' ``database_sync_to_async`` is thread-sensitive: every call of the process runs in one
-shared thread, one after another. That serializes the database work of all sockets of a process
-(bench/relay.py finds the knee there; more processes scale it out). Running the calls on a thread
-pool instead (``thread_sensitive=False``) was tried and measured faster, but Django's connections
-then live in per-call contexts that close_old_connections() does not reach: idle PostgreSQL
-sessions accumulated (tests/realtime found them at database teardown). Until that is solved
-properly (a dedicated pool whose threads own their connections), the safe default stays.
+shared thread, one after another, which serializes the database work of all the process's
+sockets (bench/relay.py found the knee there). On PostgreSQL each call is an independent
+transaction, so the calls run on a small pool of WS_DB_THREADS threads instead:
+
+* each pool thread owns its connection (plain threads, no copied asgiref context, so Django's
+  connection handler sees one context per thread), opened and recycled by
+  ``close_old_connections()`` around each call, as CONN_MAX_AGE says. (``thread_sensitive=False``
+  was tried first: connections then live in per-call contexts that close_old_connections() does
+  not reach, and idle sessions accumulated);
+* the thread knows the event loop it serves, so ``async_to_sync`` in it (the dispatcher's poke
+  after commit, control messages) runs on that loop, exactly as from Channels' own thread.
+
+SQLite (embedded mode, one writer) keeps Channels' single thread.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=settings.WS_DB_THREADS, thread_name_prefix="realtime-db")
+        return _pool
+
+
+def _in_pool_thread(loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    # What asgiref's SyncToAsync records for its own threads: async_to_sync() then schedules
+    # coroutines on ``loop`` instead of starting a private event loop.
+    SyncToAsync.threadlocal.main_event_loop = loop
+    SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+    close_old_connections()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        close_old_connections()
 
 
 def run_db(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``database_sync_to_async(func)`` (see the module docstring)."""
-    return database_sync_to_async(func)
+    """An awaitable version of ``func`` that runs it in a database thread (see above)."""
+    if not settings.DATABASE_IS_POSTGRES:
+        return database_sync_to_async(func)
+
+    @functools.wraps(func)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_executor(), _in_pool_thread, loop, func, args, kwargs)
+
+    return call
