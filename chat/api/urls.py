@@ -3,7 +3,8 @@
 The widget's real-time fallbacks (``widget/v1/stream``, ``widget/v1/events``) live in
 chat/api/stream_urls.py.
 """
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -79,9 +80,15 @@ widget_v1 = [
     *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
 ]
 
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/ (a typo, a non-numeric id): the JSON error, not an HTML page."""
+    return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint."}}, status=404)
+
+
 urlpatterns = [
     path("v1/", include(v1)),
     path("widget/v1/", include(widget_v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^", not_found),  # last: after every real route
 ]

@@ -98,3 +98,9 @@ def test_profile_get_and_patch_name_and_availability():
     assert response.json()["availability"] == "busy"
     assert OperatorProfile.objects.get(user=user).availability == "busy"
     assert_error(client.patch("/api/v1/profile", {"availability": "asleep"}, format="json"), 400, "invalid_data")
+
+
+def test_unknown_paths_under_api_answer_the_json_404(world, client_a):
+    assert_error(client_a.get("/api/v1/conversations/abc/"), 404, "not_found")
+    assert_error(client_a.post("/api/v1/no-such-thing", {}, format="json"), 404, "not_found")
+    assert_error(APIClient().get("/api/v2/"), 404, "not_found")
