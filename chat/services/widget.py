@@ -50,7 +50,15 @@ def inbox_for_website_token(website_token: str) -> Inbox:
 
 
 def _new_contact_inbox(*, inbox: Inbox, contact: Contact, source_id: str | None) -> ContactInbox:
-    return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id or str(uuid.uuid4()))
+    """A new visitor, under the source_id the widget proposed if it is still free (two first
+    loads racing with the same one: the second gets a fresh id rather than an error)."""
+    if source_id:
+        try:
+            with transaction.atomic():
+                return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id)
+        except IntegrityError:
+            pass
+    return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)

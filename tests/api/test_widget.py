@@ -230,3 +230,12 @@ def test_verified_identity_updates_the_contact(world):
     start(world.inbox_a, identifier="user-9", identifier_hash=digest, name="New name")
     known.refresh_from_db()
     assert known.name == "New name"
+
+
+def test_unknown_source_id_is_used_and_a_taken_one_is_not_an_error(world):
+    body = start(world.inbox_a, source_id="visitor-chosen-1").json()
+    assert body["contact_inbox"]["source_id"] == "visitor-chosen-1"
+    from chat.services.widget import _new_contact_inbox
+
+    again = _new_contact_inbox(inbox=world.inbox_a, contact=ContactFactory(), source_id="visitor-chosen-1")
+    assert again.source_id != "visitor-chosen-1"
