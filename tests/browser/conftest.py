@@ -178,6 +178,52 @@ def demo_inbox(messenger_server: LiveServer, admin_api: httpx.Client) -> dict:
 
 
 @pytest.fixture(scope="session")
+def shop_origin(messenger_server: LiveServer) -> Iterator[str]:
+    """A business's own site on another origin: a tiny HTTP server whose pages carry the
+    snippet (``/?token=…``). Served from loopback like the messenger, because Chromium does
+    not let a public page reach 127.0.0.1."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    class ShopPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+            body = (f"<!doctype html><title>Shop</title><h1>Shop</h1>"
+                    f'<script src="{messenger_server.url}/widget.js" data-website-token="{token}" async></script>')
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", _free_port()), ShopPage)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def shop_inbox(admin_api: httpx.Client, demo_inbox: dict, shop_origin: str) -> dict:
+    """A second inbox, as a business configures it: only its own site may embed the widget."""
+    response = admin_api.post("/api/v1/inboxes/", json={
+        "name": "Shop", "branch": demo_inbox.get("branch"), "channel_type": "web_widget",
+        "enable_auto_assignment": True, "allowed_origins": [shop_origin], "greeting": "Welcome to the shop!",
+    })
+    response.raise_for_status()
+    inbox = response.json()
+    agents = admin_api.get("/api/v1/agents/").json()
+    rows = agents["results"] if isinstance(agents, dict) else agents
+    agent_id = next(a["id"] for a in rows if a.get("username") == "agent")
+    admin_api.post(f"/api/v1/inboxes/{inbox['id']}/members/", json={"user_ids": [agent_id]}).raise_for_status()
+    return inbox
+
+
+@pytest.fixture(scope="session")
 def browser(messenger_server: LiveServer):
     from playwright.sync_api import sync_playwright
 
