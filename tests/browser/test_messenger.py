@@ -238,6 +238,6 @@ def test_widget_on_a_business_site_of_another_origin(shop_origin, shop_inbox, op
     frame = widget(page)
     frame.locator("#launcher").click()
     expect(frame.locator(".greeting")).to_contain_text("Welcome to the shop!", timeout=WAIT)
-    expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=8_000)
     visitor_send(frame, f"Hello from the shop {tag}")
     open_card(operator_page, tag)
