@@ -97,7 +97,10 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
       ensureConversation(cid);
       return;
     }
-    if (type === "message.created" && isNew) {
+    // A snapshot row already counts messages up to its last_message: a replayed event for one
+    // of those (the thread not loaded, so no id to dedupe on) must not count twice.
+    const known = conv.last_message && conv.last_message.id != null && message.id <= conv.last_message.id;
+    if (type === "message.created" && isNew && !known) {
       if (message.direction !== "activity") conv.last_message = message;
       if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {
         conv.last_activity_at = message.created_at;
