@@ -81,8 +81,13 @@ def servers(django_db_setup, django_db_blocker) -> Iterator[list[str]]:
         for index in range(2):
             port = _free_port()
             log = logs / f"daphne-{index}.log"
+            if os.environ.get("LIVE_SERVER") == "uvicorn":  # the same suite against uvicorn
+                cmd = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1",
+                       "--port", str(port), "--log-level", "warning"]
+            else:
+                cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
             proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+                cmd,
                 cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
             )
             procs.append(proc)
