@@ -252,6 +252,20 @@ def operator_state(browser, messenger_server: LiveServer, tmp_path_factory) -> s
     return str(path)
 
 
+def login(browser, server: LiveServer, username: str, password: str):
+    """A new context signed in through the login page, on the panel."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto("/login/?next=/app/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("body")).to_have_attribute("data-conn", "open", timeout=15_000)
+    return context, page
+
+
 @pytest.fixture
 def operator_page(browser, messenger_server: LiveServer, operator_state: str, demo_inbox):
     """The operator panel at 1280×800, connected, on the "All" tab."""

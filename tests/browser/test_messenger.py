@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import login, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -241,3 +241,31 @@ def test_widget_on_a_business_site_of_another_origin(shop_origin, shop_inbox, op
     expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=8_000)
     visitor_send(frame, f"Hello from the shop {tag}")
     open_card(operator_page, tag)
+
+
+def test_actions_show_at_once_in_another_operators_panel(browser, messenger_server, operator_page, visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"Please escalate {tag}")
+    agent_card = open_card(operator_page, tag)
+    context, supervisor = login(browser, messenger_server, "supervisor", "supervisor-demo-pass")
+    try:
+        supervisor.get_by_role("tab", name="All").click()
+        supervisor.get_by_label("Status").select_option("all")
+        card = open_card(supervisor, tag)
+
+        # The supervisor acts; the agent's panel follows at once.
+        supervisor.get_by_label("Priority").select_option("high")
+        expect(agent_card.locator(".chip.prio-high")).to_be_visible(timeout=WAIT)
+        supervisor.get_by_label("Assignee").select_option(label="Sam Supervisor (me) · online")
+        expect(agent_card.locator(".assignee")).to_have_attribute("title", "Assigned to Sam Supervisor", timeout=WAIT)
+        supervisor.get_by_label("Assignee").select_option(label="Ann Agent · online")
+        expect(operator_page.locator(".toast", has_text=f"assigned to you: {agent_card.locator('.card-name').inner_text()}")
+               ).to_be_visible(timeout=WAIT)
+
+        # The agent resolves; the supervisor sees the status and the activity line.
+        operator_page.get_by_test_id("toggle-status").click()
+        expect(card.locator(".chip.status-resolved")).to_be_visible(timeout=WAIT)
+        expect(supervisor.locator(".activity", has_text="resolved by Ann Agent")).to_be_visible(timeout=WAIT)
+    finally:
+        context.close()

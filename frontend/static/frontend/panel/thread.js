@@ -83,16 +83,20 @@ function renderHeader(ctl) {
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
-  // Members of the conversation's inbox (any known operator if the directory lacks it).
+  // Supervisors and administrators assign to any member of the conversation's inbox; agents
+  // may only take a conversation or release their own (the server enforces it).
   const people = new Map();
-  const members = inbox && inbox.members && inbox.members.length ? inbox.members : [...state.users.values()];
+  const canAssignOthers = state.me.role && state.me.role !== "agent";
+  const members = !canAssignOthers ? []
+    : inbox && inbox.members && inbox.members.length ? inbox.members : [...state.users.values()];
   for (const user of members) people.set(user.id, { ...user, ...(state.users.get(user.id) || {}) });
   if (conv.assignee) people.set(conv.assignee.id, { ...conv.assignee, ...(people.get(conv.assignee.id) || {}) });
   people.set(state.me.id, { ...state.me, ...(people.get(state.me.id) || {}) });
   for (const user of [...people.values()].sort((a, b) => userName(a).localeCompare(userName(b)))) {
     const label = user.id === state.me.id ? `${userName(user)} (me)` : userName(user);
     const status = state.presence.get(user.id);
-    assign.append(h("option", { value: String(user.id) }, status ? `${label} · ${status}` : label));
+    assign.append(h("option", { value: String(user.id), disabled: !canAssignOthers && user.id !== state.me.id },
+      status ? `${label} · ${status}` : label));
   }
   assign.value = conv.assignee ? String(conv.assignee.id) : "";
   assign.addEventListener("change", () => ctl.assign(conv.id, assign.value ? Number(assign.value) : null));
