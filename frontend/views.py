@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
 from chat.models import ChannelType, Inbox, InboxMember, Role
@@ -91,7 +91,7 @@ def _file_response(request: HttpRequest, path: Path, content_type: str, max_age:
     return response
 
 
-@require_GET
+@require_safe
 def widget_loader(request: HttpRequest) -> HttpResponse:
     """``/widget.js``: the one script a business pastes into its site (kept tiny, cached briefly
     so that a fix reaches every site within minutes)."""
@@ -100,7 +100,7 @@ def widget_loader(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def static_file(request: HttpRequest, path: str) -> HttpResponse:
     """Serve app statics (``/static/...``) through the staticfiles finders, with DEBUG on or off.
 
@@ -143,7 +143,7 @@ def _frame_ancestors(inbox: Inbox) -> str:
 
 
 @xframe_options_exempt
-@require_GET
+@require_safe
 def widget_frame(request: HttpRequest) -> HttpResponse:
     """The widget's own page, loaded by ``widget.js`` in an iframe: its CSS and DOM are isolated
     from the host site. Only the inbox's allowed origins may frame it."""
@@ -160,7 +160,7 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def widget_config(request: HttpRequest) -> JsonResponse:
     """Public facts about an inbox shown before the visitor writes: name, greeting, and whether
     an operator is available right now."""
@@ -178,7 +178,7 @@ def widget_config(request: HttpRequest) -> JsonResponse:
     return response
 
 
-@require_GET
+@require_safe
 def demo(request: HttpRequest) -> HttpResponse:
     """A stand-in for a business's website with the widget snippet pasted in."""
     token = request.GET.get("website_token")
