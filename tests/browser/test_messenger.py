@@ -269,3 +269,20 @@ def test_actions_show_at_once_in_another_operators_panel(browser, messenger_serv
         expect(supervisor.locator(".activity", has_text="resolved by Ann Agent")).to_be_visible(timeout=WAIT)
     finally:
         context.close()
+
+
+def test_reset_starts_a_new_anonymous_visitor(visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    page, frame = open_widget(visitor_context)
+    visitor_send(frame, f"Forget me {tag}")
+    before = frame.locator("body").evaluate("() => window.__widget.session.source_id")
+    page.evaluate("() => window.$messenger.reset()")
+    expect(frame.locator(".w-msg.mine")).to_have_count(0, timeout=WAIT)
+    expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    after = frame.locator("body").evaluate("() => window.__widget.session.source_id")
+    assert after != before
+    page.reload()
+    frame = widget(page)
+    frame.locator("#launcher").click()
+    expect(frame.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    expect(frame.locator(".w-msg", has_text=f"Forget me {tag}")).to_have_count(0)
