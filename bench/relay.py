@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "msg_bench_relay"
 ORIGIN = "https://shop.example"
 DRAIN_SECONDS = 10.0
+RUN_ID = os.urandom(4).hex()
 
 
 # --- Database and data ----------------------------------------------------------------------------
@@ -226,7 +227,11 @@ async def gather_limited(coros: list[Any], limit: int = 50) -> list[Any]:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """One measurement: what was sent and accepted, and the latency of each delivery of a
+    message numbered in ``[first_seq, ...)`` (late arrivals of an earlier level are ignored)."""
+
+    def __init__(self, first_seq: int = 0) -> None:
+        self.first_seq = first_seq
         self.latencies: list[float] = []
         self.accepted = 0
         self.refused = 0
@@ -245,10 +250,12 @@ class Recorder:
         }
 
 
-def parse_stamp(text: str) -> float | None:
+def parse_stamp(text: str, recorder: Recorder) -> float | None:
     # "b <seq> <intended unix time>"
     parts = text.split(" ")
-    return float(parts[2]) if len(parts) == 3 and parts[0] == "b" else None
+    if len(parts) != 3 or parts[0] != "b" or int(parts[1]) < recorder.first_seq:
+        return None
+    return float(parts[2])
 
 
 async def reader(ws: Any, recorder: Recorder | None, *, app: str, counts_replies: bool) -> None:
@@ -264,11 +271,11 @@ async def reader(ws: Any, recorder: Recorder | None, *, app: str, counts_replies
                     else:
                         recorder.refused += 1
                 elif kind == "message.created" and recorder is not None and not counts_replies:
-                    stamp = parse_stamp(frame["data"]["content"])
+                    stamp = parse_stamp(frame["data"]["content"], recorder)
                     if stamp is not None:
                         recorder.latencies.append(time.time() - stamp)
             elif recorder is not None:
-                stamp = parse_stamp(raw)
+                stamp = parse_stamp(raw, recorder)
                 if stamp is not None:
                     recorder.latencies.append(time.time() - stamp)
     except Exception:
@@ -288,8 +295,9 @@ async def sender(ws: Any, *, app: str, rate: float, start: float, duration: floa
             await asyncio.sleep(delay)
         text = f"b {seq_base + k} {intended:.6f}"
         if app == "full":
-            payload = json.dumps({"type": "message.create", "ref": seq_base + k, "data": {"content": text,
-                                                                                        "echo_id": str(seq_base + k)}})
+            # echo_id unique per run: a repeated one is an idempotent retry and creates nothing.
+            payload = json.dumps({"type": "message.create", "ref": seq_base + k,
+                                  "data": {"content": text, "echo_id": f"{RUN_ID}-{seq_base + k}"}})
         else:
             payload = text
         await ws.send(payload)
@@ -307,7 +315,14 @@ async def wait_drained(recorder: Recorder, timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def new_run_id() -> None:
+    """Each phase sends echo_ids of its own (repeats across phases would be idempotent no-ops)."""
+    global RUN_ID
+    RUN_ID = os.urandom(4).hex()
+
+
 async def relay_phase(base: str, app: str, data: Data, loads: list[float], duration: float) -> list[dict[str, Any]]:
+    new_run_id()
     if app == "full":
         ops = await gather_limited([operator_ws(base, op) for op, _ in data.pairs])
         vis = await gather_limited([widget_ws(base, v) for _, v in data.pairs])
@@ -318,7 +333,7 @@ async def relay_phase(base: str, app: str, data: Data, loads: list[float], durat
     seq = 0
     try:
         for load in loads:
-            recorder = Recorder()
+            recorder = Recorder(seq)
             readers = [asyncio.create_task(reader(w, recorder, app=app, counts_replies=False)) for w in ops]
             readers += [asyncio.create_task(reader(w, recorder, app=app, counts_replies=True)) for w in vis]
             per_socket = load / len(vis)
@@ -344,6 +359,7 @@ async def relay_phase(base: str, app: str, data: Data, loads: list[float], durat
 
 
 async def fanout_phase(base: str, app: str, data: Data, duration: float, rate: float = 10.0) -> dict[str, Any]:
+    new_run_id()
     if app == "full":
         ops = await gather_limited([operator_ws(base, t) for t in data.fan_tokens])
         visitor = await widget_ws(base, data.fan_visitor)
@@ -391,13 +407,13 @@ async def idle_phase(server: Server, app: str, data: Data, count: int) -> float:
 
 
 def table(results: dict[str, Any], loads: list[float], idle_counts: list[int]) -> str:
-    lines = ["| server | path | offered msg/s | delivered msg/s | p50 ms | p95 ms | p99 ms | lost | refused |",
+    lines = ["| server | path | offered msg/s | delivered msg/s | p50 ms | p95 ms | p99 ms | not delivered in 10 s | refused |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (server, app), res in results.items():
         for row in res["relay"]:
             lines.append(f"| {server} | {app} | {row['load']:.0f} | {row['rate']:.0f} | {row['p50']:.0f} | "
                          f"{row['p95']:.0f} | {row['p99']:.0f} | {row['lost']} | {row['refused']} |")
-    lines += ["", "| server | path | fan-out listeners | deliveries | p50 ms | p95 ms | p99 ms | lost |",
+    lines += ["", "| server | path | fan-out listeners | deliveries | p50 ms | p95 ms | p99 ms | not delivered in 10 s |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for (server, app), res in results.items():
         f = res["fanout"]

@@ -327,7 +327,7 @@ class StreamHub:
     # --- Reader, listener, sweeper -------------------------------------------------------------
 
     async def _start(self) -> None:
-        self.cursor = await run_db(stable_watermark)()
+        self.cursor = await run_db(stable_watermark, pool="stream")()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         layer = get_channel_layer()
@@ -394,7 +394,7 @@ class StreamHub:
 
     async def _catch_up(self) -> bool:
         """Deliver every released event after the cursor; True if one is still held back."""
-        read = run_db(read_released)
+        read = run_db(read_released, pool="stream")
         while True:
             batch = await read(self.cursor)
             # No await between the fan-out and the cursor move: a replay that captures the

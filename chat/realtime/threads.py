@@ -30,16 +30,18 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
+def _executor(name: str) -> ThreadPoolExecutor:
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=settings.WS_DB_THREADS, thread_name_prefix="realtime-db")
-        return _pool
+        pool = _pools.get(name)
+        if pool is None:
+            # The stream reader has a thread of its own: it must never queue behind commands.
+            workers = 1 if name == "stream" else settings.WS_DB_THREADS
+            pool = _pools[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"realtime-{name}")
+        return pool
 
 
 def _in_pool_thread(loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -54,14 +56,15 @@ def _in_pool_thread(loop: asyncio.AbstractEventLoop, func: Callable[..., Any], a
         close_old_connections()
 
 
-def run_db(func: Callable[..., Any]) -> Callable[..., Any]:
-    """An awaitable version of ``func`` that runs it in a database thread (see above)."""
+def run_db(func: Callable[..., Any], *, pool: str = "commands") -> Callable[..., Any]:
+    """An awaitable version of ``func`` that runs it in a database thread (see above);
+    ``pool="stream"`` is the hub reader's own thread."""
     if not settings.DATABASE_IS_POSTGRES:
         return database_sync_to_async(func)
 
     @functools.wraps(func)
     async def call(*args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_executor(), _in_pool_thread, loop, func, args, kwargs)
+        return await loop.run_in_executor(_executor(pool), _in_pool_thread, loop, func, args, kwargs)
 
     return call
