@@ -223,12 +223,6 @@ def test_operator_availability_reaches_the_widget(operator_page, visitor_context
     expect(status).to_contain_text("We are online", timeout=WAIT)
 
 
-@pytest.mark.xfail(
-    reason="server: the widget's socket and SSE/poll check Origin against the inbox's allowed_origins, but the "
-    "widget runs in the messenger's own iframe, so Origin is the messenger's host (4403); embedding is restricted "
-    "by the frame's CSP frame-ancestors instead (docs/frontend.md, Known gaps)",
-    strict=False,
-)
 def test_widget_on_a_business_site_of_another_origin(shop_origin, shop_inbox, operator_page, visitor_context):
     """The real embed: the snippet on the business's site loads our iframe from the messenger's
     host; the inbox allows only the business's origin."""
