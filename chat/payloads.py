@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from chat.models import Contact, Conversation, Message
+from chat.services.attachments import attachment_url
 
 
 def iso(value: datetime | None) -> str | None:
@@ -50,7 +51,7 @@ def message_payload(message: Message) -> dict[str, Any]:
     attachments = []
     if message.pk is not None:
         attachments = [
-            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": a.file.url if a.file else None}
+            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": attachment_url(a.pk) if a.file else None}
             for a in message.attachments.all()
         ]
     return {

@@ -1,7 +1,5 @@
 """Operator panel, login, widget loader and frame, demo page, statics."""
-from django.conf import settings
 from django.urls import path, re_path
-from django.views.static import serve
 from django.views.generic import RedirectView
 
 from frontend import views
@@ -20,7 +18,3 @@ urlpatterns = [
     re_path(r"^static/(?P<path>.+)$", views.static_file, name="static"),
 ]
 
-if settings.DEBUG:
-    # Uploaded attachments in development only: in production they need an endpoint that checks
-    # who asks (operator of the inbox, or the visitor's widget token); see docs/frontend.md.
-    urlpatterns.append(re_path(r"^media/(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT}))

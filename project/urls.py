@@ -2,8 +2,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chat.api.attachment_views import attachment_download
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Attachment files, only through their signed links (chat/services/attachments.py)
+    path("attachments/<int:pk>/<str:signature>/", attachment_download, name="attachment-download"),
     # Widget real-time fallbacks (SSE, long-poll): chat/api/stream_urls.py
     path("api/widget/v1/", include("chat.api.stream_urls")),
     # REST API (DRF): chat/api/urls.py
