@@ -16,7 +16,12 @@ from assignment.round_robin import RoundRobinQueue
 from chat.events import EventType, dispatch
 from chat.models import Audience, Conversation, ConversationStatus, Inbox, InboxMember
 from chat.payloads import conversation_payload, user_summary
-from chat.services.conversations import activity_add, conversation_for_event, invalidate_operator_unread
+from chat.services.conversations import (
+    activity_add,
+    conversation_emit,
+    conversation_for_event,
+    invalidate_operator_unread,
+)
 
 User = get_user_model()
 
@@ -122,13 +127,5 @@ def reserve_operator(
 
 
 def emit_updated(conversation_id: int) -> Conversation:
-    fresh = conversation_for_event(conversation_id)
-    dispatch(
-        EventType.CONVERSATION_UPDATED,
-        payload=conversation_payload(fresh),
-        inbox_id=fresh.inbox_id,
-        conversation_id=fresh.pk,
-        contact_inbox_id=fresh.contact_inbox_id,
-        audience=Audience.EVERYONE,
-    )
-    return fresh
+    """``conversation.updated`` with the conversation as it is now."""
+    return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.EVERYONE)

@@ -128,7 +128,8 @@ def lock_conversation(conversation_id: int) -> Conversation:
         raise NotFound("Conversation not found.") from None
 
 
-def _emit_conversation(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
+def conversation_emit(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
+    """Dispatch an event whose payload is the conversation as it is now (in the transaction)."""
     conversation = conversation_for_event(conversation_id)
     dispatch(
         event_type,
@@ -176,7 +177,7 @@ def conversation_set_status(
             until=snoozed_until.isoformat() if snoozed_until else "",
         ),
     )
-    return _emit_conversation(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
+    return conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
 
 
 def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None = None) -> Conversation:
@@ -198,7 +199,7 @@ def conversation_set_priority(*, conversation_id: int, priority: str, actor_user
         return conversation_for_event(conversation_id)
     Conversation.objects.filter(pk=conversation_id).update(priority=priority)
     activity_add(conversation=conversation, content=f"Priority set to {priority} by {actor_name(user=actor_user)}")
-    return _emit_conversation(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
+    return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 
 
 @transaction.atomic
@@ -209,7 +210,7 @@ def conversation_update_attributes(
     lock_conversation(conversation_id)
     if custom_attributes is not None:
         Conversation.objects.filter(pk=conversation_id).update(custom_attributes=custom_attributes)
-    return _emit_conversation(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
+    return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 
 
 def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -228,7 +229,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500)
                 continue  # another worker (or a new message) got there first
             Conversation.objects.filter(pk=conversation_id).update(status=ConversationStatus.OPEN, snoozed_until=None)
             activity_add(conversation=conversation, content="Conversation was reopened after its snooze ended")
-            _emit_conversation(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
+            conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
             woken.append(conversation_id)
     return woken
 

@@ -31,7 +31,7 @@ from chat.services.conversations import (
     conversation_create,
     invalidate_operator_unread,
     lock_conversation,
-    _emit_conversation,
+    conversation_emit,
 )
 from chat.store import get_store
 
@@ -248,7 +248,7 @@ def _record_locked(
     )
     for event_type in events:
         if event_type == EventType.CONVERSATION_STATUS_CHANGED:
-            _emit_conversation(event_type, conversation.pk, audience=Audience.EVERYONE)
+            conversation_emit(event_type, conversation.pk, audience=Audience.EVERYONE)
         else:
             dispatch(
                 event_type,

@@ -21,7 +21,7 @@ from chat.services.conversations import (
     touch_contact_last_seen,
 )
 from chat.services.messages import message_create
-from tests.chat.conftest import run_concurrently
+from tests.concurrency import run_concurrently
 from tests.factories import BranchFactory, ContactInboxFactory, InboxFactory, UserFactory, make_conversation
 
 pytestmark = pytest.mark.django_db

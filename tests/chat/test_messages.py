@@ -12,7 +12,7 @@ from chat.errors import ContactBlocked, ContentTooLong, FloodLimited, InvalidDat
 from chat.models import Contact, Conversation, ConversationStatus, Event, Message, MessageDirection
 from chat.services.conversations import conversation_set_status
 from chat.services.messages import message_create, visitor_message_send
-from tests.chat.conftest import run_concurrently
+from tests.concurrency import run_concurrently
 from tests.factories import ContactInboxFactory, InboxFactory, UserFactory, make_conversation
 
 pytestmark = pytest.mark.django_db

@@ -1,15 +1,12 @@
 """Helpers shared by the presence and assignment tests."""
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
-
-from django.db import connections
 
 from chat.models import Availability, OperatorProfile, Role
 from presence.tracker import OnlineStatusTracker
+from tests.concurrency import run_concurrently
 from tests.factories import InboxFactory, InboxMemberFactory, UserFactory
 
 T0 = float(int(time.time()))  # a fixed "now" close to the real clock (store keys expire on it)
@@ -34,28 +31,6 @@ def set_availability(user: Any, availability: str) -> None:
 def auto_inbox(**kwargs: Any):
     kwargs.setdefault("enable_auto_assignment", True)
     return InboxFactory(**kwargs)
-
-
-def run_concurrently(worker: Callable[[int], Any], count: int) -> list[Any]:
-    """Run ``worker(i)`` in ``count`` threads released at once; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = worker(index)
-        except Exception as exc:  # asserted on by the test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    return results
 
 
 __all__ = ["T0", "Availability", "operators", "connect", "set_availability", "auto_inbox", "run_concurrently"]
