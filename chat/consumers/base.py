@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from chat.realtime.threads import run_db
@@ -34,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 # A handler returns the reply's data, or NO_REPLY when it sent its reply itself.
 NO_REPLY: Any = object()
-
-Handler = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:

@@ -17,7 +17,6 @@ from tests.realtime.conftest import (
     command,
     db,
     eventually,
-    frames_of,
     joined_operator,
     receive,
     receive_until,
