@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -65,10 +66,12 @@ def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture(scope="session")
 def servers(django_db_setup, django_db_blocker) -> Iterator[list[str]]:
     """Two daphne processes on the test database; their base URLs (http://127.0.0.1:port)."""
-    name = connection.settings_dict["NAME"]
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    database_url = f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        "DATABASE_URL": database_url,  # the test database pytest-django created
         "REDIS_URL": settings.REDIS_URL,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "live-test-secret"),
         "STREAM_POLL_SECONDS": "0.2",
