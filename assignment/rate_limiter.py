@@ -13,12 +13,12 @@ more than N.
 """
 from __future__ import annotations
 
-import time
 
 from django.conf import settings
 
 from chat.models import Inbox
 from chat.store import SharedStore, get_store
+from presence import clock
 
 
 class AssignmentRateLimiter:
@@ -33,13 +33,13 @@ class AssignmentRateLimiter:
 
     def count(self, user_id: int, *, now: float | None = None) -> int:
         """Automatic assignments to the operator in the window ending at ``now``."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         return self.store.window_count(self._key(user_id), now=now, window=self.window)
 
     def counts(self, user_ids: list[int], *, now: float | None = None) -> dict[int, int]:
         """``count`` for many operators. On Redis in one round trip (a pipeline of ZCOUNTs, the
         same query as ``window_count``): the rotation checks every candidate on each pick."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         client, prefixed = getattr(self.store, "client", None), getattr(self.store, "_k", None)
         if client is None or prefixed is None or not user_ids:
             return {uid: self.count(uid, now=now) for uid in user_ids}
@@ -54,5 +54,5 @@ class AssignmentRateLimiter:
     def record(self, user_id: int, *, token: str, now: float | None = None) -> bool:
         """Count one assignment (``token`` names it) if the operator is under the limit;
         False, and nothing counted, if they are not. Atomic across processes."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         return self.store.window_add(self._key(user_id), now=now, window=self.window, limit=self.limit, member=token)

@@ -15,7 +15,6 @@ waiting conversation) live in assignment/reactions.py.
 """
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +41,7 @@ from chat.models import Conversation, ConversationStatus, Inbox, Priority
 from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
 from presence.models import OperatorPresence
 from presence.tracker import OnlineStatusTracker, get_tracker
+from presence import clock
 
 User = get_user_model()
 
@@ -107,7 +107,7 @@ def auto_assign_once(
     *, conversation_id: int, now: float | None = None, tracker: OnlineStatusTracker | None = None
 ) -> tuple[Outcome, Conversation | None]:
     """One attempt to auto-assign one conversation, and why it did or did not happen."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     tracker = tracker or get_tracker()
     with transaction.atomic():
         try:
@@ -197,7 +197,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
     conversation already with an available supervisor of the branch keeps them. With nobody
     available the conversation keeps its assignee and the activity line says so.
     """
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     if actor is not None and not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
     tracker = get_tracker()

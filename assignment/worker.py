@@ -24,6 +24,7 @@ from chat.services.conversations import conversations_wake_snoozed
 from chat.store import get_store
 from presence.models import OperatorPresence
 from presence.tracker import as_datetime, get_tracker
+from presence import clock
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def presence_tick(*, now: float | None = None) -> dict[int, str]:
 def release_tick(*, now: float | None = None) -> list[int]:
     """Release the open conversations of operators offline for longer than the release delay.
     The release emits ``assignee.changed`` to nobody, so they are reassigned to someone online."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     delay = settings.ASSIGNMENT_RELEASE_DELAY_SECONDS
     cutoff = as_datetime(now - delay)
     offline = OperatorPresence.objects.filter(status=OFFLINE, changed_at__lte=cutoff)
@@ -62,7 +63,7 @@ def release_tick(*, now: float | None = None) -> list[int]:
 def snooze_tick(*, now: float | None = None) -> list[int]:
     """Reopen snoozed conversations whose time has come; their ``conversation.status_changed``
     lets assignment pick up those without an assignee."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     return conversations_wake_snoozed(now=as_datetime(now))
 
 
@@ -78,7 +79,7 @@ def waiting_tick(*, now: float | None = None) -> int:
 
 def prune_events_tick(*, now: float | None = None, batch: int = 5000) -> int:
     """Delete outbox events older than EVENT_RETENTION_HOURS, in batches."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     cutoff = as_datetime(now) - timedelta(hours=settings.EVENT_RETENTION_HOURS)
     deleted = 0
     while True:

@@ -150,7 +150,17 @@ def dispatch(
     _insert(row)
     published = PublishedEvent.from_row(row)
     transaction.on_commit(lambda: _publish(published))
+    # One poke per transaction, not per event. Django drops the hooks of a rolled-back
+    # savepoint together with its events, so a surviving event always has a poke after it.
+    if not any(hook is _poke_after_commit for _, hook, _ in connection.run_on_commit):
+        transaction.on_commit(_poke_after_commit)
     return row
+
+
+_RUNNING_XIDS_SQL = (
+    "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
+    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
+)
 
 
 def _insert(row: Event) -> None:
@@ -166,14 +176,17 @@ def _insert(row: Event) -> None:
     # snapshot's xip omits transactions whose xid is above its xmax (latest completed + 1).
     table = Event._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id()")
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
-        row.id = cursor.fetchone()[0]
-        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is cached per transaction
+        # A FROM-subquery with a volatile function is never pulled up: own xid comes first.
         cursor.execute(
-            "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
-            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
+            "SELECT own.xid::text, nextval(pg_get_serial_sequence(%s, 'id')) FROM (SELECT pg_current_xact_id() AS xid) AS own",
+            [table],
         )
+        own_xid, row.id = cursor.fetchone()
+        if getattr(connection, "_event_activity_read_in", None) == own_xid:
+            # pg_stat_activity is cached per transaction: a second event needs a fresh read.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+        connection._event_activity_read_in = own_xid
+        cursor.execute(_RUNNING_XIDS_SQL)
         row.pending_xids = sorted(cursor.fetchone()[0], key=int)
     row.save(force_insert=True)
 
@@ -185,6 +198,9 @@ def _publish(event: PublishedEvent) -> None:
                 callback(event)
             except Exception:  # one subscriber's failure must not stop the others
                 logger.exception("event subscriber %r failed for %s #%s", callback, event.type, event.id)
+
+
+def _poke_after_commit() -> None:
     poke_stream()
 
 

@@ -21,7 +21,6 @@ honour the deadlines exactly, so assignment never waits for the worker.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -33,6 +32,7 @@ from chat.models import Audience, Inbox, InboxMember, OperatorProfile
 from chat.store import SharedStore, get_store
 from presence.models import OperatorPresence
 from presence.policy import OFFLINE, ONLINE, closed_socket_deadline, effective_status, socket_deadline
+from presence import clock
 
 ALIVE_KEY = "presence:alive"
 _EPSILON = 1e-6
@@ -89,13 +89,13 @@ class OnlineStatusTracker:
     def set_online(self, *, user_id: int, socket_id: str, now: float | None = None) -> str | None:
         """A socket connected: the operator counts as connected; returns the new status if
         this was a transition (it was published), else None."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         self._touch(user_id, socket_id, now)
         return self.reconcile(user_id, now=now)
 
     def heartbeat(self, *, user_id: int, socket_id: str, now: float | None = None) -> str | None:
         """A socket is still alive: push its deadline on. Cheap when nothing changed (no SQL)."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         self._touch(user_id, socket_id, now)
         seen = self.store.get(_seen_key(user_id))
         if seen:
@@ -107,7 +107,7 @@ class OnlineStatusTracker:
     def set_offline(self, *, user_id: int, socket_id: str, now: float | None = None) -> str | None:
         """A socket closed cleanly. It still counts for the grace period; the worker (or any
         later reconcile) publishes ``offline`` once no socket counts any more."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         deadline = closed_socket_deadline(now=now, grace=self.grace)
         key = _user_key(user_id)
         self.store.zadd(key, {socket_id: deadline})
@@ -119,11 +119,11 @@ class OnlineStatusTracker:
         return None
 
     def is_connected(self, user_id: int, *, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         return bool(self.store.zrangebyscore(_user_key(user_id), now + _EPSILON, float("inf")))
 
     def connected_user_ids(self, *, now: float | None = None) -> set[int]:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         return {int(u) for u in self.store.zrangebyscore(ALIVE_KEY, now + _EPSILON, float("inf"))}
 
     # --- Transitions --------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class OnlineStatusTracker:
     def reconcile(self, user_id: int, *, now: float | None = None) -> str | None:
         """Recompute the operator's effective status under their presence row lock; publish
         ``presence.updated`` (one event per inbox they belong to) only if it changed."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         with transaction.atomic():
             row = OperatorPresence.objects.select_for_update().filter(user_id=user_id).first()
             if row is None:
@@ -198,7 +198,7 @@ class OnlineStatusTracker:
         """The worker's tick: publish every transition that time alone caused (sockets past
         their TTL, clean disconnects past the grace), and heal any status the published row
         got wrong. Idempotent and safe to run in several workers at once (row locks)."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         connected = self.connected_user_ids(now=now)
         published = dict(OperatorPresence.objects.values_list("user_id", "status"))
         suspects = [uid for uid, status in published.items() if status != OFFLINE and uid not in connected]
@@ -242,18 +242,18 @@ class OnlineStatusTracker:
     # --- Contacts (tracked, not broadcast) ----------------------------------------------------
 
     def contact_set_online(self, *, contact_id: int, inbox_id: int, socket_id: str, now: float | None = None) -> None:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         key = _contact_key(contact_id)
         self.store.zadd(key, {f"{inbox_id}:{socket_id}": socket_deadline(now=now, ttl=self.ttl)})
         self.store.zremrangebyscore(key, float("-inf"), now - self.ttl)
         self.store.expire(key, self.ttl * 2 + self.grace + 60)
 
     def contact_set_offline(self, *, contact_id: int, inbox_id: int, socket_id: str, now: float | None = None) -> None:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         self.store.zadd(_contact_key(contact_id), {f"{inbox_id}:{socket_id}": closed_socket_deadline(now=now, grace=self.grace)})
 
     def contact_is_online(self, contact_id: int, *, inbox_id: int | None = None, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         live = self.store.zrangebyscore(_contact_key(contact_id), now + _EPSILON, float("inf"))
         return any(inbox_id is None or member.startswith(f"{inbox_id}:") for member in live)
 

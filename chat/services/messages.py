@@ -237,7 +237,10 @@ def _record_locked(
             conversations.update(waiting_since=None, last_activity_at=Now())
         events.append(EventType.FIRST_REPLY_CREATED if first else EventType.REPLY_CREATED)
 
-    message = Message.objects.select_related("sender_user__operator_profile", "sender_contact").get(pk=message.pk)
+    if attachments:
+        message = Message.objects.select_related("sender_user__operator_profile", "sender_contact").get(pk=message.pk)
+    else:
+        message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}
     dispatch(
         EventType.MESSAGE_CREATED,
         payload=message_payload(message),

@@ -14,7 +14,7 @@ from chat.store import get_store
 from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
 from tests.presence.helpers import T0, auto_inbox, connect, operators, set_availability
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock_at_t0")]
 
 
 def new_conversations(inbox, count):

@@ -9,7 +9,7 @@ from chat.models import Conversation, Message, MessageDirection, Role
 from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
 from tests.presence.helpers import T0, auto_inbox, connect, operators
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock_at_t0")]
 
 
 @pytest.fixture

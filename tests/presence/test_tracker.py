@@ -11,7 +11,7 @@ from presence.models import OperatorPresence
 from tests.factories import InboxFactory, InboxMemberFactory, UserFactory
 from tests.presence.helpers import T0, run_concurrently
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clock_at_t0")]
 
 
 def presence_events(published, *, user=None):
