@@ -2,7 +2,8 @@
 
 Both are async views: a waiting client holds a coroutine and a hub subscription, never a
 thread. They deliver the same durable events, with the same ids and frames, as the widget
-socket; typing (ephemeral) is socket-only. Authentication: the ``X-Widget-Token`` header, or
+socket, and the operators' typing frames (ephemeral: no id, nothing replayed) while the request
+is open. Authentication: the ``X-Widget-Token`` header, or
 ``?token=`` for ``EventSource``, which cannot set headers.
 
 * ``GET /api/widget/v1/stream``: ``text/event-stream``; each event is ``id: <id>``,
@@ -19,24 +20,75 @@ At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from chat.realtime.threads import run_db
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
 from chat.api.cors import add_cors_headers, preflight_response
 from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
+from chat.events import contact_inbox_group
+from chat.realtime import codec
+from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
 from chat.realtime.replay import replay_events
 from chat.realtime.scopes import WidgetScope
+from chat.realtime.threads import run_db
+
+logger = logging.getLogger(__name__)
 
 _open_per_token: Counter[str] = Counter()
+
+
+class EphemeralListener:
+    """While a fallback request is open, forward the visitor's ephemeral frames (typing) and
+    close orders from the channel layer into its sink, as the widget socket's handlers do."""
+
+    def __init__(self, sink: QueueSink, contact_inbox_id: int) -> None:
+        self._sink = sink
+        self._group = contact_inbox_group(contact_inbox_id)
+        self._layer = get_channel_layer()
+        self._channel: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._layer is None:
+            return
+        try:
+            self._channel = await self._layer.new_channel("widget-fallback.")
+            await self._layer.group_add(self._group, self._channel)
+        except Exception:  # typing is best effort; durable events do not depend on it
+            logger.warning("fallback could not subscribe to %s", self._group, exc_info=True)
+            self._channel = None
+            return
+        self._task = asyncio.get_running_loop().create_task(self._forward())
+
+    async def _forward(self) -> None:
+        while True:
+            message = await self._layer.receive(self._channel)
+            kind = message.get("type")
+            if kind == EPHEMERAL_FRAME and message.get("exclude_channel") != self._channel:
+                self._sink.put(codec.dumps(message["frame"]), None)
+            elif kind == SOCKET_CLOSE:
+                self._sink.overflow()  # ends the response; the client's next request is refused
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._layer.group_discard(self._group, self._channel)
 
 
 def _error(exc: AppError, request: Any, access: WidgetAccess | None = None) -> HttpResponse:
@@ -114,30 +166,35 @@ async def widget_stream(request: Any) -> HttpResponse:
             raise
     except AppError as exc:
         return _error(exc, request, access)
-    response = StreamingHttpResponse(_sse(hub, sink, token), content_type="text/event-stream")
+    listener = EphemeralListener(sink, access.contact_inbox_id)
+    await listener.start()
+    response = StreamingHttpResponse(_sse(hub, sink, token, listener), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return _cors(response, request, access)
 
 
-async def _sse(hub: StreamHub, sink: QueueSink, token: str) -> AsyncIterator[bytes]:
+def _sse_item(event_id: int | None, text: str) -> bytes:
+    # Ephemeral frames carry no id line, so they never move the browser's Last-Event-ID.
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {_event_type(text)}\ndata: {text}\n\n".encode()
+
+
+async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralListener) -> AsyncIterator[bytes]:
     try:
         yield b"retry: 1000\n\n"
         deadline = time.monotonic() + settings.SSE_MAX_SECONDS
         while True:
             items = sink.take()
             if items:
-                yield b"".join(
-                    f"id: {event_id}\nevent: {_event_type(text)}\ndata: {text}\n\n".encode()
-                    for event_id, text in items
-                    if event_id is not None
-                )
+                yield b"".join(_sse_item(event_id, text) for event_id, text in items)
             remaining = deadline - time.monotonic()
             if sink.closed or remaining <= 0:
                 break  # too far behind, or time is up: the client reconnects with Last-Event-ID
             if not await sink.wait(min(settings.SSE_KEEPALIVE_SECONDS, remaining)):
                 yield b": keep-alive\n\n"
     finally:
+        await listener.stop()
         await hub.leave(sink)
         _release(token)
 
@@ -163,8 +220,14 @@ async def widget_events(request: Any) -> HttpResponse:
             hub, sink = await _subscribe(access, after)
             try:
                 items = sink.take()
-                if not items and after is not None and await sink.wait(settings.LONGPOLL_WAIT_SECONDS):
-                    items = sink.take()
+                if not items and after is not None:
+                    listener = EphemeralListener(sink, access.contact_inbox_id)
+                    await listener.start()
+                    try:
+                        if await sink.wait(settings.LONGPOLL_WAIT_SECONDS):
+                            items = sink.take()
+                    finally:
+                        await listener.stop()
                 last_event_id = sink.last_sent_id
             finally:
                 await hub.leave(sink)
@@ -173,7 +236,7 @@ async def widget_events(request: Any) -> HttpResponse:
     except AppError as exc:
         return _error(exc, request, access)
     # The frames are already encoded: splice them instead of decoding and encoding again.
-    texts = ",".join(text for event_id, text in items if event_id is not None)
+    texts = ",".join(text for _event_id, text in items)
     body = f'{{"events":[{texts}],"last_event_id":{last_event_id}}}'
     return _cors(HttpResponse(body, content_type="application/json"), request, access)
 

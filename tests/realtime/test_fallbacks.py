@@ -154,3 +154,63 @@ async def test_streams_per_token_are_bounded(world, settings):
         pass
     third = await client.get("/api/widget/v1/events", headers=headers_for(world.visitor))
     assert third.status_code == 200
+
+
+async def _typing_until(done, conversation, operator) -> None:
+    """Operator typing, sent again until ``done`` (an asyncio.Event) is set: the fallback
+    subscribes to typing a moment after its request starts, so we await the frame itself."""
+    import asyncio
+    import contextlib
+
+    from chat.services.typing import typing_set
+
+    while not done.is_set():
+        await db(typing_set)(conversation_id=conversation.pk, typing=True, side="agent",
+                             user={"id": operator.pk, "name": "Op"})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=0.05)
+
+
+async def test_long_poll_carries_operator_typing_without_moving_the_cursor(world, settings):
+    import asyncio
+
+    settings.LONGPOLL_WAIT_SECONDS = 10
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    client = AsyncClient()
+    position = (await client.get("/api/widget/v1/events", headers=headers_for(world.visitor))).json()["last_event_id"]
+    waiting = asyncio.ensure_future(client.get(f"/api/widget/v1/events?after={position}", headers=headers_for(world.visitor)))
+    answered = asyncio.Event()
+    waiting.add_done_callback(lambda _: answered.set())
+    await asyncio.wait_for(_typing_until(answered, conversation, world.op_a), 15)
+    body = (await waiting).json()
+    typing = [e for e in body["events"] if e["type"] == "conversation.typing_started"]
+    assert typing and typing[0]["conversation_id"] == conversation.pk and "id" not in typing[0]
+    assert typing[0]["data"]["side"] == "agent"
+    assert body["last_event_id"] == position
+
+
+async def test_sse_carries_operator_typing_as_an_event_without_id(world, settings):
+    import asyncio
+
+    settings.SSE_MAX_SECONDS = 15
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    response = await AsyncClient().get("/api/widget/v1/stream", headers=headers_for(world.visitor))
+    assert response.status_code == 200
+    raw = b""
+    found = asyncio.Event()
+
+    async def read() -> None:
+        nonlocal raw
+        async for chunk in response.streaming_content:
+            raw += chunk
+            if b"event: conversation.typing_started" in raw:
+                found.set()
+                return
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.wait_for(_typing_until(found, conversation, world.op_a), 15)
+    await reader
+    block = next(b for b in raw.decode().split("\n\n") if "conversation.typing_started" in b)
+    assert not any(line.startswith("id:") for line in block.splitlines())
+    frame = json.loads(block.split("data: ", 1)[1])
+    assert frame["conversation_id"] == conversation.pk and frame["data"]["side"] == "agent"
