@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     RESYNC_REQUIRED = "resync_required"
     CONFLICT = "conflict"
     INVALID_ATTACHMENT = "invalid_attachment"
+    # An unexpected server failure (logged); the client may retry. Never carries details.
+    INTERNAL_ERROR = "internal_error"
 
 
 class AppError(Exception):

@@ -10,14 +10,14 @@ from typing import Any
 
 import orjson
 
-from chat.errors import AppError, InvalidData, InvalidFrame
+from chat.errors import AppError, ErrorCode, InvalidData, InvalidFrame
 from chat.events import EventType
 from chat.models import Event
 from chat.payloads import widget_conversation_view
 
 # Code of the reply to a command that failed in an unexpected way (a bug, a service not
 # available): the client sees a stable code, never a traceback.
-INTERNAL_ERROR = "internal_error"
+INTERNAL_ERROR = str(ErrorCode.INTERNAL_ERROR)
 
 # Events whose payload is a whole conversation: the widget sees widget_conversation_view().
 _CONVERSATION_PAYLOAD_TYPES = frozenset(
