@@ -223,7 +223,9 @@ def shop_inbox(admin_api: httpx.Client, demo_inbox: dict, shop_origin: str) -> d
     return inbox
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it lives, and the asyncio tests that the same xdist worker runs next need that thread free.
+@pytest.fixture(scope="module")
 def browser(messenger_server: LiveServer):
     from playwright.sync_api import sync_playwright
 
@@ -233,7 +235,7 @@ def browser(messenger_server: LiveServer):
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def operator_state(browser, messenger_server: LiveServer, tmp_path_factory) -> str:
     """Log the demo agent in once through the login page; later contexts reuse the cookies."""
     from playwright.sync_api import expect

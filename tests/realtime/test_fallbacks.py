@@ -208,8 +208,14 @@ async def test_sse_carries_operator_typing_as_an_event_without_id(world, setting
                 return
 
     reader = asyncio.ensure_future(read())
-    await asyncio.wait_for(_typing_until(found, conversation, world.op_a), 15)
-    await reader
+    try:
+        await asyncio.wait_for(_typing_until(found, conversation, world.op_a), 15)
+        await reader
+    finally:
+        reader.cancel()
+        # End the server's stream generator here, on this loop (its cleanup leaves the hub and
+        # the typing group), not in the loop's teardown.
+        await response._iterator.aclose()
     block = next(b for b in raw.decode().split("\n\n") if "conversation.typing_started" in b)
     assert not any(line.startswith("id:") for line in block.splitlines())
     frame = json.loads(block.split("data: ", 1)[1])
