@@ -215,6 +215,11 @@ function applyEvent(frame) {
   switch (frame.type) {
     case "message.created":
     case "message.updated":
+      // A reply ends the operator's typing even if its typing_stopped was missed (long-poll).
+      if (frame.type === "message.created" && data.direction === "outgoing" && st.agentTyping) {
+        st.agentTyping = 0;
+        renderTyping();
+      }
       if (addMessage(data, { live: frame.type === "message.created" })) render();
       break;
     case "conversation.created":
