@@ -163,6 +163,17 @@ _RUNNING_XIDS_SQL = (
 )
 
 
+def _full_xid(xid32: int, own_xid8: int) -> str:
+    """A running transaction's 64-bit id (xid8) from its 32-bit ``backend_xid``: running ids lie
+    within 2**31 of our own, which fixes the epoch (the reader compares xid8s)."""
+    candidate = ((own_xid8 >> 32) << 32) | xid32
+    if candidate > own_xid8 + 2**31:
+        candidate -= 2**32
+    elif candidate < own_xid8 - 2**31:
+        candidate += 2**32
+    return str(candidate)
+
+
 def _insert(row: Event) -> None:
     if connection.vendor != "postgresql":
         # SQLite has one writer at a time: ids are allocated in commit order already.
@@ -187,7 +198,7 @@ def _insert(row: Event) -> None:
             cursor.execute("SELECT pg_stat_clear_snapshot()")
         connection._event_activity_read_in = own_xid
         cursor.execute(_RUNNING_XIDS_SQL)
-        row.pending_xids = sorted(cursor.fetchone()[0], key=int)
+        row.pending_xids = sorted((_full_xid(int(x), int(own_xid)) for x in cursor.fetchone()[0]), key=int)
     row.save(force_insert=True)
 
 

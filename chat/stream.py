@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from chat.events import OPERATOR_ONLY_TYPES
 from chat.models import Audience, Event
@@ -33,18 +34,6 @@ class ReleasedBatch:
     held: bool = False  # a visible event waits for a transaction to end: check again soon
 
 
-def _in_progress(xids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(xids), key=int)
-    if not wanted:
-        return set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT x FROM unnest(%s::text[]) AS x WHERE pg_xact_status(x::xid8) = 'in progress'",
-            [wanted],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def release_prefix(events: Sequence[Event], blocked_xids: set[str]) -> int:
     """How many of ``events`` (id order) may be delivered: stop at the first held-back one."""
     for index, event in enumerate(events):
@@ -53,17 +42,39 @@ def release_prefix(events: Sequence[Event], blocked_xids: set[str]) -> int:
     return len(events)
 
 
+# Held back = some transaction listed in pending_xids had not finished *in the snapshot that
+# read the row*. Evaluated in the same statement as the row read: asked a moment later (a second
+# statement sees a newer state), a transaction that committed in between would count as
+# finished while its event, absent from the rows already read, would be skipped for good.
+_HELD_BACK_SQL = (
+    'EXISTS (SELECT 1 FROM jsonb_array_elements_text("chat_event"."pending_xids") AS p(x) '
+    "WHERE NOT pg_visible_in_snapshot(p.x::xid8, pg_current_snapshot()))"
+)
+
+
+def _rows_with_holds(queryset: QuerySet[Event]) -> QuerySet[Event]:
+    if connection.vendor != "postgresql":
+        return queryset
+    return queryset.annotate(held_back=RawSQL(_HELD_BACK_SQL, ()))
+
+
+def _released_count(rows: Sequence[Event]) -> int:
+    for index, row in enumerate(rows):
+        if getattr(row, "held_back", False):
+            return index
+    return len(rows)
+
+
 def read_released(after_id: int, *, limit: int = 500) -> ReleasedBatch:
     """Released events with ``id > after_id`` in id order, and the new watermark.
 
     The watermark is the last released id (or ``after_id``): every event at or below it that
     will ever be visible already is.
     """
-    rows = list(Event.objects.filter(id__gt=after_id).order_by("id")[:limit])
+    rows = list(_rows_with_holds(Event.objects.filter(id__gt=after_id).order_by("id"))[:limit])
     if not rows:
         return ReleasedBatch([], after_id, False)
-    blocked = _in_progress(x for row in rows for x in (row.pending_xids or ())) if connection.vendor == "postgresql" else set()
-    count = release_prefix(rows, blocked)
+    count = _released_count(rows)
     released = rows[:count]
     watermark = released[-1].id if released else after_id
     return ReleasedBatch(released, watermark, more=len(rows) == limit and count == len(rows), held=count < len(rows))
@@ -81,11 +92,10 @@ def stable_watermark(*, window: int = 200) -> int:
     newest = latest_event_id()
     if not newest or connection.vendor != "postgresql":
         return newest
-    rows = list(Event.objects.filter(id__gt=max(0, newest - window)).order_by("id"))
-    blocked = _in_progress(x for row in rows for x in (row.pending_xids or ()))
-    count = release_prefix(rows, blocked)
+    rows = list(_rows_with_holds(Event.objects.filter(id__gt=max(0, newest - window)).order_by("id")))
+    count = _released_count(rows)
     if count == len(rows):
-        return newest
+        return rows[-1].id if rows else newest
     return rows[count - 1].id if count else max(0, newest - window)
 
 

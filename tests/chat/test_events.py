@@ -114,3 +114,43 @@ def test_reader_releases_committed_events_in_id_order():
     assert [e.id for e in batch.events] == created[:2] and batch.more
     rest = read_released(batch.watermark)
     assert [e.id for e in rest.events] == created[2:] and not rest.more
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_hold_is_decided_in_the_snapshot_that_read_the_rows():
+    """A transaction that commits after the reader's rows were read but before it decides what
+    to release must still hold later ids back: its event is not among the rows read, and a
+    cursor moved past it would skip it for good (seen under load in bench/relay.py). A
+    REPEATABLE READ transaction pins the reader's snapshot to make that moment deterministic."""
+    inbox = InboxFactory()
+    start = stable_watermark()
+    t1_allocated, t1_may_commit, t1_done = threading.Event(), threading.Event(), threading.Event()
+    ids: dict[str, int] = {}
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                ids["late"] = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
+                t1_allocated.set()
+                t1_may_commit.wait(timeout=30)
+        finally:
+            connections.close_all()
+            t1_done.set()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert t1_allocated.wait(timeout=30)
+    with transaction.atomic():
+        ids["early"] = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT 1")  # the snapshot is taken here, before T1 commits
+        t1_may_commit.set()
+        assert t1_done.wait(timeout=30)
+        batch = read_released(start)
+        assert batch.events == [] and batch.watermark == start and batch.held
+    thread.join(timeout=30)
+    assert [e.id for e in read_released(start).events] == [ids["late"], ids["early"]]
