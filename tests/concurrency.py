@@ -29,3 +29,57 @@ def run_concurrently(worker: Callable[[int], Any], count: int, *, join_timeout: 
     for thread in threads:
         thread.join(timeout=join_timeout)
     return results
+
+
+class HeldTransaction:
+    """A transaction in another thread that dispatches one durable event and stays open until
+    ``commit()``: the "late commit" of docs/architecture.md. Use as a context manager; leaving
+    the block commits it (and joins the thread) if the test did not.
+
+        with HeldTransaction(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=1) as late:
+            late.start()          # returns once the event id is allocated
+            ...                   # other transactions commit later ids meanwhile
+            late.commit()
+    """
+
+    def __init__(self, event_type: Any, **dispatch_kwargs: Any) -> None:
+        self._event_type = event_type
+        self._kwargs = dispatch_kwargs
+        self._allocated = threading.Event()
+        self._may_commit = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self.event_id: int | None = None
+
+    def _run(self) -> None:
+        from django.db import transaction
+
+        from chat.events import dispatch
+
+        try:
+            with transaction.atomic():
+                self.event_id = dispatch(self._event_type, **self._kwargs).id
+                self._allocated.set()
+                self._may_commit.wait(timeout=30)
+        finally:
+            connections.close_all()
+            self._allocated.set()
+
+    def start(self, timeout: float = 30) -> int:
+        """Begin the transaction; returns the allocated (not yet committed) event id."""
+        self._thread.start()
+        assert self._allocated.wait(timeout), "the held transaction did not allocate its event"
+        assert self.event_id is not None, "the held transaction failed"
+        return self.event_id
+
+    def commit(self, timeout: float = 30) -> None:
+        """Let the transaction commit and wait until it has."""
+        self._may_commit.set()
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "HeldTransaction":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._thread.ident is not None:
+            self.commit()

@@ -155,10 +155,7 @@ async def widget_stream(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
-        token = _token(request)
-        if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
-            raise RateLimited("Too many open streams for this visitor.")
-        _open_per_token[token] += 1
+        token = _claim(request)
         try:
             hub, sink = await _subscribe(access, after)
         except BaseException:
@@ -199,6 +196,16 @@ async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralL
         _release(token)
 
 
+def _claim(request: Any) -> str:
+    """Count one more open stream or long-poll for this widget token (bounded); ``_release``
+    gives it back. Returns the token."""
+    token = _token(request)
+    if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
+        raise RateLimited("Too many open streams for this visitor.")
+    _open_per_token[token] += 1
+    return token
+
+
 def _release(token: str) -> None:
     _open_per_token[token] -= 1
     if _open_per_token[token] <= 0:
@@ -212,10 +219,7 @@ async def widget_events(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.GET.get("after"), "after")
-        token = _token(request)
-        if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
-            raise RateLimited("Too many open requests for this visitor.")
-        _open_per_token[token] += 1
+        token = _claim(request)
         try:
             hub, sink = await _subscribe(access, after)
             try:

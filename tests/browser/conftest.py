@@ -140,7 +140,10 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("daphne did not answer within 30 s")
-            time.sleep(0.1)
+            try:  # not answering yet: wait for the process to exit, briefly, before asking again
+                process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
         _servers.append(server)
         yield server
     finally:

@@ -1,14 +1,13 @@
 """The outbox dispatcher: written in the transaction, published once after commit."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from chat.events import EventType, dispatch
 from chat.models import Event
 from chat.stream import read_released, stable_watermark
+from tests.concurrency import HeldTransaction
 from tests.factories import InboxFactory
 
 
@@ -68,37 +67,20 @@ def test_late_commit_holds_back_later_ids_until_it_ends():
     release N+1 (a cursor moved past it would lose N); once T1 commits, both come, in order."""
     inbox = InboxFactory()
     start = stable_watermark()
-    t1_allocated, t1_may_commit, t1_done = threading.Event(), threading.Event(), threading.Event()
-    ids: dict[str, int] = {}
+    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload={"n": "late"}, inbox_id=inbox.pk) as late:
+        late_id = late.start()
+        with transaction.atomic():
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "early"}, inbox_id=inbox.pk).id
+        assert early_id > late_id
+        assert Event.objects.filter(pk=early_id).exists() and not Event.objects.filter(pk=late_id).exists()
 
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                ids["late"] = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "late"}, inbox_id=inbox.pk).id
-                t1_allocated.set()
-                t1_may_commit.wait(timeout=30)
-        finally:
-            connections.close_all()
-            t1_done.set()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert t1_allocated.wait(timeout=30)
-    with transaction.atomic():
-        ids["early"] = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "early"}, inbox_id=inbox.pk).id
-    assert ids["early"] > ids["late"]
-    assert Event.objects.filter(pk=ids["early"]).exists() and not Event.objects.filter(pk=ids["late"]).exists()
-
-    held = read_released(start)
-    assert held.events == [] and held.watermark == start
-    assert stable_watermark() < ids["late"]
-
-    t1_may_commit.set()
-    assert t1_done.wait(timeout=30)
-    thread.join(timeout=30)
+        held = read_released(start)
+        assert held.events == [] and held.watermark == start
+        assert stable_watermark() < late_id
+        late.commit()
     released = read_released(start)
-    assert [e.id for e in released.events] == [ids["late"], ids["early"]]
-    assert released.watermark == ids["early"] == stable_watermark()
+    assert [e.id for e in released.events] == [late_id, early_id]
+    assert released.watermark == early_id == stable_watermark()
     assert connection.vendor == "postgresql"
 
 
@@ -125,32 +107,16 @@ def test_hold_is_decided_in_the_snapshot_that_read_the_rows():
     REPEATABLE READ transaction pins the reader's snapshot to make that moment deterministic."""
     inbox = InboxFactory()
     start = stable_watermark()
-    t1_allocated, t1_may_commit, t1_done = threading.Event(), threading.Event(), threading.Event()
-    ids: dict[str, int] = {}
+    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk) as late:
+        late_id = late.start()
+        with transaction.atomic():
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
 
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                ids["late"] = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
-                t1_allocated.set()
-                t1_may_commit.wait(timeout=30)
-        finally:
-            connections.close_all()
-            t1_done.set()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert t1_allocated.wait(timeout=30)
-    with transaction.atomic():
-        ids["early"] = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
-
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute("SELECT 1")  # the snapshot is taken here, before T1 commits
-        t1_may_commit.set()
-        assert t1_done.wait(timeout=30)
-        batch = read_released(start)
-        assert batch.events == [] and batch.watermark == start and batch.held
-    thread.join(timeout=30)
-    assert [e.id for e in read_released(start).events] == [ids["late"], ids["early"]]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT 1")  # the snapshot is taken here, before T1 commits
+            late.commit()
+            batch = read_released(start)
+            assert batch.events == [] and batch.watermark == start and batch.held
+    assert [e.id for e in read_released(start).events] == [late_id, early_id]

@@ -86,9 +86,10 @@ async def test_a_sink_too_far_behind_is_closed(settings):
 
 
 async def test_rescoping_moves_a_subscriber_between_inboxes():
+    old_inbox, new_inbox = 1, 2
     hub = StreamHub()
-    sink = subscribed(hub, OperatorScope(user_id=7, inbox_ids=frozenset({1})))
-    hub.rescope(sink, OperatorScope(user_id=7, inbox_ids=frozenset({2})))
-    hub.fan_out([event(1, inbox=1), event(2, inbox=2, contact_inbox=20)])
+    sink = subscribed(hub, OperatorScope(user_id=7, inbox_ids=frozenset({old_inbox})))
+    hub.rescope(sink, OperatorScope(user_id=7, inbox_ids=frozenset({new_inbox})))
+    hub.fan_out([event(1, inbox=old_inbox), event(2, inbox=new_inbox, contact_inbox=20)])
     assert ids(sink) == [2]
-    assert 1 not in hub._operators_by_inbox
+    assert old_inbox not in hub._operators_by_inbox  # the old inbox's index entry is gone

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +22,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from chat.events import EventType, dispatch
+from chat.events import EventType
 from chat.models import Audience, Event, Inbox
+from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
 from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db, token_for
 from tests.realtime.test_resume import note
@@ -53,13 +53,16 @@ def _free_port() -> int:
 def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
-            time.sleep(0.05)  # waiting for a server to start listening, not for a race
+            pass
+        try:  # not listening yet: wait for the process to exit, briefly, before trying again
+            proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
     raise RuntimeError(f"daphne did not listen on {port}: {log.read_text()[-2000:]}")
 
 
@@ -213,30 +216,18 @@ async def test_killed_socket_resumes_with_exactly_the_missing_events(servers, wo
 async def test_late_committing_event_is_not_lost(servers, world):
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
     op = await operator(servers[0], world.op_a)
-    a_allocated, release_a, ids = threading.Event(), threading.Event(), {}
 
-    def slow_writer() -> None:
-        try:
-            with transaction.atomic():
-                ids["a"] = dispatch(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
-                                    conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
-                                    audience=Audience.EVERYONE).id
-                a_allocated.set()
-                release_a.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+                           conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                           audience=Audience.EVERYONE)
+    ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}
     try:
-        assert await db(lambda: a_allocated.wait(30))()
         ids["b"] = await db(note)(conversation, "b")  # commits first, and pokes both servers
         # While A is open nothing after it may be sent (without the rule, B would be).
         with pytest.raises(TimeoutError):
             await op.recv(timeout=1.0)
     finally:
-        release_a.set()
-        await db(thread.join)()
+        await asyncio.to_thread(late.commit)
     first, second = await op.recv(), await op.recv()
     assert [first["id"], second["id"]] == [ids["a"], ids["b"]]
     await op.close()

@@ -1,16 +1,17 @@
 """Resume without loss or duplicates; the poll covers lost pokes; late commits; slow sockets."""
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 
 from chat.events import EventType, dispatch
 from chat.models import Audience, Event
 from chat.realtime.codes import CloseCode
 from chat.realtime.hub import get_hub
+from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
 from tests.realtime.conftest import (
     closed_with,
@@ -170,25 +171,12 @@ async def test_late_committing_event_is_delivered_in_id_order_and_resumable(worl
     settings.STREAM_POLL_SECONDS = 0.05
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
     op = await joined_operator(world.op_a)
-    a_allocated = threading.Event()
-    release_a = threading.Event()
-    ids: dict[str, int] = {}
 
-    def slow_writer() -> None:
-        try:
-            with transaction.atomic():
-                ids["a"] = dispatch(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
-                                    conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
-                                    audience=Audience.EVERYONE).id
-                a_allocated.set()
-                release_a.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+                           conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                           audience=Audience.EVERYONE)
+    ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}
     try:
-        assert await db(lambda: a_allocated.wait(30))()
         ids["b"] = await db(note)(conversation, "b")  # commits first
         assert ids["b"] > ids["a"]
         # Let the hub read the outbox at least once with B visible and A not yet committed:
@@ -199,8 +187,7 @@ async def test_late_committing_event_is_delivered_in_id_order_and_resumable(worl
         assert hub.cursor < ids["a"]
         # Then A commits and both arrive, A first.
     finally:
-        release_a.set()
-        await db(thread.join)()
+        await asyncio.to_thread(late.commit)
     first = await receive(op)
     second = await receive(op)
     assert [first["id"], second["id"]] == [ids["a"], ids["b"]]
@@ -217,31 +204,17 @@ async def test_snapshot_watermark_excludes_uncommitted_lower_ids(world):
     """The hub's cursor (what auth replies and resume replay up to) never passes an id whose
     transaction is still open, so a resume from it cannot skip a late commit."""
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
-    a_allocated = threading.Event()
-    release_a = threading.Event()
-    ids: dict[str, int] = {}
 
-    def slow_writer() -> None:
-        try:
-            with transaction.atomic():
-                ids["a"] = dispatch(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
-                                    conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
-                                    audience=Audience.EVERYONE).id
-                a_allocated.set()
-                release_a.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+                           conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                           audience=Audience.EVERYONE)
+    ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}
     try:
-        assert await db(lambda: a_allocated.wait(30))()
         ids["b"] = await db(note)(conversation, "b")
         widget, auth = await widget_socket(world.visitor)
         assert auth["data"]["last_event_id"] < ids["a"]
     finally:
-        release_a.set()
-        await db(thread.join)()
+        await asyncio.to_thread(late.commit)
     _, frames = await receive_until(widget, lambda f: f.get("id") == ids["b"])
     assert [f["id"] for f in frames if "id" in f] == [ids["a"]]
     await widget.disconnect()
