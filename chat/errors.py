@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     INVALID_ATTACHMENT = "invalid_attachment"
     # An unexpected server failure (logged); the client may retry. Never carries details.
     INTERNAL_ERROR = "internal_error"
+    # PostgreSQL or Redis is out of reach (DESIGN §13): retry later; never an auth failure.
+    UNAVAILABLE = "unavailable"
 
 
 class AppError(Exception):
@@ -123,3 +125,11 @@ class Conflict(AppError):
     code = ErrorCode.CONFLICT
     http_status = 409
     default_message = "The request conflicts with the current state."
+
+
+class Unavailable(AppError):
+    """A service the request needs (PostgreSQL, Redis) is out of reach; retry with backoff."""
+
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503
+    default_message = "The service is temporarily unavailable; try again shortly."

@@ -17,3 +17,7 @@ class CloseCode(IntEnum):
     # The socket did not read its frames fast enough (send queue over WS_SEND_QUEUE_MAX);
     # the client reconnects and resumes.
     TOO_SLOW = 4429
+    # PostgreSQL or Redis is out of reach, or the server is restarting (DESIGN §13): reconnect
+    # with jittered backoff and resume. daphne sends only 1000 and 3000-4999 from an app, so
+    # 1013 is out.
+    UNAVAILABLE = 4503

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -30,6 +24,7 @@ from chat.events import EventType
 from chat.models import Audience, Event, Inbox
 from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
+from tests.live import TIMEOUT, Client, close_code, live_servers, operator, widget, ws_url  # noqa: F401
 from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db, token_for
 from tests.realtime.test_resume import note
 
@@ -40,134 +35,11 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            pass
-        try:  # not listening yet: wait for the process to exit, briefly, before trying again
-            proc.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
-        raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
-    raise RuntimeError(f"daphne did not listen on {port}: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="session")
 def servers(django_db_setup, django_db_blocker) -> Iterator[list[str]]:
-    """Two daphne processes on the test database; their base URLs (http://127.0.0.1:port)."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    database_url = f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,  # the test database pytest-django created
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "live-test-secret"),
-        "STREAM_POLL_SECONDS": "0.2",
-        "PYTHONPATH": str(ROOT),
-    }
-    procs = []
-    urls = []
-    logs = Path(tempfile.mkdtemp(prefix="live-daphne-"))
-    try:
-        for index in range(2):
-            port = _free_port()
-            log = logs / f"daphne-{index}.log"
-            if os.environ.get("LIVE_SERVER") == "uvicorn":  # the same suite against uvicorn
-                cmd = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1",
-                       "--port", str(port), "--log-level", "warning"]
-            else:
-                cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            )
-            procs.append(proc)
-            _wait_listening(port, proc, log)
-            urls.append(f"http://127.0.0.1:{port}")
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def ws_url(base: str, path: str) -> str:
-    return base.replace("http://", "ws://") + path
-
-
-class Client:
-    """A WebSocket client that keeps what it received."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-
-    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The next frame, presence updates aside (see tests/realtime/conftest.py)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.01, deadline - time.monotonic())))
-            if frame.get("type") not in SKIPPED_TYPES:
-                return frame
-
-    async def until(self, predicate, timeout: float = TIMEOUT) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        before = []
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = await self.recv(max(0.01, deadline - time.monotonic()))
-            if predicate(frame):
-                return frame, before
-            before.append(frame)
-
-    async def command(self, kind: str, data: dict | None = None, ref: Any = "r") -> tuple[dict, list[dict]]:
-        await self.ws.send(json.dumps({"type": kind, "ref": ref, "data": data or {}}))
-        return await self.until(lambda f: f.get("type") == "reply" and f.get("ref") == ref)
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-async def operator(base: str, user) -> Client:
-    key = await db(token_for)(user)
-    ws = await ws_connect(ws_url(base, "/ws/operator/"), additional_headers={"Authorization": f"Token {key}"})
-    client = Client(ws)
-    reply, _ = await client.command("ping", ref="hello")  # joined once this round trip is done
-    assert reply["ok"]
-    return client
-
-
-async def widget(base: str, contact_inbox, origin: str = ORIGIN) -> tuple[Client, dict]:
-    ws = await ws_connect(ws_url(base, "/ws/widget/"), origin=origin)
-    client = Client(ws)
-    reply, _ = await client.command("auth", {"pubsub_token": contact_inbox.pubsub_token}, ref="auth")
-    assert reply["ok"], reply
-    return client, reply
-
-
-async def close_code(client: Client) -> int:
-    try:
-        while True:
-            await client.recv()
-    except ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd else 1006
+    """Two server processes on the test database; their base URLs (http://127.0.0.1:port)."""
+    with live_servers(2) as running:
+        yield [server.url for server in running]
 
 
 def visible_to_operator_after(inbox_id: int, after: int) -> list[int]:
