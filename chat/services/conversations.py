@@ -121,9 +121,12 @@ _STATUS_ACTIVITY = {
 
 
 def lock_conversation(conversation_id: int) -> Conversation:
-    """Row-lock a conversation for the rest of the transaction, or NotFound."""
+    """Row-lock a conversation for the rest of the transaction, or NotFound.
+
+    FOR NO KEY UPDATE: it does not block the deferred foreign-key checks (FOR KEY SHARE) of
+    other transactions; see "Lock order" in docs/architecture.md for the order of locks."""
     try:
-        return Conversation.objects.select_for_update().get(pk=conversation_id)
+        return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise NotFound("Conversation not found.") from None
 

@@ -134,7 +134,7 @@ def _notify(user_ids: Iterable[int]) -> None:
 def inbox_members_add(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
     """Add operators to an inbox (existing members are left as they are)."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update().filter(pk=inbox.pk).first()  # serialize membership edits
+    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()  # serialize membership edits
     existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
     added = [u for u in ids if u not in existing]
     InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in added], ignore_conflicts=True)
@@ -146,7 +146,7 @@ def inbox_members_add(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipCha
 def inbox_members_set(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
     """Make the members exactly ``user_ids``."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update().filter(pk=inbox.pk).first()
+    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()
     existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
     added = [u for u in ids if u not in existing]
     removed = sorted(existing - set(ids))

@@ -290,7 +290,8 @@ def visitor_message_send(
     with transaction.atomic():
         try:
             contact_inbox = (
-                ContactInbox.objects.select_for_update().select_related("inbox", "contact").get(pk=contact_inbox_id)
+                ContactInbox.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("inbox", "contact").get(pk=contact_inbox_id)
             )
         except ContactInbox.DoesNotExist:
             raise NotFound("Unknown visitor.") from None

@@ -137,7 +137,7 @@ def widget_session_start(
     existing = None
     if source_id:
         existing = (
-            ContactInbox.objects.select_for_update().select_related("contact")
+            ContactInbox.objects.select_for_update(no_key=True, of=("self",)).select_related("contact")
             .filter(inbox=inbox, source_id=source_id).first()
         )
 
