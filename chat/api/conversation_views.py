@@ -17,7 +17,6 @@ from assignment import services as assignment
 from chat.api import serializers as s
 from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
 from chat.api.security import IsOperator
-from chat.api.uploads import check_uploads
 from chat.models import ConversationStatus, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.conversations import (
@@ -251,7 +250,7 @@ class MessageListView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation_check_visible(user=request.user, conversation_id=conversation_id)
         data = s.validated(s.MessageCreateInput, request.data)
-        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        files = request.FILES.getlist("attachments") if request.FILES else []
         recorded = message_create(
             conversation_id=conversation_id,
             direction=MessageDirection.OUTGOING,

@@ -18,7 +18,6 @@ from chat.api import serializers as s
 from chat.api.cors import add_cors_headers, origin_allowed, preflight_response, request_origin
 from chat.api.pagination import int_param, limit_param
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
-from chat.api.uploads import check_uploads
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
@@ -153,7 +152,7 @@ class WidgetMessagesView(WidgetView):
     )
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetMessageInput, request.data)
-        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        files = request.FILES.getlist("attachments") if request.FILES else []
         recorded = visitor_message_send(
             contact_inbox_id=self.contact_inbox.pk,
             content=data.get("content", ""),

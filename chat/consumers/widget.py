@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.consumers.base import StreamConsumer, header
-from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData, TooManyAttachments
+from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData
 from chat.events import contact_inbox_group
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.realtime import codec
@@ -61,23 +61,26 @@ def _conversation_read(*, access: WidgetAccess) -> dict[str, Any]:
 
 
 def decode_attachments(value: Any) -> list[SimpleUploadedFile]:
-    """``[{"name", "content_type", "data": base64}]`` → uploaded files (bounded by the frame size)."""
+    """``[{"name", "content_type", "data": base64}]`` → uploaded files (bounded by the frame
+    size). Parsing only: the message service applies the attachment policy."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise InvalidData("attachments must be a list.", fields={"attachments": ["Must be a list."]})
-    if len(value) > settings.MESSAGE_MAX_ATTACHMENTS:
-        raise TooManyAttachments(f"At most {settings.MESSAGE_MAX_ATTACHMENTS} attachments per message.")
     files = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("data"), str):
             raise InvalidAttachment("Each attachment needs name, content_type and base64 data.")
+        name, content_type = item.get("name", "attachment"), item.get("content_type")
+        if not isinstance(name, str) or not isinstance(content_type, str):
+            raise InvalidAttachment("An attachment's name and content_type are strings.")
         try:
             content = base64.b64decode(item["data"], validate=True)
         except (binascii.Error, ValueError):
             raise InvalidAttachment("Attachment data is not base64.") from None
-        name = str(item.get("name") or "attachment")[:200]
-        files.append(SimpleUploadedFile(name, content, content_type=str(item.get("content_type") or "application/octet-stream")))
+        upload = SimpleUploadedFile("attachment", content, content_type=content_type)
+        upload.name = name  # as sent (SimpleUploadedFile would cut it): the policy judges it
+        files.append(upload)
     return files
 
 

@@ -200,3 +200,32 @@ async def test_ping_and_idle(world, settings):
     await comm.send_to(text_data=json.dumps({"type": "ping"}))
     assert await receive(comm) == {"type": "pong"}
     await comm.disconnect()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize("attachment", [
+    {"name": "x.svg", "content_type": "image/svg+xml", "data": _b64(b"<svg onload=alert(1)>")},
+    {"name": "x.html", "content_type": "text/html", "data": _b64(b"<script>")},
+    {"name": "x.exe", "content_type": "application/x-msdownload", "data": _b64(b"MZ")},
+    {"name": "x.exe", "content_type": "image/png", "data": _b64(b"MZ")},  # the extension says another type
+    {"name": "big.png", "content_type": "image/png", "data": _b64(b"0" * 2001)},
+    {"name": "a.png", "content_type": "image/png\r\nX-Injected: 1", "data": _b64(b"png")},
+    {"name": "a.png", "content_type": "image/" + "p" * 120, "data": _b64(b"png")},
+    {"name": "a\x00.png", "content_type": "image/png", "data": _b64(b"png")},
+    {"name": "a.png", "content_type": 5, "data": _b64(b"png")},
+], ids=["svg", "html", "exe", "exe-as-png", "too-large", "crlf-type", "long-type", "nul-name", "type-not-string"])
+async def test_socket_uploads_meet_the_attachment_policy(world, settings, attachment):
+    """The message service applies the policy: the socket path stores nothing the REST path
+    would refuse (an SVG, HTML or .exe, an oversized file, a dirty content_type)."""
+    settings.ATTACHMENT_MAX_BYTES = 2000
+    comm, _ = await widget_socket(world.visitor)
+    reply = await command(comm, "message.create", {"content": "file", "attachments": [attachment]})
+    assert reply["ok"] is False and reply["error"]["code"] == "invalid_attachment", reply
+    assert (await command(comm, "ping", ref="alive"))["ok"]
+    await comm.disconnect()
+    from chat.models import Attachment, Message
+
+    assert await db(lambda: (Message.objects.count(), Attachment.objects.count()))() == (0, 0)
