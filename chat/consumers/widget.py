@@ -22,12 +22,13 @@ from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData
 from chat.events import contact_inbox_group
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.realtime import codec
-from chat.realtime.access import WidgetAccess, widget_access, widget_current_conversation, widget_origin_allowed
+from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
 from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import WidgetScope
 from chat.services.conversations import conversation_for_event, touch_contact_last_seen
 from chat.services.messages import visitor_message_send
+from chat.services.widget import widget_current_conversation
 from presence import hooks as presence
 
 

@@ -155,8 +155,3 @@ def widget_access(*, pubsub_token: str) -> WidgetAccess:
         contact_name=row.contact.name,
         allowed_origins=tuple(row.inbox.allowed_origins or ()),
     )
-
-
-def widget_current_conversation(*, contact_inbox_id: int) -> Conversation | None:
-    """The visitor's latest conversation in this inbox (where typing and reads apply)."""
-    return Conversation.objects.filter(contact_inbox_id=contact_inbox_id).order_by("-id").first()
