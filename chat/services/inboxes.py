@@ -11,6 +11,7 @@ from django.db import transaction
 from chat.errors import InvalidData
 from chat.events import notify_group, user_group
 from chat.models import Branch, ChannelType, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.services.origins import normalize_origin
 
 User = get_user_model()
 
@@ -31,18 +32,13 @@ INBOX_FIELDS = (
 MEMBERSHIP_CHANGED = {"type": "membership.changed"}
 
 
-def normalize_origin(origin: str) -> str:
-    """``https://Shop.example/`` → ``https://shop.example`` (scheme://host[:port], lower case)."""
-    return origin.strip().rstrip("/").lower()
-
-
 def validate_origins(origins: Any) -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise InvalidData("allowed_origins must be a list of origins.", fields={"allowed_origins": ["A list of strings."]})
     cleaned = []
     for origin in origins:
         value = normalize_origin(origin)
-        if not value.startswith(("http://", "https://")) or "/" in value.split("://", 1)[1]:
+        if value is None:
             raise InvalidData(
                 "An allowed origin is scheme://host[:port].", fields={"allowed_origins": [f"Not an origin: {origin!r}."]}
             )
