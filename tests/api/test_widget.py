@@ -163,9 +163,9 @@ def test_widget_throttled_per_token_and_per_ip(world, monkeypatch):
 
     monkeypatch.setitem(WidgetIpThrottle.THROTTLE_RATES, "widget_ip", "1/min")
     monkeypatch.setitem(WidgetTokenThrottle.THROTTLE_RATES, "widget_token", "1000/min")
-    from django.core.cache import cache
+    from chat.store import get_store
 
-    cache.clear()
+    get_store().flush()
     forger = APIClient()
     forger.credentials(HTTP_X_WIDGET_TOKEN="guess-1")
     assert_error(forger.get("/api/widget/v1/messages"), 401, "not_authenticated")
