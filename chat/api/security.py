@@ -19,6 +19,7 @@ from chat.errors import ContactBlocked, NotAuthenticated
 from chat.models import ContactInbox
 from chat.selectors.scope import operator_is_admin, operator_profile
 from chat.store import get_store
+from chat.validation import clean_token
 
 WIDGET_TOKEN_HEADER = "HTTP_X_WIDGET_TOKEN"
 
@@ -30,6 +31,7 @@ class WidgetTokenAuthentication(BaseAuthentication):
         token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
         if not token:
             return None
+        clean_token(token, field="X-Widget-Token")
         contact_inbox = ContactInbox.objects.select_related("contact", "inbox").filter(pubsub_token=token).first()
         if contact_inbox is None:
             # DRF's own exception: DRF then records "not authenticated" on the request.

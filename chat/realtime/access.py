@@ -18,6 +18,7 @@ from chat.errors import ContactBlocked, NotAuthenticated, NotFound
 from chat.models import ContactInbox, Conversation, Inbox, InboxMember, Role
 from chat.payloads import user_summary
 from chat.services.origins import normalize_origin, origin_listed
+from chat.validation import clean_token
 
 User = get_user_model()
 
@@ -130,6 +131,7 @@ def widget_access(*, pubsub_token: str) -> WidgetAccess:
     """The visitor behind a pubsub token: NotAuthenticated if unknown, ContactBlocked if blocked."""
     if not pubsub_token or not isinstance(pubsub_token, str):
         raise NotAuthenticated("Unknown widget token.")
+    clean_token(pubsub_token, field="token")  # NUL cannot reach the database (invalid_data)
     row = (
         ContactInbox.objects.select_related("contact", "inbox")
         .filter(pubsub_token=pubsub_token)

@@ -216,6 +216,35 @@ def conversation_update_attributes(
     return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 
 
+@transaction.atomic
+def conversation_update(
+    *,
+    conversation_id: int,
+    actor_user: Any | None = None,
+    status: str | None = None,
+    snoozed_until: datetime | None = None,
+    priority: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+) -> Conversation:
+    """Change status (with ``snoozed_until``), priority and custom attributes together: one
+    transaction under the conversation's lock, so a refusal of any part writes none of them.
+    ``None`` leaves a field as it is."""
+    if priority is not None and priority not in Priority.values:
+        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+    if custom_attributes is not None and not isinstance(custom_attributes, dict):
+        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+    lock_conversation(conversation_id)
+    if status is not None:
+        conversation_set_status(
+            conversation_id=conversation_id, status=status, snoozed_until=snoozed_until, actor_user=actor_user
+        )
+    if priority is not None:
+        conversation_set_priority(conversation_id=conversation_id, priority=priority, actor_user=actor_user)
+    if custom_attributes is not None:
+        conversation_update_attributes(conversation_id=conversation_id, custom_attributes=custom_attributes)
+    return conversation_for_event(conversation_id)
+
+
 def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids."""
     now = now or timezone.now()
