@@ -6,6 +6,7 @@ visitor in one inbox (``request.auth`` is its ContactInbox).
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -126,4 +127,6 @@ class WidgetTokenThrottle(StoreRateThrottle):
         token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
         if not token:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": token[:64]}
+        # A digest: whatever the header holds, the key is short and plain ASCII.
+        ident = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -9,12 +9,14 @@ may see (never private notes, activity lines or operator-only events).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import base64
 import binascii
 from typing import Any
 
 from chat.realtime.threads import run_db
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.consumers.base import StreamConsumer, header
@@ -80,7 +82,8 @@ def decode_attachments(value: Any) -> list[SimpleUploadedFile]:
         except (binascii.Error, ValueError):
             raise InvalidAttachment("Attachment data is not base64.") from None
         upload = SimpleUploadedFile("attachment", content, content_type=content_type)
-        upload.name = name  # as sent (SimpleUploadedFile would cut it): the policy judges it
+        with contextlib.suppress(SuspiciousFileOperation):  # "", "..": stays "attachment"
+            upload.name = name  # as sent, the policy judges it
         files.append(upload)
     return files
 

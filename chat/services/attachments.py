@@ -26,8 +26,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import SuspiciousFileOperation
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.text import get_valid_filename
 
 from chat.errors import InvalidAttachment, TooManyAttachments
 
@@ -112,6 +114,14 @@ def _extension_matches(name: str, declared: str) -> bool:
     return extension in known
 
 
+def _storage_name(name: str) -> str:
+    base = posixpath.basename(name.replace("\\", "/")).strip()
+    try:
+        return get_valid_filename(base)
+    except SuspiciousFileOperation:  # "", ".", ".." and the like
+        return "attachment"
+
+
 def attachment_policy_check(files: Sequence[Any]) -> list[AcceptedAttachment]:
     """The uploads of one message, checked: TooManyAttachments or InvalidAttachment, else each
     file with its normalized content type and size."""
@@ -126,7 +136,8 @@ def attachment_policy_check(files: Sequence[Any]) -> list[AcceptedAttachment]:
         raw_name = getattr(upload, "name", None) or "file"
         if not isinstance(raw_name, str) or _CONTROL.search(raw_name) or len(raw_name) > MAX_NAME_LENGTH:
             raise _refuse("attachment", f"the name must be at most {MAX_NAME_LENGTH} characters, no control characters")
-        name = raw_name
+        name = _storage_name(raw_name)
+        upload.name = name  # what storage will write: never empty, ".", ".." or a path
         size = getattr(upload, "size", None)
         if not isinstance(size, int) or size > limit:
             raise _refuse(name, f"larger than {limit} bytes")
