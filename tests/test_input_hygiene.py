@@ -177,3 +177,17 @@ async def test_live_unknown_ws_path_is_403_and_oversized_frame_closes_4413_witho
             assert (await http.get(server.url + "/api/widget/v1/messages")).status_code == 401  # still serving
         log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_too_many_query_parameters_or_form_fields_is_invalid_data(desk):
+    many = "&".join(f"p{i}=1" for i in range(1500))
+    assert_error(desk.client.get("/api/v1/conversations/?" + many), 400, "invalid_data")
+    assert_error(APIClient().post("/api/widget/v1/sessions", many, content_type="application/x-www-form-urlencoded"),
+                 400, "invalid_data")
+
+
+def test_json_body_over_the_upload_limit_is_invalid_data(db, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = b'{"website_token": "' + b"x" * 2000 + b'"}'
+    assert_error(APIClient().generic("POST", "/api/widget/v1/sessions", body, content_type="application/json"),
+                 400, "invalid_data")
