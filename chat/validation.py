@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -71,7 +72,7 @@ def clean_json(value: Any, *, field: str = "body", max_depth: int = MAX_JSON_DEP
             if not _INT_MIN <= item <= _INT_MAX:
                 raise _invalid(field, "integers must fit in 64 bits")
         elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
+            if not math.isfinite(item):
                 raise _invalid(field, "numbers must be finite")
         elif isinstance(item, (dict, list)):
             if depth > max_depth:

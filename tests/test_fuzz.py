@@ -13,15 +13,23 @@ from urllib.parse import quote
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from chat.api.security import LoginThrottle, WidgetIpThrottle, WidgetTokenThrottle
 from chat.errors import ErrorCode
 from chat.models import Role
 from tests.api.conftest import assert_error, token_client
-from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, UserFactory, make_conversation
-from tests.realtime.conftest import TIMEOUT, db, joined_operator, receive, widget_socket
+from tests.factories import (
+    ContactInboxFactory,
+    InboxFactory,
+    InboxMemberFactory,
+    UserFactory,
+    make_conversation,
+)
+from tests.realtime.conftest import TIMEOUT, joined_operator, receive, widget_socket
 
 KNOWN_CODES = {str(code) for code in ErrorCode} - {str(ErrorCode.INTERNAL_ERROR)}
 

@@ -14,9 +14,23 @@ from rest_framework.test import APIClient
 from chat.models import Contact, Conversation, Message
 from chat.realtime.codes import CloseCode
 from tests.api.conftest import assert_error, token_client
-from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, UserFactory, make_conversation
+from tests.factories import (
+    ContactInboxFactory,
+    InboxFactory,
+    InboxMemberFactory,
+    UserFactory,
+    make_conversation,
+)
 from tests.live import live_servers, ws_url
-from tests.realtime.conftest import ORIGIN, TIMEOUT, application, closed_with, command, db, joined_operator, widget_socket
+from tests.realtime.conftest import (
+    ORIGIN,
+    TIMEOUT,
+    application,
+    closed_with,
+    command,
+    joined_operator,
+    widget_socket,
+)
 
 IMPOSSIBLE = "2026-13-45T99:99:99Z"
 DEEP = b"[" * 50_000 + b"]" * 50_000
@@ -151,7 +165,7 @@ async def test_operator_socket_impossible_snooze_time_and_nul_are_invalid_data(l
 
 async def test_unknown_ws_path_is_refused_in_process(live_desk):
     comm = WebsocketCommunicator(application(), "/ws/nothing-here/")
-    connected, code = await comm.connect(timeout=TIMEOUT)
+    connected, _ = await comm.connect(timeout=TIMEOUT)
     assert connected is False
 
 

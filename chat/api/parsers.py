@@ -7,6 +7,7 @@ Every failure is a 400 ``invalid_data`` in the JSON error shape, never a 500.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from chat.validation import clean_json
 class JSONParser(BaseParser):
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         if stream is None:
             return {}
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

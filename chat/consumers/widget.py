@@ -9,12 +9,11 @@ may see (never private notes, activity lines or operator-only events).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
 import binascii
+import contextlib
 from typing import Any
 
-from chat.realtime.threads import run_db
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -22,12 +21,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData
 from chat.events import contact_inbox_group
-from chat.payloads import conversation_payload, message_payload, widget_conversation_view
+from chat.payloads import (
+    conversation_payload,
+    message_payload,
+    widget_conversation_view,
+)
 from chat.realtime import codec
 from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
 from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import WidgetScope
+from chat.realtime.threads import run_db
 from chat.services.conversations import conversation_for_event, touch_contact_last_seen
 from chat.services.messages import visitor_message_send
 from chat.services.widget import widget_current_conversation

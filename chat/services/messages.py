@@ -12,7 +12,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Now
 
-from chat.errors import ContactBlocked, ContentTooLong, FloodLimited, InvalidData, NotFound, TooManyAttachments
+from chat.errors import (
+    ContactBlocked,
+    ContentTooLong,
+    FloodLimited,
+    InvalidData,
+    NotFound,
+    TooManyAttachments,
+)
 from chat.events import EventType, dispatch
 from chat.models import (
     Attachment,
@@ -30,9 +37,9 @@ from chat.services.conversations import (
     activity_add,
     actor_name,
     conversation_create,
+    conversation_emit,
     invalidate_operator_unread,
     lock_conversation,
-    conversation_emit,
 )
 from chat.store import get_store
 

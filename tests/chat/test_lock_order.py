@@ -16,7 +16,12 @@ from rest_framework.test import APIClient
 
 from chat.models import Message, MessageDirection
 from tests.concurrency import run_concurrently
-from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, make_conversation
+from tests.factories import (
+    ContactInboxFactory,
+    InboxFactory,
+    InboxMemberFactory,
+    make_conversation,
+)
 from tests.realtime.conftest import command, db, joined_operator, widget_socket
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
