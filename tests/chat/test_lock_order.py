@@ -24,7 +24,6 @@ from tests.factories import (
 )
 from tests.realtime.conftest import command, db, joined_operator, widget_socket
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 SOCKET_ROUNDS = 40
 REST_ROUNDS = 20
@@ -50,6 +49,8 @@ def _stored(conversation_id: int) -> dict[str, int]:
     }
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 async def test_simultaneous_visitor_and_operator_socket_sends_all_succeed(pair):
     operator = await joined_operator(pair.operator)
     visitor, auth = await widget_socket(pair.visitor)
@@ -72,6 +73,8 @@ async def test_simultaneous_visitor_and_operator_socket_sends_all_succeed(pair):
     assert await db(_stored)(pair.conversation.pk) == {"incoming": SOCKET_ROUNDS, "outgoing": SOCKET_ROUNDS}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_simultaneous_visitor_and_operator_rest_sends_all_succeed(pair):
     token = Token.objects.create(user=pair.operator).key
     pubsub_token = pair.visitor.pubsub_token
@@ -94,3 +97,19 @@ def test_simultaneous_visitor_and_operator_rest_sends_all_succeed(pair):
         statuses += run_concurrently(lambda index, r=round_no: send(index, r), 2)
     assert statuses == [201] * (2 * REST_ROUNDS)
     assert _stored(conversation_id) == {"incoming": REST_ROUNDS, "outgoing": REST_ROUNDS}
+
+
+def test_every_row_lock_in_production_code_is_no_key_update():
+    """The rule of docs/architecture.md "Lock order", kept from drifting: a FOR UPDATE lock
+    would conflict again with the deferred foreign-key checks (FOR KEY SHARE)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    calls = []
+    for package in ("chat", "assignment", "presence", "frontend"):
+        for source in (root / package).rglob("*.py"):
+            text = source.read_text()
+            calls += [(source.relative_to(root), m.group(0)) for m in re.finditer(r"select_for_update\([^)]*\)", text)]
+    assert calls, "no row locks found: the scan is broken"
+    assert [call for call in calls if "no_key=True" not in call[1]] == []
