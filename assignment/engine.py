@@ -59,7 +59,7 @@ def open_counts(inbox_id: int, user_ids: list[int]) -> dict[int, int]:
 
 def lock_operator(user_id: int) -> None:
     """Serialize capacity decisions for one operator until the (sub)transaction ends."""
-    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+    list(User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk", flat=True))
 
 
 def apply_assignee(conversation: Conversation, new_assignee_id: int | None, *, activity: str) -> Conversation:

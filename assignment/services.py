@@ -113,7 +113,7 @@ def auto_assign_once(
         try:
             # The inbox comes with the locked row (one query); only the conversation is locked.
             conversation = (
-                Conversation.objects.select_for_update(of=("self",)).select_related("inbox").get(pk=conversation_id)
+                Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("inbox").get(pk=conversation_id)
             )
         except Conversation.DoesNotExist:
             raise NotFound("Conversation not found.") from None

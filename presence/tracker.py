@@ -133,13 +133,13 @@ class OnlineStatusTracker:
         ``presence.updated`` (one event per inbox they belong to) only if it changed."""
         now = clock.now() if now is None else now
         with transaction.atomic():
-            row = OperatorPresence.objects.select_for_update().filter(user_id=user_id).first()
+            row = OperatorPresence.objects.select_for_update(no_key=True).filter(user_id=user_id).first()
             if row is None:
                 OperatorPresence.objects.bulk_create(
                     [OperatorPresence(user_id=user_id, status=OFFLINE, changed_at=as_datetime(now))],
                     ignore_conflicts=True,
                 )
-                row = OperatorPresence.objects.select_for_update().get(user_id=user_id)
+                row = OperatorPresence.objects.select_for_update(no_key=True).get(user_id=user_id)
             availability = (
                 OperatorProfile.objects.filter(user_id=user_id).values_list("availability", flat=True).first() or ONLINE
             )

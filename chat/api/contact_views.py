@@ -19,6 +19,7 @@ from chat.payloads import contact_summary, iso
 from chat.selectors.contacts import contact_get_for_operator, contact_list_for_operator
 from chat.services.agents import CLOSE_FORBIDDEN
 from chat.services.contacts import contact_set_blocked, contact_update
+from chat.validation import query_text
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer}
 
@@ -53,7 +54,7 @@ class ContactListView(APIView):
     def get(self, request: Request) -> Response:
         page = contact_list_for_operator(
             user=request.user,
-            q=request.query_params.get("q") or "",
+            q=query_text(request.query_params, "q"),
             before=int_param(request.query_params, "before"),
             limit=limit_param(request.query_params),
         )

@@ -8,16 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignment import services as assignment
 from chat.api import serializers as s
+from chat.api.parsers import JSONParser
 from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
 from chat.api.security import IsOperator
-from chat.api.uploads import check_uploads
 from chat.models import ConversationStatus, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.conversations import (
@@ -33,6 +33,7 @@ from chat.selectors.messages import message_history_for_operator
 from chat.selectors.snapshot import snapshot_read
 from chat.services import conversations as conversation_services
 from chat.services.messages import message_create
+from chat.validation import query_text
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer}
 
@@ -55,7 +56,7 @@ def filters_from(params: Any, *, contact_id: int | None = None) -> ConversationF
         branch_id=int_param(params, "branch"),
         priority=params.get("priority") or None,
         contact_id=contact_id if contact_id is not None else int_param(params, "contact"),
-        q=params.get("q") or "",
+        q=query_text(params, "q"),
     )
 
 
@@ -126,19 +127,14 @@ class ConversationDetailView(APIView):
     def patch(self, request: Request, conversation_id: int) -> Response:
         conversation_check_visible(user=request.user, conversation_id=conversation_id)
         data = s.validated(s.ConversationUpdateInput, request.data, partial=True)
-        if "status" in data:
-            conversation_services.conversation_set_status(
-                conversation_id=conversation_id, status=data["status"], snoozed_until=data.get("snoozed_until"),
-                actor_user=request.user,
-            )
-        if "priority" in data:
-            conversation_services.conversation_set_priority(
-                conversation_id=conversation_id, priority=data["priority"], actor_user=request.user
-            )
-        if "custom_attributes" in data:
-            conversation_services.conversation_update_attributes(
-                conversation_id=conversation_id, custom_attributes=data["custom_attributes"]
-            )
+        conversation_services.conversation_update(
+            conversation_id=conversation_id,
+            actor_user=request.user,
+            status=data.get("status"),
+            snoozed_until=data.get("snoozed_until"),
+            priority=data.get("priority"),
+            custom_attributes=data.get("custom_attributes"),
+        )
         return Response(conversation_detail(request.user, conversation_id))
 
 
@@ -251,7 +247,7 @@ class MessageListView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation_check_visible(user=request.user, conversation_id=conversation_id)
         data = s.validated(s.MessageCreateInput, request.data)
-        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        files = request.FILES.getlist("attachments") if request.FILES else []
         recorded = message_create(
             conversation_id=conversation_id,
             direction=MessageDirection.OUTGOING,

@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 
 from chat.models import ChannelType, Inbox
-from chat.services.inboxes import normalize_origin
+from chat.services.origins import normalize_origin, origin_listed
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 ALLOWED_HEADERS = "Content-Type, X-Widget-Token, Last-Event-ID"
@@ -26,14 +26,12 @@ PREFLIGHT_MAX_AGE = "600"
 
 
 def request_origin(request: Any) -> str | None:
-    origin = request.META.get("HTTP_ORIGIN")
-    return normalize_origin(origin) if origin else None
+    """The request's Origin, normalized (chat/services/origins.py), or None."""
+    return normalize_origin(request.META.get("HTTP_ORIGIN"))
 
 
 def origin_allowed(origin: str | None, inbox: Inbox | None) -> bool:
-    if not origin or inbox is None:
-        return False
-    return origin in {normalize_origin(o) for o in (inbox.allowed_origins or []) if isinstance(o, str)}
+    return inbox is not None and origin_listed(origin, inbox.allowed_origins)
 
 
 def origin_allowed_by_any_inbox(origin: str | None) -> bool:
@@ -41,7 +39,7 @@ def origin_allowed_by_any_inbox(origin: str | None) -> bool:
         return False
     # A JSON list per inbox (no portable "contains" lookup on SQLite); inboxes are few.
     for origins in Inbox.objects.filter(channel_type=ChannelType.WEB_WIDGET).values_list("allowed_origins", flat=True):
-        if origin in {normalize_origin(o) for o in (origins or []) if isinstance(o, str)}:
+        if origin_listed(origin, origins):
             return True
     return False
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat.errors import AppError, ErrorCode
+from chat.errors import AppError, ErrorCode, InvalidData
 
 _DRF_CODES = {
     drf.NotFound: ErrorCode.NOT_FOUND,
@@ -31,6 +32,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF exception handler: application errors and DRF's own, in the one shape."""
     if isinstance(exc, AppError):
         return error_response(exc)
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a body over the size limit
+        return error_response(InvalidData("The request is too large or malformed."))
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

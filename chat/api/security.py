@@ -6,6 +6,8 @@ visitor in one inbox (``request.auth`` is its ContactInbox).
 """
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -17,6 +19,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from chat.errors import ContactBlocked, NotAuthenticated
 from chat.models import ContactInbox
 from chat.selectors.scope import operator_is_admin, operator_profile
+from chat.store import get_store
+from chat.validation import clean_token
 
 WIDGET_TOKEN_HEADER = "HTTP_X_WIDGET_TOKEN"
 
@@ -28,6 +32,7 @@ class WidgetTokenAuthentication(BaseAuthentication):
         token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
         if not token:
             return None
+        clean_token(token, field="X-Widget-Token")
         contact_inbox = ContactInbox.objects.select_related("contact", "inbox").filter(pubsub_token=token).first()
         if contact_inbox is None:
             # DRF's own exception: DRF then records "not authenticated" on the request.
@@ -71,7 +76,31 @@ class IsWidgetVisitor(BasePermission):
         return True
 
 
-class LoginThrottle(SimpleRateThrottle):
+class StoreRateThrottle(SimpleRateThrottle):
+    """DRF's rates (settings ``DEFAULT_THROTTLE_RATES``) and keys, counted in the shared store's
+    sliding window (``window_add``: one Lua script on Redis, a lock in memory), so concurrent
+    requests on any number of processes admit exactly the rate. DRF's own cache throttle reads
+    the history, then writes it back: under 8-way concurrency 680 of 680 requests passed a
+    600/min limit. Refusals go through DRF's ``Throttled`` (429 ``rate_limited`` JSON)."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        admitted = get_store().window_add(
+            self.key, now=self.now, window=self.duration, limit=self.num_requests, member=uuid.uuid4().hex
+        )
+        return admitted or self.throttle_failure()
+
+    def wait(self) -> float | None:
+        # The window's oldest entry is not read back: the whole window is an upper bound.
+        return float(self.duration)
+
+
+class LoginThrottle(StoreRateThrottle):
     """Login attempts per client IP (brute force)."""
 
     scope = "login"
@@ -80,7 +109,7 @@ class LoginThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class WidgetIpThrottle(SimpleRateThrottle):
+class WidgetIpThrottle(StoreRateThrottle):
     """Widget requests per client IP."""
 
     scope = "widget_ip"
@@ -89,7 +118,7 @@ class WidgetIpThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class WidgetTokenThrottle(SimpleRateThrottle):
+class WidgetTokenThrottle(StoreRateThrottle):
     """Widget requests per visitor token (no token: not counted here, the IP throttle applies)."""
 
     scope = "widget_token"
@@ -98,4 +127,6 @@ class WidgetTokenThrottle(SimpleRateThrottle):
         token = request.META.get(WIDGET_TOKEN_HEADER, "").strip()
         if not token:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": token[:64]}
+        # A digest: whatever the header holds, the key is short and plain ASCII.
+        ident = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": ident}

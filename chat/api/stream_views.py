@@ -38,7 +38,8 @@ from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
 from chat.events import contact_inbox_group
 from chat.realtime import codec
 from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
-from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
+from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
+from chat.services.origins import normalize_origin, origin_listed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
 from chat.realtime.replay import replay_events
 from chat.realtime.scopes import WidgetScope
@@ -96,9 +97,8 @@ def _error(exc: AppError, request: Any, access: WidgetAccess | None = None) -> H
 
 
 def _cors(response: HttpResponse, request: Any, access: WidgetAccess | None) -> HttpResponse:
-    origin = request.META.get("HTTP_ORIGIN")
-    origin = normalize_origin(origin) if origin else None
-    allowed = access is not None and origin is not None and origin in {normalize_origin(o) for o in access.allowed_origins}
+    origin = normalize_origin(request.META.get("HTTP_ORIGIN"))
+    allowed = access is not None and origin_listed(origin, access.allowed_origins)
     return add_cors_headers(response, origin=origin, allowed=allowed)
 
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api import serializers as s
+from chat.api.parsers import JSONParser
 from chat.api.cors import add_cors_headers, origin_allowed, preflight_response, request_origin
 from chat.api.pagination import int_param, limit_param
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
-from chat.api.uploads import check_uploads
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
@@ -153,7 +153,7 @@ class WidgetMessagesView(WidgetView):
     )
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetMessageInput, request.data)
-        files = check_uploads(request.FILES.getlist("attachments")) if request.FILES else []
+        files = request.FILES.getlist("attachments") if request.FILES else []
         recorded = visitor_message_send(
             contact_inbox_id=self.contact_inbox.pk,
             content=data.get("content", ""),

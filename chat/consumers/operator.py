@@ -7,12 +7,10 @@ typing of their visitors, and follows membership changes without reconnecting.
 """
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from channels.auth import get_user
 from chat.realtime.threads import run_db
-from django.utils.dateparse import parse_datetime
 
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
@@ -37,6 +35,7 @@ from chat.services.conversations import (
     touch_assignee_last_seen,
 )
 from chat.services.messages import message_create
+from chat.validation import parse_time
 from presence import hooks as presence
 
 
@@ -89,12 +88,7 @@ def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None
 
 
 def _parse_time(value: str | None) -> Any:
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise InvalidData("snoozed_until must be an ISO 8601 time.", fields={"snoozed_until": ["Invalid time."]})
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value, field="snoozed_until")  # an impossible date is invalid_data too
 
 
 class OperatorConsumer(StreamConsumer):

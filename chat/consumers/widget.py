@@ -11,23 +11,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 from typing import Any
 
-from chat.realtime.threads import run_db
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.consumers.base import StreamConsumer, header
-from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData, TooManyAttachments
+from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData
 from chat.events import contact_inbox_group
-from chat.payloads import conversation_payload, message_payload, widget_conversation_view
+from chat.payloads import (
+    conversation_payload,
+    message_payload,
+    widget_conversation_view,
+)
 from chat.realtime import codec
-from chat.realtime.access import WidgetAccess, widget_access, widget_current_conversation, widget_origin_allowed
+from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
 from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import WidgetScope
+from chat.realtime.threads import run_db
 from chat.services.conversations import conversation_for_event, touch_contact_last_seen
 from chat.services.messages import visitor_message_send
+from chat.services.widget import widget_current_conversation
 from presence import hooks as presence
 
 
@@ -61,23 +68,27 @@ def _conversation_read(*, access: WidgetAccess) -> dict[str, Any]:
 
 
 def decode_attachments(value: Any) -> list[SimpleUploadedFile]:
-    """``[{"name", "content_type", "data": base64}]`` → uploaded files (bounded by the frame size)."""
+    """``[{"name", "content_type", "data": base64}]`` → uploaded files (bounded by the frame
+    size). Parsing only: the message service applies the attachment policy."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise InvalidData("attachments must be a list.", fields={"attachments": ["Must be a list."]})
-    if len(value) > settings.MESSAGE_MAX_ATTACHMENTS:
-        raise TooManyAttachments(f"At most {settings.MESSAGE_MAX_ATTACHMENTS} attachments per message.")
     files = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("data"), str):
             raise InvalidAttachment("Each attachment needs name, content_type and base64 data.")
+        name, content_type = item.get("name", "attachment"), item.get("content_type")
+        if not isinstance(name, str) or not isinstance(content_type, str):
+            raise InvalidAttachment("An attachment's name and content_type are strings.")
         try:
             content = base64.b64decode(item["data"], validate=True)
         except (binascii.Error, ValueError):
             raise InvalidAttachment("Attachment data is not base64.") from None
-        name = str(item.get("name") or "attachment")[:200]
-        files.append(SimpleUploadedFile(name, content, content_type=str(item.get("content_type") or "application/octet-stream")))
+        upload = SimpleUploadedFile("attachment", content, content_type=content_type)
+        with contextlib.suppress(SuspiciousFileOperation):  # "", "..": stays "attachment"
+            upload.name = name  # as sent, the policy judges it
+        files.append(upload)
     return files
 
 

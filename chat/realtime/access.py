@@ -17,19 +17,13 @@ from django.utils.http import is_same_domain
 from chat.errors import ContactBlocked, NotAuthenticated, NotFound
 from chat.models import ContactInbox, Conversation, Inbox, InboxMember, Role
 from chat.payloads import user_summary
+from chat.services.origins import normalize_origin, origin_listed
+from chat.validation import clean_token
 
 User = get_user_model()
 
 
 # --- Origins ----------------------------------------------------------------------------------
-
-
-def normalize_origin(origin: str) -> str:
-    """``scheme://host[:port]`` lower-cased, without a trailing slash or path."""
-    parts = urlsplit(origin.strip())
-    if not parts.scheme or not parts.netloc:
-        return origin.strip().lower().rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def operator_origin_allowed(origin: str | None) -> bool:
@@ -40,6 +34,8 @@ def operator_origin_allowed(origin: str | None) -> bool:
     if not origin:
         return False
     normalized = normalize_origin(origin)
+    if normalized is None:
+        return False
     parts = urlsplit(normalized)
     for trusted in settings.CSRF_TRUSTED_ORIGINS:
         trusted_parts = urlsplit(trusted.lower())
@@ -55,7 +51,7 @@ def operator_origin_allowed(origin: str | None) -> bool:
 def widget_origin_allowed(origin: str | None, allowed_origins: list[str]) -> bool:
     """The widget's page must be one of the inbox's allowed origins.
 
-    An empty list means the inbox sets no restriction (any site may embed it; the visitor's
+    The rule of the widget socket and of SSE / long-poll. An empty list means the inbox sets no restriction (any site may embed it; the visitor's
     secret pubsub_token is still required). A request without Origin (a native app, a server)
     is allowed: Origin only protects browsers, and a non-browser client can forge it anyway.
     ``*`` allows every origin.
@@ -67,10 +63,7 @@ def widget_origin_allowed(origin: str | None, allowed_origins: list[str]) -> boo
     """
     if not allowed_origins or not origin:
         return True
-    if operator_origin_allowed(origin):
-        return True
-    normalized = normalize_origin(origin)
-    return any(entry == "*" or normalize_origin(entry) == normalized for entry in allowed_origins)
+    return operator_origin_allowed(origin) or origin_listed(origin, allowed_origins)
 
 
 # --- Operators --------------------------------------------------------------------------------
@@ -138,6 +131,7 @@ def widget_access(*, pubsub_token: str) -> WidgetAccess:
     """The visitor behind a pubsub token: NotAuthenticated if unknown, ContactBlocked if blocked."""
     if not pubsub_token or not isinstance(pubsub_token, str):
         raise NotAuthenticated("Unknown widget token.")
+    clean_token(pubsub_token, field="token")  # NUL cannot reach the database (invalid_data)
     row = (
         ContactInbox.objects.select_related("contact", "inbox")
         .filter(pubsub_token=pubsub_token)
@@ -155,8 +149,3 @@ def widget_access(*, pubsub_token: str) -> WidgetAccess:
         contact_name=row.contact.name,
         allowed_origins=tuple(row.inbox.allowed_origins or ()),
     )
-
-
-def widget_current_conversation(*, contact_inbox_id: int) -> Conversation | None:
-    """The visitor's latest conversation in this inbox (where typing and reads apply)."""
-    return Conversation.objects.filter(contact_inbox_id=contact_inbox_id).order_by("-id").first()

@@ -14,6 +14,7 @@ from chat.errors import AppError, ErrorCode, InvalidData, InvalidFrame
 from chat.events import EventType
 from chat.models import Event
 from chat.payloads import widget_conversation_view
+from chat.validation import clean_json
 
 # Code of the reply to a command that failed in an unexpected way (a bug, a service not
 # available): the client sees a stable code, never a traceback.
@@ -118,4 +119,8 @@ def field_value(data: dict[str, Any], name: str, kind: type | tuple[type, ...], 
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise InvalidData(f"{name} must be {names}.", fields={name: [f"Must be {names}."]})
+    # The same hygiene as REST bodies (chat/validation.py): no control characters but tab and
+    # line breaks, integers within 64 bits.
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        clean_json(value, field=name)
     return value

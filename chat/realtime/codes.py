@@ -6,8 +6,10 @@ from enum import IntEnum
 
 class CloseCode(IntEnum):
     NORMAL = 1000
-    # A frame larger than settings.WS_MAX_FRAME_BYTES (RFC 6455 "message too big").
-    MESSAGE_TOO_BIG = 1009
+    # A frame larger than settings.WS_MAX_FRAME_BYTES (HTTP 413; RFC 6455's 1009 cannot be sent:
+    # daphne's WebSocket library accepts only 1000 and 3000-4999 from an application, and
+    # raised on 1009, so the client saw 1011 and the log a traceback).
+    MESSAGE_TOO_BIG = 4413
     # No credentials, wrong credentials, or no widget ``auth`` frame in time.
     UNAUTHORIZED = 4401
     # Authenticated but not allowed: foreign Origin, blocked contact, deactivated operator.

@@ -20,7 +20,7 @@ def get_default_branch() -> Branch:
     branch = Branch.objects.filter(is_default=True).first()
     if branch is None:
         with transaction.atomic():
-            branch = Branch.objects.select_for_update().filter(is_default=True).first()
+            branch = Branch.objects.select_for_update(no_key=True).filter(is_default=True).first()
             if branch is None:
                 branch = Branch.objects.create(name="Main", is_default=True)
     cache.set(DEFAULT_BRANCH_CACHE_KEY, branch.pk, settings.DEFAULT_BRANCH_CACHE_SECONDS)

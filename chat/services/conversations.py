@@ -121,9 +121,12 @@ _STATUS_ACTIVITY = {
 
 
 def lock_conversation(conversation_id: int) -> Conversation:
-    """Row-lock a conversation for the rest of the transaction, or NotFound."""
+    """Row-lock a conversation for the rest of the transaction, or NotFound.
+
+    FOR NO KEY UPDATE: it does not block the deferred foreign-key checks (FOR KEY SHARE) of
+    other transactions; see "Lock order" in docs/architecture.md for the order of locks."""
     try:
-        return Conversation.objects.select_for_update().get(pk=conversation_id)
+        return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise NotFound("Conversation not found.") from None
 
@@ -211,6 +214,35 @@ def conversation_update_attributes(
     if custom_attributes is not None:
         Conversation.objects.filter(pk=conversation_id).update(custom_attributes=custom_attributes)
     return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
+
+
+@transaction.atomic
+def conversation_update(
+    *,
+    conversation_id: int,
+    actor_user: Any | None = None,
+    status: str | None = None,
+    snoozed_until: datetime | None = None,
+    priority: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+) -> Conversation:
+    """Change status (with ``snoozed_until``), priority and custom attributes together: one
+    transaction under the conversation's lock, so a refusal of any part writes none of them.
+    ``None`` leaves a field as it is."""
+    if priority is not None and priority not in Priority.values:
+        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+    if custom_attributes is not None and not isinstance(custom_attributes, dict):
+        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+    lock_conversation(conversation_id)
+    if status is not None:
+        conversation_set_status(
+            conversation_id=conversation_id, status=status, snoozed_until=snoozed_until, actor_user=actor_user
+        )
+    if priority is not None:
+        conversation_set_priority(conversation_id=conversation_id, priority=priority, actor_user=actor_user)
+    if custom_attributes is not None:
+        conversation_update_attributes(conversation_id=conversation_id, custom_attributes=custom_attributes)
+    return conversation_for_event(conversation_id)
 
 
 def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:

@@ -11,6 +11,7 @@ from django.db import transaction
 from chat.errors import InvalidData
 from chat.events import notify_group, user_group
 from chat.models import Branch, ChannelType, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.services.origins import normalize_origin
 
 User = get_user_model()
 
@@ -31,18 +32,13 @@ INBOX_FIELDS = (
 MEMBERSHIP_CHANGED = {"type": "membership.changed"}
 
 
-def normalize_origin(origin: str) -> str:
-    """``https://Shop.example/`` → ``https://shop.example`` (scheme://host[:port], lower case)."""
-    return origin.strip().rstrip("/").lower()
-
-
 def validate_origins(origins: Any) -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise InvalidData("allowed_origins must be a list of origins.", fields={"allowed_origins": ["A list of strings."]})
     cleaned = []
     for origin in origins:
         value = normalize_origin(origin)
-        if not value.startswith(("http://", "https://")) or "/" in value.split("://", 1)[1]:
+        if value is None:
             raise InvalidData(
                 "An allowed origin is scheme://host[:port].", fields={"allowed_origins": [f"Not an origin: {origin!r}."]}
             )
@@ -134,7 +130,7 @@ def _notify(user_ids: Iterable[int]) -> None:
 def inbox_members_add(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
     """Add operators to an inbox (existing members are left as they are)."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update().filter(pk=inbox.pk).first()  # serialize membership edits
+    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()  # serialize membership edits
     existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
     added = [u for u in ids if u not in existing]
     InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in added], ignore_conflicts=True)
@@ -146,7 +142,7 @@ def inbox_members_add(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipCha
 def inbox_members_set(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
     """Make the members exactly ``user_ids``."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update().filter(pk=inbox.pk).first()
+    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()
     existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
     added = [u for u in ids if u not in existing]
     removed = sorted(existing - set(ids))

@@ -12,7 +12,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Now
 
-from chat.errors import ContactBlocked, ContentTooLong, FloodLimited, InvalidData, NotFound, TooManyAttachments
+from chat.errors import (
+    ContactBlocked,
+    ContentTooLong,
+    FloodLimited,
+    InvalidData,
+    NotFound,
+    TooManyAttachments,
+)
 from chat.events import EventType, dispatch
 from chat.models import (
     Attachment,
@@ -25,13 +32,14 @@ from chat.models import (
     MessageDirection,
 )
 from chat.payloads import message_payload
+from chat.services.attachments import AcceptedAttachment, attachment_policy_check
 from chat.services.conversations import (
     activity_add,
     actor_name,
     conversation_create,
+    conversation_emit,
     invalidate_operator_unread,
     lock_conversation,
-    conversation_emit,
 )
 from chat.store import get_store
 
@@ -124,7 +132,9 @@ def message_create(
       ``waiting_since``;
     * private notes (operators only) change neither;
     * a repeat with the same ``source_id`` (any sender) or ``echo_id`` (same sender) returns the
-      stored message and writes nothing.
+      stored message and writes nothing;
+    * attachments meet ``attachment_policy_check`` (count, size, type, name) whatever the
+      transport that decoded them.
 
     Every change, including the events, is written in one transaction under the
     conversation's row lock; a refused message leaves nothing behind.
@@ -136,6 +146,7 @@ def message_create(
             raise InvalidData("An incoming message needs its contact.")
         private = False
     content = validate_content(content, attachments)
+    accepted = attachment_policy_check(attachments)
     echo_id = (str(echo_id)[:100] or None) if echo_id is not None else None
     source_id = (str(source_id)[:255] or None) if source_id is not None else None
     sender_contact_id = sender_contact.pk if sender_contact is not None else None
@@ -151,7 +162,7 @@ def message_create(
                 sender_user=sender_user,
                 echo_id=echo_id,
                 source_id=source_id,
-                attachments=attachments,
+                attachments=accepted,
                 content_type=content_type,
                 content_attributes=content_attributes or {},
             )
@@ -175,7 +186,7 @@ def _record_locked(
     sender_user: Any | None,
     echo_id: str | None,
     source_id: str | None,
-    attachments: Sequence[UploadedFile],
+    attachments: Sequence[AcceptedAttachment],
     content_type: str,
     content_attributes: dict[str, Any],
 ) -> RecordedMessage:
@@ -209,12 +220,7 @@ def _record_locked(
         source_id=source_id,
     )
     for upload in attachments:
-        Attachment.objects.create(
-            message=message,
-            file=upload,
-            file_type=getattr(upload, "content_type", None) or "file",
-            size=getattr(upload, "size", 0) or 0,
-        )
+        Attachment.objects.create(message=message, file=upload.file, file_type=upload.content_type, size=upload.size)
 
     audience = Audience.OPERATORS if private else Audience.EVERYONE
     events: list[EventType] = []
@@ -287,10 +293,12 @@ def visitor_message_send(
     ``message.created``.
     """
     validate_content(content, attachments)
+    attachment_policy_check(attachments)  # before the locks; message_create checks again (cheap)
     with transaction.atomic():
         try:
             contact_inbox = (
-                ContactInbox.objects.select_for_update().select_related("inbox", "contact").get(pk=contact_inbox_id)
+                ContactInbox.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("inbox", "contact").get(pk=contact_inbox_id)
             )
         except ContactInbox.DoesNotExist:
             raise NotFound("Unknown visitor.") from None

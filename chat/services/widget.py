@@ -137,7 +137,7 @@ def widget_session_start(
     existing = None
     if source_id:
         existing = (
-            ContactInbox.objects.select_for_update().select_related("contact")
+            ContactInbox.objects.select_for_update(no_key=True, of=("self",)).select_related("contact")
             .filter(inbox=inbox, source_id=source_id).first()
         )
 
@@ -189,6 +189,15 @@ def _session(contact_inbox: ContactInbox, *, created: bool) -> WidgetSession:
     return WidgetSession(contact_inbox, conversation, created)
 
 
-def widget_current_conversation(*, contact_inbox: ContactInbox) -> Conversation | None:
-    """The conversation the visitor's typing and read receipts refer to (their latest)."""
+def widget_current_conversation(
+    *, contact_inbox: ContactInbox | None = None, contact_inbox_id: int | None = None
+) -> Conversation | None:
+    """The visitor's current conversation: the one their next message goes to, where their
+    typing and read receipts apply (the one rule for the widget socket, widget REST and the
+    session answer). None before the first message, and when the latest conversation is
+    resolved in an inbox that starts a new one instead of reopening it."""
+    if contact_inbox is None:
+        contact_inbox = ContactInbox.objects.select_related("inbox").filter(pk=contact_inbox_id).first()
+        if contact_inbox is None:
+            return None
     return visitor_conversation_for_message(contact_inbox=contact_inbox)

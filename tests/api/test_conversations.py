@@ -258,3 +258,32 @@ def test_new_member_sees_inbox(world):
     InboxMemberFactory(inbox=world.inbox_b, user=world.agent_a)
     client = token_client(world.agent_a)
     assert set(ids(client.get("/api/v1/conversations/"))) == {world.conv_a.pk, world.conv_b.pk}
+
+
+@pytest.mark.postgres
+def test_patch_is_one_transaction_a_failing_part_writes_nothing(world, client_a, published):
+    """The three changes of a PATCH are one service call (conversation_update): when the last
+    part fails in the database (PostgreSQL refuses NUL in jsonb), the status is not changed
+    either, no activity line stays, nothing is published."""
+    from django.db import DataError
+
+    from chat.models import Message
+    from chat.services.conversations import conversation_update
+
+    before = Message.objects.filter(conversation=world.conv_a).count()
+    with pytest.raises(DataError):
+        conversation_update(conversation_id=world.conv_a.pk, status="resolved", priority="high",
+                            custom_attributes={"note": "a\u0000b"}, actor_user=world.agent_a)
+    world.conv_a.refresh_from_db()
+    assert (world.conv_a.status, world.conv_a.priority) == ("open", "none")
+    assert Message.objects.filter(conversation=world.conv_a).count() == before
+    assert published.types() == []
+
+
+def test_patch_with_a_refused_part_writes_nothing(world, client_a, published):
+    url = f"/api/v1/conversations/{world.conv_a.pk}/"
+    response = client_a.patch(url, {"status": "resolved", "custom_attributes": {"note": "a\u0000b"}}, format="json")
+    assert_error(response, 400, "invalid_data")
+    world.conv_a.refresh_from_db()
+    assert world.conv_a.status == "open"
+    assert published.types() == []

@@ -163,9 +163,9 @@ def test_widget_throttled_per_token_and_per_ip(world, monkeypatch):
 
     monkeypatch.setitem(WidgetIpThrottle.THROTTLE_RATES, "widget_ip", "1/min")
     monkeypatch.setitem(WidgetTokenThrottle.THROTTLE_RATES, "widget_token", "1000/min")
-    from django.core.cache import cache
+    from chat.store import get_store
 
-    cache.clear()
+    get_store().flush()
     forger = APIClient()
     forger.credentials(HTTP_X_WIDGET_TOKEN="guess-1")
     assert_error(forger.get("/api/widget/v1/messages"), 401, "not_authenticated")
@@ -239,3 +239,19 @@ def test_unknown_source_id_is_used_and_a_taken_one_is_not_an_error(world):
 
     again = _new_contact_inbox(inbox=world.inbox_a, contact=ContactFactory(), source_id="visitor-chosen-1")
     assert again.source_id != "visitor-chosen-1"
+
+
+@pytest.mark.parametrize("name,content_type", [
+    ("x.svg", "image/svg+xml"), ("x.html", "text/html"), ("x.exe", "application/octet-stream"), ("x.exe", "image/png"),
+])
+def test_widget_rest_uploads_meet_the_attachment_policy(world, settings, tmp_path, name, content_type):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat.models import Attachment
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    upload = SimpleUploadedFile(name, b"<svg onload=alert(1)>", content_type=content_type)
+    response = widget_client(world.visitor_a).post("/api/widget/v1/messages", {"content": "f", "attachments": [upload]},
+                                                   format="multipart")
+    assert_error(response, 400, "invalid_attachment")
+    assert Attachment.objects.count() == 0

@@ -8,7 +8,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.utils import timezone
 
-from chat.errors import ContactBlocked, ContentTooLong, FloodLimited, InvalidData, NotFound, TooManyAttachments
+from chat.errors import (
+    ContactBlocked,
+    ContentTooLong,
+    FloodLimited,
+    InvalidAttachment,
+    InvalidData,
+    NotFound,
+    TooManyAttachments,
+)
 from chat.models import Contact, Conversation, ConversationStatus, Event, Message, MessageDirection
 from chat.services.conversations import conversation_set_status
 from chat.services.messages import message_create, visitor_message_send
@@ -263,3 +271,17 @@ def test_concurrent_first_widget_messages_start_one_conversation():
     assert not [r for r in results if isinstance(r, Exception)]
     assert Conversation.objects.filter(contact_inbox=contact_inbox).count() == 1
     assert Message.objects.filter(conversation__contact_inbox=contact_inbox).count() == 6
+
+
+@pytest.mark.parametrize("content_type", ["image/png\r\nX: 1", "image/" + "p" * 120, "image/png\x00", "", "image/svg+xml"])
+def test_the_message_service_owns_the_attachment_policy(content_type):
+    """Whatever transport decoded the file, message_create refuses what the policy refuses."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat.models import Attachment
+
+    conversation = make_conversation()
+    upload = SimpleUploadedFile("a.png", b"png", content_type=content_type)
+    with pytest.raises(InvalidAttachment):
+        incoming(conversation, "file", attachments=[upload])
+    assert Attachment.objects.count() == 0

@@ -200,3 +200,74 @@ async def test_ping_and_idle(world, settings):
     await comm.send_to(text_data=json.dumps({"type": "ping"}))
     assert await receive(comm) == {"type": "pong"}
     await comm.disconnect()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize("attachment", [
+    {"name": "x.svg", "content_type": "image/svg+xml", "data": _b64(b"<svg onload=alert(1)>")},
+    {"name": "x.html", "content_type": "text/html", "data": _b64(b"<script>")},
+    {"name": "x.exe", "content_type": "application/x-msdownload", "data": _b64(b"MZ")},
+    {"name": "x.exe", "content_type": "image/png", "data": _b64(b"MZ")},  # the extension says another type
+    {"name": "big.png", "content_type": "image/png", "data": _b64(b"0" * 2001)},
+    {"name": "a.png", "content_type": "image/png\r\nX-Injected: 1", "data": _b64(b"png")},
+    {"name": "a.png", "content_type": "image/" + "p" * 120, "data": _b64(b"png")},
+    {"name": "a\x00.png", "content_type": "image/png", "data": _b64(b"png")},
+    {"name": "a.png", "content_type": 5, "data": _b64(b"png")},
+], ids=["svg", "html", "exe", "exe-as-png", "too-large", "crlf-type", "long-type", "nul-name", "type-not-string"])
+async def test_socket_uploads_meet_the_attachment_policy(world, settings, attachment):
+    """The message service applies the policy: the socket path stores nothing the REST path
+    would refuse (an SVG, HTML or .exe, an oversized file, a dirty content_type)."""
+    settings.ATTACHMENT_MAX_BYTES = 2000
+    comm, _ = await widget_socket(world.visitor)
+    reply = await command(comm, "message.create", {"content": "file", "attachments": [attachment]})
+    assert reply["ok"] is False and reply["error"]["code"] == "invalid_attachment", reply
+    assert (await command(comm, "ping", ref="alive"))["ok"]
+    await comm.disconnect()
+    from chat.models import Attachment, Message
+
+    assert await db(lambda: (Message.objects.count(), Attachment.objects.count()))() == (0, 0)
+
+
+@pytest.mark.parametrize("reopens", [True, False], ids=["reopening-inbox", "new-conversation-inbox"])
+async def test_socket_and_rest_agree_on_the_visitors_current_conversation(world, reopens):
+    """One rule (chat.services.widget.widget_current_conversation): a resolved conversation is
+    current only where the next message would reopen it; typing and reads follow it over the
+    socket exactly as over REST."""
+    from rest_framework.test import APIClient
+
+    from chat.models import Conversation
+    from chat.services.conversations import conversation_set_status
+    from tests.factories import make_conversation
+
+    def setup() -> int:
+        Inbox.objects.filter(pk=world.inbox_a.pk).update(reopen_resolved_conversations=reopens)
+        conversation = make_conversation(contact_inbox=world.visitor)
+        conversation_set_status(conversation_id=conversation.pk, status="resolved")
+        return conversation.pk
+
+    conversation_id = await db(setup)()
+    expected = conversation_id if reopens else None
+
+    def rest() -> tuple[int | None, object]:
+        client = APIClient()
+        client.credentials(HTTP_X_WIDGET_TOKEN=world.visitor.pubsub_token, HTTP_ORIGIN=ORIGIN)
+        session = client.post("/api/widget/v1/sessions", {"website_token": world.inbox_a.website_token,
+                                                          "source_id": world.visitor.source_id}, format="json")
+        assert client.post("/api/widget/v1/typing", {"typing": True}, format="json").status_code == 204
+        assert client.post("/api/widget/v1/read").status_code == 204
+        current = (session.json()["conversation"] or {}).get("id")
+        return current, Conversation.objects.get(pk=conversation_id).contact_last_seen_at
+
+    rest_current, seen_at = await db(rest)()
+    assert rest_current == expected
+    assert (seen_at is not None) == reopens
+
+    comm, auth = await widget_socket(world.visitor)
+    assert auth["data"]["conversation_id"] == expected
+    assert (await command(comm, "typing.start", ref="t"))["data"]["conversation_id"] == expected
+    assert (await command(comm, "conversation.read", ref="r"))["data"]["conversation_id"] == expected
+    await comm.disconnect()
+    assert (await db(lambda: Conversation.objects.get(pk=conversation_id).contact_last_seen_at)() is not None) == reopens
