@@ -40,7 +40,7 @@ from chat.realtime import codec
 from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
-from chat.realtime.replay import replay_events
+from chat.realtime.replay import check_position, resume
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
 
@@ -120,9 +120,7 @@ def _int_param(value: str | None, name: str) -> int | None:
         number = int(value)
     except ValueError:
         raise InvalidData(f"{name} must be an integer.", fields={name: ["Must be an integer."]}) from None
-    if number < 0:
-        raise InvalidData(f"{name} must be >= 0.", fields={name: ["Must be >= 0."]})
-    return number
+    return check_position(number, name=name)
 
 
 async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub, QueueSink]:
@@ -132,14 +130,11 @@ async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub
     await hub.join(sink)
     if after is None:
         return hub, sink
-    upto = hub.hold(sink)
     try:
-        events = await run_db(replay_events)(scope=sink.scope, after=after, upto=upto)
+        await resume(hub, sink, after=after)
     except BaseException:
-        sink.abandon_hold(None)
         await hub.leave(sink)
         raise
-    sink.release(events, after=after, upto=upto, reply=None)
     return hub, sink
 
 

@@ -20,12 +20,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat.errors import AppError, InvalidData, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
+from chat.errors import AppError, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
 from chat.realtime import codec
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
-from chat.realtime.replay import replay_events
+from chat.realtime.replay import resume
 from chat.realtime.scopes import Scope
 from chat.services.typing import typing_set
 
@@ -242,24 +242,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         was missed; the socket then stays live from where it was.
         """
         after = codec.field_value(data, "last_event_id", int)
-        if after < 0:
-            raise InvalidData("last_event_id must be >= 0.", fields={"last_event_id": ["Must be >= 0."]})
-        sink, hub = self.sink, self.hub
-        assert sink is not None and hub is not None
-        upto = hub.hold(sink)
+        assert self.sink is not None and self.hub is not None
         try:
-            events = await run_db(replay_events)(
-                scope=sink.scope, after=after, upto=upto, skip_from=sink.covered_from, skip_to=sink.last_sent_id
+            await resume(
+                self.hub, self.sink, after=after,
+                reply=lambda done: codec.reply_ok(ref, {"replayed": done.replayed, "last_event_id": done.last_event_id}),
+                error_reply=lambda exc: codec.reply_app_error(ref, exc),
             )
-        except ResyncRequired as exc:
-            sink.abandon_hold(codec.reply_app_error(ref, exc))
-            return NO_REPLY
-        except BaseException:
-            sink.abandon_hold(None)
-            raise
-        last = max(sink.last_sent_id, upto, after)
-        sink.release(events, after=after, upto=upto,
-                     reply=codec.reply_ok(ref, {"replayed": len(events), "last_event_id": last}))
+        except ResyncRequired:
+            pass  # its reply is queued in order
         return NO_REPLY
 
     # --- Typing --------------------------------------------------------------------------------

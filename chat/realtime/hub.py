@@ -1,7 +1,7 @@
 """The process-local stream hub: one per process (per event loop), shared by every socket.
 
 Durable events never travel on the channel layer. The hub reads them from the outbox in the
-order chat/stream.py releases them and writes them straight to this process's subscribers:
+order chat/outbox.py releases them and writes them straight to this process's subscribers:
 
 * a listener on a layer channel in ``STREAM_GROUP`` turns every ``stream.poke`` into a wake-up;
 * a reader waits for a wake-up or ``STREAM_POLL_SECONDS`` (the poll catches lost pokes and
@@ -28,12 +28,12 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.events import OPERATOR_ONLY_TYPES, STREAM_GROUP
-from chat.models import Audience, Event
+from chat.events import STREAM_GROUP
+from chat.models import Event
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import OperatorScope, Scope, WidgetScope
 from chat.realtime.threads import run_db
-from chat.stream import read_released, stable_watermark
+from chat.outbox import read_released, watermark
 
 logger = logging.getLogger(__name__)
 
@@ -293,41 +293,44 @@ class StreamHub:
 
     def fan_out(self, events: Iterable[Event]) -> None:
         """Deliver events (in id order) to the subscribers that may see them. Synchronous: sinks
-        only queue, so nothing else runs on the loop while an event is being fanned out."""
+        only queue, so nothing else runs on the loop while an event is being fanned out.
+
+        The indexes only narrow the candidates; each scope's ``sees`` (chat.selectors.
+        event_visibility, the same rule replay queries with) decides."""
         for event in events:
-            operators = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
-            if operators or self._operators_everywhere:
-                text = None
-                for group in (operators or (), self._operators_everywhere):
-                    for sink in group:
-                        if event.user_id is not None and event.user_id != sink.scope.user_id:
-                            continue
-                        if text is None:
-                            text = OperatorScope.encode(event)
-                        sink.deliver(event.id, text)
-            if (
-                event.audience == Audience.EVERYONE
-                and event.user_id is None
-                and event.inbox_id is not None
-                and event.type not in OPERATOR_ONLY_TYPES
-            ):
-                if event.contact_inbox_id is not None:
-                    widgets = self._widgets_by_contact_inbox.get(event.contact_inbox_id)
-                else:
-                    widgets = self._widgets_by_inbox.get(event.inbox_id)
-                if widgets:
-                    text = None
-                    for sink in widgets:
-                        if sink.scope.inbox_id != event.inbox_id:
-                            continue
-                        if text is None:
-                            text = WidgetScope.encode(event)
-                        sink.deliver(event.id, text)
+            text = None
+            for sink in self._operator_candidates(event):
+                if sink.scope.sees(event):
+                    if text is None:
+                        text = OperatorScope.encode(event)
+                    sink.deliver(event.id, text)
+            text = None
+            for sink in self._widget_candidates(event):
+                if sink.scope.sees(event):
+                    if text is None:
+                        text = WidgetScope.encode(event)
+                    sink.deliver(event.id, text)
+
+    def _operator_candidates(self, event: Event) -> Iterable[Sink]:
+        """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones."""
+        by_inbox = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
+        if by_inbox:
+            yield from by_inbox
+        yield from self._operators_everywhere
+
+    def _widget_candidates(self, event: Event) -> Iterable[Sink]:
+        """Every widget sink that could see ``event``: its contact inbox's, or (an event of no
+        contact inbox) every widget of its inbox."""
+        if event.contact_inbox_id is not None:
+            return self._widgets_by_contact_inbox.get(event.contact_inbox_id) or ()
+        if event.inbox_id is not None:
+            return self._widgets_by_inbox.get(event.inbox_id) or ()
+        return ()
 
     # --- Reader, listener, sweeper -------------------------------------------------------------
 
     async def _start(self) -> None:
-        self.cursor = await run_db(stable_watermark, pool="stream")()
+        self.cursor = await run_db(watermark, pool="stream")()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         layer = get_channel_layer()

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 
 from chat.events import EventType, dispatch
 from chat.models import Event
-from chat.stream import read_released, stable_watermark
+from chat.outbox import read_released, watermark as stable_watermark
 from tests.concurrency import HeldTransaction
 from tests.factories import InboxFactory
 
