@@ -309,7 +309,9 @@ def _check(value: Any, declared: Any, where: str) -> None:
         if not isinstance(value, dict):
             raise ShapeError(f"{where}: {value!r} is not an object")
         hints = get_type_hints(declared, include_extras=True)
-        missing = declared.__required_keys__ - value.keys()
+        # Not __required_keys__: with postponed annotations Python 3.11 cannot see NotRequired.
+        required = {key for key, hint in hints.items() if get_origin(hint) is not NotRequired}
+        missing = required - value.keys()
         extra = value.keys() - hints.keys()
         if missing or extra:
             raise ShapeError(f"{where}: missing keys {sorted(missing)}, unexpected keys {sorted(extra)}")
