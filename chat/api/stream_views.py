@@ -176,13 +176,20 @@ async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralL
     try:
         yield b"retry: 1000\n\n"
         deadline = time.monotonic() + settings.SSE_MAX_SECONDS
+        # The server buffers what we yield whether or not the client reads it, and a view cannot
+        # see that buffer: one response carries at most WS_SEND_BUFFER_MAX_BYTES, then the
+        # browser reconnects with Last-Event-ID. Unread bytes per stream stay under twice the bound
+        # (the last chunk is itself bounded by the sink).
+        budget = settings.WS_SEND_BUFFER_MAX_BYTES
         while True:
             items = sink.take()
             if items:
-                yield b"".join(_sse_item(event_id, text) for event_id, text in items)
+                chunk = b"".join(_sse_item(event_id, text) for event_id, text in items)
+                budget -= len(chunk)
+                yield chunk
             remaining = deadline - time.monotonic()
-            if sink.closed or remaining <= 0:
-                break  # too far behind, or time is up: the client reconnects with Last-Event-ID
+            if sink.closed or remaining <= 0 or budget <= 0:
+                break  # too far behind, time is up, or the byte budget is spent: the client resumes
             if not await sink.wait(min(settings.SSE_KEEPALIVE_SECONDS, remaining)):
                 yield b": keep-alive\n\n"
     finally:

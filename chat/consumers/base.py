@@ -25,6 +25,7 @@ from chat.realtime import codec
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
+from chat.realtime.outbound import server_backlog
 from chat.realtime.replay import resume
 from chat.realtime.scopes import Scope
 from chat.services.typing import typing_set
@@ -97,7 +98,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
-        self.sink = SocketSink(None, send=self.send_text, close=self.close_with)  # type: ignore[arg-type]
+        self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
+                               backlog=server_backlog(self.base_send))
         try:
             await self.connect()
         except Exception:
@@ -143,7 +145,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.sink is not None:
             sink, self.sink.closed = self.sink, True
-            if code != CloseCode.TOO_SLOW:
+            if code == CloseCode.TOO_SLOW:
+                # Its queue was dropped; let it take what the server already holds, so that the
+                # 4429 reaches a client that reads again (daphne drops a connection 1 s after a
+                # close frame the client has not answered).
+                await sink.drained(settings.WS_SLOW_CLOSE_SECONDS)
+            else:
                 await sink.flushed()
         await self.cleanup()
         await self.close(code=int(code))

@@ -4,8 +4,9 @@
 end of the replay (one synchronous step: no event is fanned out between the two), reads the
 events the sink's scope may see in ``(N, W]`` that it was not already sent live
 (``replay_events``, in a thread), queues them, then the caller's reply frame, then the live
-events held meanwhile. ``resync_required`` (ResyncRequired) when too many were missed or the
-outbox no longer holds them; the sink's position is then unchanged and live delivery goes on.
+events held meanwhile. ``resync_required`` (ResyncRequired) when too many were missed (more than
+STREAM_RESUME_MAX_EVENTS, or more bytes than WS_SEND_BUFFER_MAX_BYTES) or the outbox no longer
+holds them; the sink's position is then unchanged and live delivery goes on.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from chat.errors import AppError, InvalidData, ResyncRequired
 from chat.models import Event
 from chat.realtime.hub import Sink, StreamHub
+from chat.realtime.outbound import frame_bytes
 from chat.realtime.scopes import Scope
 from chat.realtime.threads import run_db
 
@@ -49,7 +51,11 @@ def replay_events(*, scope: Scope, after: int, upto: int, skip_from: int = 0, sk
     rows = list(scope.visible(queryset).order_by("id")[: limit + 1])
     if len(rows) > limit:
         raise ResyncRequired(f"More than {limit} events were missed; reload through the REST API.")
-    return [(row.id, scope.encode(row)) for row in rows]
+    encoded = [(row.id, scope.encode(row)) for row in rows]
+    # A replay larger than a subscriber's send bound could never be taken in one piece.
+    if sum(frame_bytes(text) for _id, text in encoded) > settings.WS_SEND_BUFFER_MAX_BYTES:
+        raise ResyncRequired("The missed events are too large to replay; reload through the REST API.")
+    return encoded
 
 
 def check_position(after: int, *, name: str = "last_event_id") -> int:
