@@ -15,8 +15,8 @@ is open. Authentication: the ``X-Widget-Token`` header, or
   up to LONGPOLL_WAIT_SECONDS; ``{"events": [...], "last_event_id": M}``: poll again with
   ``after=M``. Without ``after`` it answers at once with no events and the current position.
 
-At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once in one process
-(``429 rate_limited`` beyond).
+At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once, across every
+process (``429 rate_limited`` beyond; chat/realtime/limits.py).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,14 +39,12 @@ from chat.realtime import codec
 from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
+from chat.realtime.limits import Lease, lease_claim, lease_release, widget_stream_lease
 from chat.realtime.replay import check_position, resume
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
 
 logger = logging.getLogger(__name__)
-
-_open_per_token: Counter[str] = Counter()
-
 
 class EphemeralListener:
     """While a fallback request is open, forward the visitor's ephemeral frames (typing) and
@@ -150,17 +147,17 @@ async def widget_stream(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
-        token = _claim(request)
+        lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
         except BaseException:
-            _release(token)
+            await _release(lease)
             raise
     except AppError as exc:
         return _error(exc, request, access)
     listener = EphemeralListener(sink, access.contact_inbox_id)
     await listener.start()
-    response = StreamingHttpResponse(_sse(hub, sink, token, listener), content_type="text/event-stream")
+    response = StreamingHttpResponse(_sse(hub, sink, lease, listener), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return _cors(response, request, access)
@@ -172,7 +169,7 @@ def _sse_item(event_id: int | None, text: str) -> bytes:
     return f"{head}event: {_event_type(text)}\ndata: {text}\n\n".encode()
 
 
-async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralListener) -> AsyncIterator[bytes]:
+async def _sse(hub: StreamHub, sink: QueueSink, lease: Lease, listener: EphemeralListener) -> AsyncIterator[bytes]:
     try:
         yield b"retry: 1000\n\n"
         deadline = time.monotonic() + settings.SSE_MAX_SECONDS
@@ -195,23 +192,23 @@ async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralL
     finally:
         await listener.stop()
         await hub.leave(sink)
-        _release(token)
+        await _release(lease)
 
 
-def _claim(request: Any) -> str:
-    """Count one more open stream or long-poll for this widget token (bounded); ``_release``
-    gives it back. Returns the token."""
-    token = _token(request)
-    if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
-        raise RateLimited("Too many open streams for this visitor.")
-    _open_per_token[token] += 1
-    return token
+async def _claim(access: WidgetAccess) -> Lease:
+    """One of the widget token's stream leases (chat/realtime/limits.py, across processes), or
+    RateLimited; ``_release`` gives it back."""
+    lease = widget_stream_lease(contact_inbox_id=access.contact_inbox_id)
+    if not await run_db(lease_claim)(lease):
+        raise RateLimited(f"Too many open streams for this visitor ({lease.limit}).")
+    return lease
 
 
-def _release(token: str) -> None:
-    _open_per_token[token] -= 1
-    if _open_per_token[token] <= 0:
-        del _open_per_token[token]
+async def _release(lease: Lease) -> None:
+    try:
+        await run_db(lease_release)(lease)
+    except Exception:  # it expires by itself
+        logger.warning("stream lease release failed", exc_info=True)
 
 
 async def widget_events(request: Any) -> HttpResponse:
@@ -221,7 +218,7 @@ async def widget_events(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.GET.get("after"), "after")
-        token = _claim(request)
+        lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
             try:
@@ -238,7 +235,7 @@ async def widget_events(request: Any) -> HttpResponse:
             finally:
                 await hub.leave(sink)
         finally:
-            _release(token)
+            await _release(lease)
     except AppError as exc:
         return _error(exc, request, access)
     # The frames are already encoded: splice them instead of decoding and encoding again.

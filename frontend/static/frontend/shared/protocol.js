@@ -52,6 +52,7 @@ export const CLOSE = Object.freeze({
   FORBIDDEN: 4403,
   IDLE_TIMEOUT: 4408,
   TOO_SLOW: 4429,
+  TOO_MANY_SOCKETS: 4429,
   UNAVAILABLE: 4503,
 });
 
