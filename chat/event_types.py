@@ -265,7 +265,7 @@ def check_ephemeral(frame: Any) -> None:
 def check_control(message: Any) -> None:
     kind = message.get("type") if isinstance(message, dict) else None
     try:
-        declared = CONTROL_MESSAGES[ControlType(kind)]
+        declared = CONTROL_MESSAGES[ControlType(str(kind))]
     except ValueError:
         raise ShapeError(f"undeclared control message {kind!r}") from None
     _check(message, declared, str(kind))

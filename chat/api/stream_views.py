@@ -36,8 +36,8 @@ from chat.api.cors import add_cors_headers, preflight_response
 from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
 from chat.events import contact_inbox_group
 from chat.realtime import codec
-from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.access import WidgetAccess, normalize_origin, widget_access, widget_origin_allowed
+from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, widget_stream_lease
 from chat.realtime.replay import check_position, resume

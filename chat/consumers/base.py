@@ -15,7 +15,6 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from chat.realtime.threads import run_db
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -29,6 +28,7 @@ from chat.realtime.limits import Lease, lease_claim, lease_release, operator_soc
 from chat.realtime.outbound import server_backlog
 from chat.realtime.replay import resume
 from chat.realtime.scopes import OperatorScope, Scope
+from chat.realtime.threads import run_db
 from chat.services.typing import typing_set
 
 logger = logging.getLogger(__name__)
@@ -296,7 +296,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         try:
             await resume(
                 self.hub, self.sink, after=after,
-                reply=lambda done: codec.reply_ok(ref, {"replayed": done.replayed, "last_event_id": done.last_event_id}),
+                reply=lambda done: codec.reply_ok(
+                    ref, {"replayed": done.replayed, "last_event_id": done.last_event_id}),
                 error_reply=lambda exc: codec.reply_app_error(ref, exc),
             )
         except ResyncRequired:

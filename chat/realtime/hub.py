@@ -30,11 +30,11 @@ from django.conf import settings
 
 from chat.events import STREAM_GROUP
 from chat.models import Event
+from chat.outbox import read_released, watermark
 from chat.realtime.codes import CloseCode
 from chat.realtime.outbound import frame_bytes
 from chat.realtime.scopes import OperatorScope, Scope, WidgetScope
 from chat.realtime.threads import run_db
-from chat.outbox import read_released, watermark
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import pytest
 from django.db import connections, transaction
 
 from chat.models import Event
-from chat.services.conversations import conversation_set_priority, conversation_set_status
 from chat.realtime.scopes import OperatorScope, WidgetScope
+from chat.services.conversations import conversation_set_priority, conversation_set_status
 from tests.api.conftest import operator_says, token_client, visitor_says, widget_client
 from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, UserFactory, make_conversation
 

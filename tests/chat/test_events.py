@@ -6,7 +6,8 @@ from django.db import connection, transaction
 
 from chat.events import EventType, dispatch
 from chat.models import Event
-from chat.outbox import read_released, watermark as stable_watermark
+from chat.outbox import read_released
+from chat.outbox import watermark as stable_watermark
 from tests.concurrency import HeldTransaction
 from tests.factories import InboxFactory
 from tests.payloads import conversation_stub

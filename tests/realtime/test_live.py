@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
 
 from chat.events import EventType
 from chat.models import Audience, Event, Inbox
@@ -26,7 +20,7 @@ from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
 from tests.live import TIMEOUT, Client, close_code, live_servers, operator, widget, ws_url  # noqa: F401
 from tests.payloads import message_stub
-from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db, token_for
+from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db
 from tests.realtime.test_resume import note
 
 pytestmark = [

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chat.events import EventType, dispatch
 from chat.realtime.codes import CloseCode
-from tests.live import TIMEOUT, Client, operator, start_server, server_env, ws_url
+from tests.live import TIMEOUT, Client, operator, server_env, start_server, ws_url
 from tests.payloads import message_stub
 from tests.realtime.conftest import db, token_for
 

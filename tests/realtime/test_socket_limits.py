@@ -17,11 +17,9 @@ from tests.live import TIMEOUT, live_servers, ws_url
 from tests.realtime.conftest import (
     ORIGIN,
     application,
-    closed_with,
     command,
     db,
     operator_socket,
-    receive,
     token_for,
 )
 
