@@ -114,8 +114,7 @@ class AllOf(Rule):
         return q
 
     def compile(self) -> Callable[[Any], bool]:
-        parts = tuple(rule.compile() for rule in self.rules)
-        return lambda event: all(part(event) for part in parts)
+        return _chain([rule.compile() for rule in self.rules], all_of=True)
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,21 @@ class AnyOf(Rule):
         return q
 
     def compile(self) -> Callable[[Any], bool]:
-        parts = tuple(rule.compile() for rule in self.rules)
-        return lambda event: any(part(event) for part in parts)
+        return _chain([rule.compile() for rule in self.rules], all_of=False)
+
+
+def _chain(parts: list[Callable[[Any], bool]], *, all_of: bool) -> Callable[[Any], bool]:
+    """``a(e) and b(e) and ...`` (or ``or``) as nested closures: the live fan-out calls this per
+    subscriber and event, and a generator per call would cost more than the tests themselves."""
+    if not parts:
+        return (lambda event: True) if all_of else (lambda event: False)
+    combined = parts[0]
+    for part in parts[1:]:
+        if all_of:
+            combined = (lambda f, g: lambda event: f(event) and g(event))(combined, part)
+        else:
+            combined = (lambda f, g: lambda event: f(event) or g(event))(combined, part)
+    return combined
 
 
 # --- The declaration ---------------------------------------------------------------------------
