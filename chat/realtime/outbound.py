@@ -52,7 +52,7 @@ def server_backlog(send: Any) -> Callable[[], int]:
 
     def twisted_backlog() -> int:
         try:
-            return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
         except (AttributeError, TypeError):
             return 0
 
