@@ -61,7 +61,7 @@ async def silent_operator(base: str, user) -> Client:
 
 @pytest.mark.parametrize("server_kind", ["daphne", "uvicorn"])
 async def test_a_socket_that_does_not_read_is_closed_4429_and_memory_stays_bounded(
-        server_kind, world, monkeypatch, django_db_blocker):
+        server_kind, world, monkeypatch):
     monkeypatch.setenv("LIVE_SERVER", server_kind)
     # Only the byte bound can close it: the frame bound is far away.
     server = start_server(env=server_env(WS_SEND_BUFFER_MAX_BYTES=str(BUFFER), WS_SEND_QUEUE_MAX="100000",
