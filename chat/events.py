@@ -1,55 +1,38 @@
-"""Durable events: types declared once, the outbox dispatcher, group names.
+"""Durable events: the outbox dispatcher and group names (types: chat/event_types.py).
 
 ``dispatch()`` writes an Event row in the caller's transaction. After the transaction commits
 the event is handed to in-process subscribers (reactions such as auto-assignment, registered in
 an app's ``ready()``) and the stream is poked so that every server process reads the outbox and
-delivers it to its sockets (chat/stream.py). Nothing is published for a transaction that rolls
-back. Nothing else in the project publishes durable events.
+delivers it to its sockets (chat/outbox.py decides when a row may be read). Nothing is
+published for a transaction that rolls back. Nothing else in the project publishes durable
+events.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
+from chat.event_types import OPERATOR_ONLY_TYPES, ControlType, EphemeralType, EventType
 from chat.models import Audience, Event
+from chat.outbox import outbox_insert
 
 logger = logging.getLogger(__name__)
-
-
-class EventType(StrEnum):
-    CONVERSATION_CREATED = "conversation.created"
-    CONVERSATION_UPDATED = "conversation.updated"
-    CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
-    ASSIGNEE_CHANGED = "assignee.changed"
-    MESSAGE_CREATED = "message.created"
-    MESSAGE_UPDATED = "message.updated"
-    FIRST_REPLY_CREATED = "first_reply.created"
-    REPLY_CREATED = "reply.created"
-    CONVERSATION_READ = "conversation.read"
-    PRESENCE_UPDATED = "presence.updated"
-
-
-class EphemeralType(StrEnum):
-    TYPING_STARTED = "conversation.typing_started"
-    TYPING_STOPPED = "conversation.typing_stopped"
-
-
-# Never delivered to a widget, whatever the audience asked for.
-OPERATOR_ONLY_TYPES: frozenset[str] = frozenset(
-    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED}
-)
 
 
 # --- Group names (the only place they are spelled) --------------------------------------------
 
 STREAM_GROUP = "stream.poke"
+
+__all__ = [
+    "OPERATOR_ONLY_TYPES", "EphemeralType", "EventType", "PublishedEvent", "STREAM_GROUP", "contact_inbox_group",
+    "dispatch", "inbox_group", "notify_group", "poke_stream", "subscribe", "unsubscribe", "user_group",
+]
 
 
 def inbox_group(inbox_id: int) -> str:
@@ -147,7 +130,7 @@ def dispatch(
         audience=str(audience),
         payload=payload,
     )
-    _insert(row)
+    outbox_insert(row)
     published = PublishedEvent.from_row(row)
     transaction.on_commit(lambda: _publish(published))
     # One poke per transaction, not per event. Django drops the hooks of a rolled-back
@@ -155,51 +138,6 @@ def dispatch(
     if not any(hook is _poke_after_commit for _, hook, _ in connection.run_on_commit):
         transaction.on_commit(_poke_after_commit)
     return row
-
-
-_RUNNING_XIDS_SQL = (
-    "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
-    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
-)
-
-
-def _full_xid(xid32: int, own_xid8: int) -> str:
-    """A running transaction's 64-bit id (xid8) from its 32-bit ``backend_xid``: running ids lie
-    within 2**31 of our own, which fixes the epoch (the reader compares xid8s)."""
-    candidate = ((own_xid8 >> 32) << 32) | xid32
-    if candidate > own_xid8 + 2**31:
-        candidate -= 2**32
-    elif candidate < own_xid8 - 2**31:
-        candidate += 2**32
-    return str(candidate)
-
-
-def _insert(row: Event) -> None:
-    if connection.vendor != "postgresql":
-        # SQLite has one writer at a time: ids are allocated in commit order already.
-        row.save(force_insert=True)
-        return
-    # PostgreSQL: ids come from a sequence before commit, so commit order can differ from id
-    # order. We record which transactions were running once our id was allocated; the stream
-    # holds this event back until they have ended (docs/realtime.md). Order matters: own xid
-    # first (so that every allocator is listed as running before it allocates), then the id,
-    # then the list of running transactions. The list comes from pg_stat_activity because a
-    # snapshot's xip omits transactions whose xid is above its xmax (latest completed + 1).
-    table = Event._meta.db_table
-    with connection.cursor() as cursor:
-        # A FROM-subquery with a volatile function is never pulled up: own xid comes first.
-        cursor.execute(
-            "SELECT own.xid::text, nextval(pg_get_serial_sequence(%s, 'id')) FROM (SELECT pg_current_xact_id() AS xid) AS own",
-            [table],
-        )
-        own_xid, row.id = cursor.fetchone()
-        if getattr(connection, "_event_activity_read_in", None) == own_xid:
-            # pg_stat_activity is cached per transaction: a second event needs a fresh read.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-        connection._event_activity_read_in = own_xid
-        cursor.execute(_RUNNING_XIDS_SQL)
-        row.pending_xids = sorted((_full_xid(int(x), int(own_xid)) for x in cursor.fetchone()[0]), key=int)
-    row.save(force_insert=True)
 
 
 def _publish(event: PublishedEvent) -> None:
@@ -237,6 +175,6 @@ def poke_stream() -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(STREAM_GROUP, {"type": "stream.poke"})
+        async_to_sync(layer.group_send)(STREAM_GROUP, {"type": str(ControlType.STREAM_POKE)})
     except Exception:  # the poll catches up; a poke is only a latency optimisation
         logger.warning("stream poke failed", exc_info=True)

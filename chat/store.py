@@ -49,6 +49,12 @@ class SharedStore(Protocol):
         in ``(now - window, now]``; True if it was recorded (admitted), atomically."""
     def window_count(self, key: str, *, now: float, window: float) -> int:
         """How many entries fall in ``(now - window, now]``."""
+    def lease_acquire(self, key: str, member: str, *, now: float, ttl: float, limit: int) -> bool:
+        """Hold one of at most ``limit`` leases under ``key`` until ``now + ttl``, atomically.
+        Expired leases do not count; a member that already holds one renews it (never refused).
+        True if ``member`` holds a lease now."""
+    def lease_release(self, key: str, member: str) -> None:
+        """Give a lease back (a no-op if it expired)."""
     def list_items(self, key: str) -> list[str]: ...
     def list_replace(self, key: str, items: Sequence[str]) -> None:
         """Atomically replace the whole list."""
@@ -220,6 +226,18 @@ class MemoryStore:
         with self._lock:
             return len(self.zrangebyscore(key, now - window + 1e-9, float("inf")))
 
+    def lease_acquire(self, key: str, member: str, *, now: float, ttl: float, limit: int) -> bool:
+        with self._lock:
+            self.zremrangebyscore(key, float("-inf"), now)
+            if member not in (self._get(key, dict) or {}) and self.zcard(key) >= limit:
+                return False
+            self.zadd(key, {member: now + ttl})
+            self.expire(key, ttl)
+            return True
+
+    def lease_release(self, key: str, member: str) -> None:
+        self.zrem(key, member)
+
     def list_items(self, key: str) -> list[str]:
         with self._lock:
             return list(self._get(key, list) or [])
@@ -277,6 +295,19 @@ return 1
 """
 
 
+# Leases: a sorted set of member -> deadline. Expired ones go first; a holder renews; the key
+# itself expires with the newest deadline, so nothing outlives its holders.
+_LEASE_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[4]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
+return 1
+"""
+
+
 class RedisStore:
     """The shared store on Redis (redis-py, synchronous; async callers use a thread)."""
 
@@ -294,6 +325,7 @@ class RedisStore:
         )
         self._rotate_first = self._redis.register_script(_ROTATE_FIRST)
         self._window_add = self._redis.register_script(_WINDOW_ADD)
+        self._lease_acquire = self._redis.register_script(_LEASE_ACQUIRE)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -371,6 +403,13 @@ class RedisStore:
 
     def window_count(self, key: str, *, now: float, window: float) -> int:
         return int(self._redis.zcount(self._k(key), f"({now - window!r}", "+inf"))
+
+    def lease_acquire(self, key: str, member: str, *, now: float, ttl: float, limit: int) -> bool:
+        args = [repr(float(now)), repr(float(ttl)), int(limit), member]
+        return bool(self._lease_acquire(keys=[self._k(key)], args=args))
+
+    def lease_release(self, key: str, member: str) -> None:
+        self._redis.zrem(self._k(key), member)
 
     def list_items(self, key: str) -> list[str]:
         return list(self._redis.lrange(self._k(key), 0, -1))

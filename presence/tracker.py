@@ -165,7 +165,8 @@ class OnlineStatusTracker:
     def publish_inbox_availability(self, inbox_ids: Iterable[int], *, now: float | None = None) -> list[int]:
         """Tell the widgets of each inbox whether any operator is available, when that changed.
 
-        An inbox-wide ``presence.updated`` with ``{"available": bool}``, audience everyone and
+        An inbox-wide ``presence.updated`` with ``{"user_id": null, "status": "online"|"offline"}``
+        (the one presence shape; ``user_id`` null: the inbox as a whole), audience everyone and
         no contact inbox: every widget of the inbox. Runs after the operator's transition has
         committed, so the last of two concurrent transitions always sees the final state; a
         race can repeat the same value, never leave a wrong one.
@@ -188,7 +189,7 @@ class OnlineStatusTracker:
                 for inbox_id in changed:
                     dispatch(
                         EventType.PRESENCE_UPDATED,
-                        payload={"available": available[inbox_id]},
+                        payload={"user_id": None, "status": ONLINE if available[inbox_id] else OFFLINE},
                         inbox_id=inbox_id,
                         audience=Audience.EVERYONE,
                     )

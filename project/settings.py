@@ -224,6 +224,14 @@ TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
 WS_DB_THREADS: int = env.int("WS_DB_THREADS", default=8)
 # Frames queued for one socket before it is closed as too slow (it resumes on reconnect).
 WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=1000)
+# Bytes given to one socket (or SSE / long-poll sink) and not yet taken by its client, counted
+# as chat/realtime/outbound.py explains; past it the socket is closed with 4429 and resumes.
+WS_SEND_BUFFER_MAX_BYTES: int = env.int("WS_SEND_BUFFER_MAX_BYTES", default=1024 * 1024)
+# How long a too-slow socket may take to read what the server already holds before its 4429.
+WS_SLOW_CLOSE_SECONDS: float = env.float("WS_SLOW_CLOSE_SECONDS", default=10.0)
+# Open sockets per operator and per widget token, across processes (chat/realtime/limits.py).
+WS_MAX_SOCKETS_PER_OPERATOR: int = env.int("WS_MAX_SOCKETS_PER_OPERATOR", default=20)
+WS_MAX_SOCKETS_PER_VISITOR: int = env.int("WS_MAX_SOCKETS_PER_VISITOR", default=10)
 # Widget fallbacks: SSE keep-alive and lifetime, long-poll wait, open streams per widget token.
 SSE_KEEPALIVE_SECONDS: float = env.float("SSE_KEEPALIVE_SECONDS", default=5.0)
 SSE_MAX_SECONDS: float = env.float("SSE_MAX_SECONDS", default=30.0)

@@ -52,6 +52,44 @@ def _fresh_fast_state() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _events_match_their_declared_types(monkeypatch) -> Iterator[None]:
+    """Every durable event, ephemeral frame and control message a test dispatches is checked
+    against its type in chat/event_types.py (as Zulip checks events against their schemas);
+    a mismatch fails the test. Server processes started by live tests are not watched."""
+    import sys
+
+    import chat.events
+    from chat.event_types import ShapeError, check_control, check_event
+
+    mismatches: list[str] = []
+    insert, notify = chat.events.outbox_insert, chat.events.notify_group
+
+    def checked_insert(row):
+        try:
+            check_event(row.type, row.payload)
+        except ShapeError as exc:
+            mismatches.append(str(exc))
+        return insert(row)
+
+    def checked_notify(group, message):
+        try:
+            check_control(message)
+        except ShapeError as exc:
+            mismatches.append(f"control message to {group}: {exc}")
+        return notify(group, message)
+
+    monkeypatch.setattr(chat.events, "outbox_insert", checked_insert)
+    # notify_group is imported by name into the modules that send control messages.
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("chat", "presence", "assignment", "frontend", "project")):
+            if getattr(module, "notify_group", None) is notify:
+                monkeypatch.setattr(module, "notify_group", checked_notify)
+    yield
+    if mismatches:
+        pytest.fail("events that do not match chat/event_types.py:\n" + "\n".join(mismatches[:20]))
+
+
 class EventCapture(list):
     """Events published after commit, in order."""
 

@@ -96,6 +96,36 @@ def test_sliding_window_admits_up_to_limit(store):
     assert store.window_count("w", now=now + 60.05, window=60) == 3
 
 
+def test_leases_are_bounded_renewable_and_expire(store):
+    now = 7000.0
+    acquired = [store.lease_acquire("l", f"s{i}", now=now, ttl=30, limit=2) for i in range(3)]
+    assert acquired == [True, True, False]
+    assert store.lease_acquire("l", "s0", now=now + 20, ttl=30, limit=2) is True  # a holder renews
+    store.lease_release("l", "s1")
+    assert store.lease_acquire("l", "s2", now=now + 21, ttl=30, limit=2) is True
+    assert store.lease_acquire("l", "s3", now=now + 22, ttl=30, limit=2) is False
+    # s2 stops renewing (its process died): its lease ends at now + 51; s0's at now + 50.
+    assert store.lease_acquire("l", "s3", now=now + 51.5, ttl=30, limit=2) is True
+    store.lease_release("l", "never-held")
+
+
+def test_leases_are_atomic_under_threads(store):
+    granted: list[str] = []
+    lock = threading.Lock()
+
+    def claim(index: int) -> None:
+        if store.lease_acquire("l", f"m{index}", now=9000.0, ttl=60, limit=5):
+            with lock:
+                granted.append(f"m{index}")
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 5
+
+
 def test_keys_and_flush_only_touch_own_prefix(store):
     store.set("presence:1", "x")
     store.set("other", "y")
@@ -145,6 +175,8 @@ def test_redis_store_expiry_is_set():
         assert 0 < s.client.pttl(s._k("k")) <= 10_000
         s.incr("c", ttl=60)
         assert 0 < s.client.pttl(s._k("c")) <= 60_000
+        s.lease_acquire("l", "m", now=1.0, ttl=30, limit=1)
+        assert 0 < s.client.pttl(s._k("l")) <= 30_000
     finally:
         s.flush()
 

@@ -15,8 +15,8 @@ is open. Authentication: the ``X-Widget-Token`` header, or
   up to LONGPOLL_WAIT_SECONDS; ``{"events": [...], "last_event_id": M}``: poll again with
   ``after=M``. Without ``after`` it answers at once with no events and the current position.
 
-At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once in one process
-(``429 rate_limited`` beyond).
+At most WIDGET_STREAMS_PER_TOKEN such requests per widget token are open at once, across every
+process (``429 rate_limited`` beyond; chat/realtime/limits.py).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,18 +36,16 @@ from chat.api.cors import add_cors_headers, preflight_response
 from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
 from chat.events import contact_inbox_group
 from chat.realtime import codec
-from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
+from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
 from chat.services.origins import normalize_origin, origin_listed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
-from chat.realtime.replay import replay_events
+from chat.realtime.limits import Lease, lease_claim, lease_release, widget_stream_lease
+from chat.realtime.replay import check_position, resume
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
 
 logger = logging.getLogger(__name__)
-
-_open_per_token: Counter[str] = Counter()
-
 
 class EphemeralListener:
     """While a fallback request is open, forward the visitor's ephemeral frames (typing) and
@@ -120,9 +117,7 @@ def _int_param(value: str | None, name: str) -> int | None:
         number = int(value)
     except ValueError:
         raise InvalidData(f"{name} must be an integer.", fields={name: ["Must be an integer."]}) from None
-    if number < 0:
-        raise InvalidData(f"{name} must be >= 0.", fields={name: ["Must be >= 0."]})
-    return number
+    return check_position(number, name=name)
 
 
 async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub, QueueSink]:
@@ -132,14 +127,11 @@ async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub
     await hub.join(sink)
     if after is None:
         return hub, sink
-    upto = hub.hold(sink)
     try:
-        events = await run_db(replay_events)(scope=sink.scope, after=after, upto=upto)
+        await resume(hub, sink, after=after)
     except BaseException:
-        sink.abandon_hold(None)
         await hub.leave(sink)
         raise
-    sink.release(events, after=after, upto=upto, reply=None)
     return hub, sink
 
 
@@ -155,17 +147,17 @@ async def widget_stream(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
-        token = _claim(request)
+        lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
         except BaseException:
-            _release(token)
+            await _release(lease)
             raise
     except AppError as exc:
         return _error(exc, request, access)
     listener = EphemeralListener(sink, access.contact_inbox_id)
     await listener.start()
-    response = StreamingHttpResponse(_sse(hub, sink, token, listener), content_type="text/event-stream")
+    response = StreamingHttpResponse(_sse(hub, sink, lease, listener), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return _cors(response, request, access)
@@ -177,39 +169,46 @@ def _sse_item(event_id: int | None, text: str) -> bytes:
     return f"{head}event: {_event_type(text)}\ndata: {text}\n\n".encode()
 
 
-async def _sse(hub: StreamHub, sink: QueueSink, token: str, listener: EphemeralListener) -> AsyncIterator[bytes]:
+async def _sse(hub: StreamHub, sink: QueueSink, lease: Lease, listener: EphemeralListener) -> AsyncIterator[bytes]:
     try:
         yield b"retry: 1000\n\n"
         deadline = time.monotonic() + settings.SSE_MAX_SECONDS
+        # The server buffers what we yield whether or not the client reads it, and a view cannot
+        # see that buffer: one response carries at most WS_SEND_BUFFER_MAX_BYTES, then the
+        # browser reconnects with Last-Event-ID. Unread bytes per stream stay under twice the bound
+        # (the last chunk is itself bounded by the sink).
+        budget = settings.WS_SEND_BUFFER_MAX_BYTES
         while True:
             items = sink.take()
             if items:
-                yield b"".join(_sse_item(event_id, text) for event_id, text in items)
+                chunk = b"".join(_sse_item(event_id, text) for event_id, text in items)
+                budget -= len(chunk)
+                yield chunk
             remaining = deadline - time.monotonic()
-            if sink.closed or remaining <= 0:
-                break  # too far behind, or time is up: the client reconnects with Last-Event-ID
+            if sink.closed or remaining <= 0 or budget <= 0:
+                break  # too far behind, time is up, or the byte budget is spent: the client resumes
             if not await sink.wait(min(settings.SSE_KEEPALIVE_SECONDS, remaining)):
                 yield b": keep-alive\n\n"
     finally:
         await listener.stop()
         await hub.leave(sink)
-        _release(token)
+        await _release(lease)
 
 
-def _claim(request: Any) -> str:
-    """Count one more open stream or long-poll for this widget token (bounded); ``_release``
-    gives it back. Returns the token."""
-    token = _token(request)
-    if _open_per_token[token] >= settings.WIDGET_STREAMS_PER_TOKEN:
-        raise RateLimited("Too many open streams for this visitor.")
-    _open_per_token[token] += 1
-    return token
+async def _claim(access: WidgetAccess) -> Lease:
+    """One of the widget token's stream leases (chat/realtime/limits.py, across processes), or
+    RateLimited; ``_release`` gives it back."""
+    lease = widget_stream_lease(contact_inbox_id=access.contact_inbox_id)
+    if not await run_db(lease_claim)(lease):
+        raise RateLimited(f"Too many open streams for this visitor ({lease.limit}).")
+    return lease
 
 
-def _release(token: str) -> None:
-    _open_per_token[token] -= 1
-    if _open_per_token[token] <= 0:
-        del _open_per_token[token]
+async def _release(lease: Lease) -> None:
+    try:
+        await run_db(lease_release)(lease)
+    except Exception:  # it expires by itself
+        logger.warning("stream lease release failed", exc_info=True)
 
 
 async def widget_events(request: Any) -> HttpResponse:
@@ -219,7 +218,7 @@ async def widget_events(request: Any) -> HttpResponse:
     try:
         access = await _authenticate(request)
         after = _int_param(request.GET.get("after"), "after")
-        token = _claim(request)
+        lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
             try:
@@ -236,7 +235,7 @@ async def widget_events(request: Any) -> HttpResponse:
             finally:
                 await hub.leave(sink)
         finally:
-            _release(token)
+            await _release(lease)
     except AppError as exc:
         return _error(exc, request, access)
     # The frames are already encoded: splice them instead of decoding and encoding again.

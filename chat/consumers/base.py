@@ -15,24 +15,36 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from chat.realtime.threads import run_db
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat.errors import AppError, InvalidData, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
+from chat.errors import AppError, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
 from chat.realtime import codec
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
-from chat.realtime.replay import replay_events
-from chat.realtime.scopes import Scope
+from chat.realtime.limits import Lease, lease_claim, lease_release, operator_socket_lease, widget_socket_lease
+from chat.realtime.outbound import server_backlog
+from chat.realtime.replay import resume
+from chat.realtime.scopes import OperatorScope, Scope
+from chat.realtime.threads import run_db
 from chat.services.typing import typing_set
 
 logger = logging.getLogger(__name__)
 
 # A handler returns the reply's data, or NO_REPLY when it sent its reply itself.
 NO_REPLY: Any = object()
+
+
+class SocketRefused(Exception):
+    """Close the socket with ``code`` and ``reason`` (raised while it joins; like channels'
+    DenyConnection, but after accept so that the client can read the code)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -83,6 +95,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.WS_COMMANDS_PER_10S, 10.0)
         self.typing: dict[int, asyncio.TimerHandle] = {}
         self.groups_joined: set[str] = set()
+        self.lease: Lease | None = None
+        self.lease_renewed = 0.0
 
     # --- Channels plumbing ---------------------------------------------------------------------
 
@@ -97,9 +111,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
-        self.sink = SocketSink(None, send=self.send_text, close=self.close_with)  # type: ignore[arg-type]
+        self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
+                               backlog=server_backlog(self.base_send))
         try:
             await self.connect()
+        except SocketRefused as exc:
+            await self.close_with(exc.code, reason=exc.reason)
         except Exception:
             logger.exception("socket connect failed")
             await self.close_with(CloseCode.UNAUTHORIZED if not self.joined else CloseCode.NORMAL)
@@ -121,8 +138,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().create_task(self.send_text(text))
 
     async def join_stream(self, scope: Scope) -> int:
-        """Start receiving live events visible to ``scope``; returns the cursor joined at."""
+        """Start receiving live events visible to ``scope``; returns the cursor joined at.
+
+        Takes one of the identity's socket leases first (chat/realtime/limits.py): SocketRefused
+        (4429) when it already holds the maximum, on any process."""
         assert self.sink is not None
+        if isinstance(scope, OperatorScope):
+            lease, whose = operator_socket_lease(user_id=scope.user_id), "operator"
+        else:
+            lease, whose = widget_socket_lease(contact_inbox_id=scope.contact_inbox_id), "visitor"
+        if not await run_db(lease_claim)(lease):
+            raise SocketRefused(CloseCode.TOO_MANY_SOCKETS, f"Too many open sockets for this {whose} ({lease.limit}).")
+        self.lease, self.lease_renewed = lease, time.monotonic()
         self.sink.scope = scope
         self.hub = get_hub()
         cursor = await self.hub.join(self.sink)
@@ -136,17 +163,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = set(groups)
 
-    async def close_with(self, code: int) -> None:
+    async def close_with(self, code: int, *, reason: str | None = None) -> None:
         """Close the socket from the server side with ``code`` (once)."""
         if self.closing:
             return
         self.closing = True
         if self.sink is not None:
             sink, self.sink.closed = self.sink, True
-            if code != CloseCode.TOO_SLOW:
+            if code == CloseCode.TOO_SLOW:
+                # Its queue was dropped; let it take what the server already holds, so that the
+                # 4429 reaches a client that reads again (daphne drops a connection 1 s after a
+                # close frame the client has not answered).
+                await sink.drained(settings.WS_SLOW_CLOSE_SECONDS)
+            else:
                 await sink.flushed()
         await self.cleanup()
-        await self.close(code=int(code))
+        await self.close(code=int(code), reason=reason)
 
     async def cleanup(self) -> None:
         """Leave the hub and groups, stop typing, tell presence. Idempotent."""
@@ -163,6 +195,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
             for group in self.groups_joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = set()
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            try:
+                await run_db(lease_release)(lease)
+            except Exception:  # it expires by itself
+                logger.warning("socket lease release failed", exc_info=True)
         if self.joined:
             try:
                 await self.socket_closed()
@@ -176,6 +214,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         if self.sink is not None:
             self.sink.last_seen = time.monotonic()
+        if self.lease is not None and time.monotonic() - self.lease_renewed > self.lease.ttl / 4:
+            self.lease_renewed = time.monotonic()
+            asyncio.get_running_loop().create_task(self._renew_lease(self.lease))
         text = message.get("text")
         if text is None:
             self.emit(codec.reply_app_error(None, InvalidFrame("Binary frames are not accepted.")))
@@ -194,7 +235,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.emit(codec.reply_app_error(command.ref, RateLimited(
                 f"More than {settings.WS_COMMANDS_PER_10S} commands in 10 s; slow down.")))
             return
-        await self.run_command(command)
+        try:
+            await self.run_command(command)
+        except SocketRefused as exc:  # the widget's auth frame joins the stream
+            await self.close_with(exc.code, reason=exc.reason)
+
+    async def _renew_lease(self, lease: Lease) -> None:
+        try:
+            await run_db(lease_claim)(lease)
+        except Exception:  # the store blinked: the lease lasts a while longer
+            logger.warning("socket lease renewal failed", exc_info=True)
 
     async def bad_frame(self, exc: codec.FrameError) -> None:
         self.emit(codec.reply_app_error(exc.ref, exc.error))
@@ -242,24 +292,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         was missed; the socket then stays live from where it was.
         """
         after = codec.field_value(data, "last_event_id", int)
-        if after < 0:
-            raise InvalidData("last_event_id must be >= 0.", fields={"last_event_id": ["Must be >= 0."]})
-        sink, hub = self.sink, self.hub
-        assert sink is not None and hub is not None
-        upto = hub.hold(sink)
+        assert self.sink is not None and self.hub is not None
         try:
-            events = await run_db(replay_events)(
-                scope=sink.scope, after=after, upto=upto, skip_from=sink.covered_from, skip_to=sink.last_sent_id
+            await resume(
+                self.hub, self.sink, after=after,
+                reply=lambda done: codec.reply_ok(
+                    ref, {"replayed": done.replayed, "last_event_id": done.last_event_id}),
+                error_reply=lambda exc: codec.reply_app_error(ref, exc),
             )
-        except ResyncRequired as exc:
-            sink.abandon_hold(codec.reply_app_error(ref, exc))
-            return NO_REPLY
-        except BaseException:
-            sink.abandon_hold(None)
-            raise
-        last = max(sink.last_sent_id, upto, after)
-        sink.release(events, after=after, upto=upto,
-                     reply=codec.reply_ok(ref, {"replayed": len(events), "last_event_id": last}))
+        except ResyncRequired:
+            pass  # its reply is queued in order
         return NO_REPLY
 
     # --- Typing --------------------------------------------------------------------------------

@@ -16,9 +16,12 @@ class CloseCode(IntEnum):
     FORBIDDEN = 4403
     # Silent for longer than settings.WS_IDLE_TIMEOUT_SECONDS.
     IDLE_TIMEOUT = 4408
-    # The socket did not read its frames fast enough (send queue over WS_SEND_QUEUE_MAX);
-    # the client reconnects and resumes.
+    # The socket did not read its frames fast enough (more than WS_SEND_BUFFER_MAX_BYTES or
+    # WS_SEND_QUEUE_MAX frames waiting); the client reconnects and resumes.
     TOO_SLOW = 4429
+    # The same code when the identity already holds its maximum of sockets
+    # (WS_MAX_SOCKETS_PER_OPERATOR / WS_MAX_SOCKETS_PER_VISITOR); the close reason says which.
+    TOO_MANY_SOCKETS = 4429
     # PostgreSQL or Redis is out of reach, or the server is restarting (DESIGN §13): reconnect
     # with jittered backoff and resume. daphne sends only 1000 and 3000-4999 from an app, so
     # 1013 is out.

@@ -1,7 +1,7 @@
 """The process-local stream hub: one per process (per event loop), shared by every socket.
 
 Durable events never travel on the channel layer. The hub reads them from the outbox in the
-order chat/stream.py releases them and writes them straight to this process's subscribers:
+order chat/outbox.py releases them and writes them straight to this process's subscribers:
 
 * a listener on a layer channel in ``STREAM_GROUP`` turns every ``stream.poke`` into a wake-up;
 * a reader waits for a wake-up or ``STREAM_POLL_SECONDS`` (the poll catches lost pokes and
@@ -28,12 +28,13 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.events import OPERATOR_ONLY_TYPES, STREAM_GROUP
-from chat.models import Audience, Event
+from chat.events import STREAM_GROUP
+from chat.models import Event
+from chat.outbox import read_released, watermark
 from chat.realtime.codes import CloseCode
+from chat.realtime.outbound import frame_bytes
 from chat.realtime.scopes import OperatorScope, Scope, WidgetScope
 from chat.realtime.threads import run_db
-from chat.stream import read_released, stable_watermark
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Sink:
         self.closed = False
         self.last_seen = time.monotonic()
         self._held: list[tuple[int, str]] | None = None
+        self._held_bytes = 0
 
     def start_at(self, cursor: int) -> None:
         self.last_sent_id = self.covered_from = cursor
@@ -67,7 +69,8 @@ class Sink:
             return
         if self._held is not None:
             self._held.append((event_id, text))
-            if len(self._held) > settings.WS_SEND_QUEUE_MAX:
+            self._held_bytes += frame_bytes(text)
+            if len(self._held) > settings.WS_SEND_QUEUE_MAX or self._held_bytes > settings.WS_SEND_BUFFER_MAX_BYTES:
                 self.overflow()
             return
         if event_id <= self.last_sent_id:
@@ -78,6 +81,7 @@ class Sink:
     def hold(self) -> None:
         """Hold live events (a replay is being read); ``release`` delivers them after it."""
         self._held = []
+        self._held_bytes = 0
 
     def release(self, replayed: Iterable[tuple[int, str]], *, after: int, upto: int, reply: str | None) -> None:
         """Send the replayed events, then ``reply``, then the live events held meanwhile."""
@@ -95,6 +99,7 @@ class Sink:
         if reply is not None:
             self.put(reply, None)
         held, self._held = self._held or [], None
+        self._held_bytes = 0
         for event_id, text in held:
             self.deliver(event_id, text)
 
@@ -110,23 +115,38 @@ class Sink:
 
 
 class SocketSink(Sink):
-    """A WebSocket: frames go through a bounded queue drained by a task that exists only while
-    frames are waiting (an idle socket costs no task)."""
+    """A WebSocket: frames go through a queue drained by a task that exists only while frames
+    are waiting (an idle socket costs no task).
+
+    Bounded in frames (``WS_SEND_QUEUE_MAX``) and in bytes (``WS_SEND_BUFFER_MAX_BYTES``): the
+    bytes queued here plus the bytes the server accepted and has not written yet
+    (``backlog``, chat/realtime/outbound.py). Past either bound the socket is closed with 4429
+    and its client resumes; memory stays bounded and other sockets are never slowed.
+    """
 
     def __init__(self, scope: Scope, *, send: Callable[[str], Awaitable[None]],
-                 close: Callable[[int], Awaitable[None]]) -> None:
+                 close: Callable[[int], Awaitable[None]], backlog: Callable[[], int] | None = None) -> None:
         super().__init__(scope)
         self._send = send
         self._close = close
-        self._queue: deque[str] = deque()
+        self._queue: deque[tuple[str, int]] = deque()
+        self._queued_bytes = 0  # queued, plus the frame being handed to the server
         self._writer: asyncio.Task[None] | None = None
+        self.backlog: Callable[[], int] = backlog or (lambda: 0)
         self.idle_timeout = True
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes given to this socket that its client has not taken yet (as far as we can see)."""
+        return self._queued_bytes + self.backlog()
 
     def put(self, text: str, event_id: int | None) -> None:
         if self.closed:
             return
-        self._queue.append(text)
-        if len(self._queue) > settings.WS_SEND_QUEUE_MAX:
+        size = frame_bytes(text)
+        self._queue.append((text, size))
+        self._queued_bytes += size
+        if len(self._queue) > settings.WS_SEND_QUEUE_MAX or self.pending_bytes > settings.WS_SEND_BUFFER_MAX_BYTES:
             self.overflow()
             return
         if self._writer is None:
@@ -135,17 +155,38 @@ class SocketSink(Sink):
     async def _drain(self) -> None:
         try:
             while self._queue:
-                await self._send(self._queue.popleft())
+                text, size = self._queue.popleft()
+                try:
+                    await self._send(text)
+                finally:
+                    self._queued_bytes -= size
         except Exception:  # the socket went away; its disconnect cleans up
             self.closed = True
-            self._queue.clear()
+            self._clear()
         finally:
             self._writer = None
+
+    def _clear(self) -> None:
+        for _text, size in self._queue:
+            self._queued_bytes -= size
+        self._queue.clear()
 
     async def flushed(self) -> None:
         """Wait until every queued frame was handed to the server (before a close)."""
         while self._writer is not None:
             await asyncio.shield(self._writer)
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait (up to ``timeout``) until the client has taken what the server holds for it:
+        a too-slow socket's close frame then reaches a client that reads again, instead of
+        queuing behind bytes it may never read. True if it drained."""
+        deadline = time.monotonic() + timeout
+        while self._writer is not None or self.backlog() > 0:
+            if time.monotonic() >= deadline:
+                return False
+            # The server offers no wake-up for "written": look again shortly.
+            await asyncio.sleep(0.05)
+        return True
 
     def overflow(self) -> None:
         self._shut(CloseCode.TOO_SLOW)
@@ -157,23 +198,26 @@ class SocketSink(Sink):
         if self.closed:
             return
         self.closed = True
-        self._queue.clear()
+        self._clear()
         asyncio.get_running_loop().create_task(self._close(code))
 
 
 class QueueSink(Sink):
-    """An SSE response or a long-poll request: items are taken by the view's coroutine."""
+    """An SSE response or a long-poll request: items are taken by the view's coroutine. Bounded
+    like a socket's queue, in frames and in bytes."""
 
     def __init__(self, scope: Scope) -> None:
         super().__init__(scope)
         self.items: deque[tuple[int | None, str]] = deque()
+        self.queued_bytes = 0
         self.ready = asyncio.Event()
 
     def put(self, text: str, event_id: int | None) -> None:
         if self.closed:
             return
         self.items.append((event_id, text))
-        if len(self.items) > settings.WS_SEND_QUEUE_MAX:
+        self.queued_bytes += frame_bytes(text)
+        if len(self.items) > settings.WS_SEND_QUEUE_MAX or self.queued_bytes > settings.WS_SEND_BUFFER_MAX_BYTES:
             self.overflow()
         self.ready.set()
 
@@ -196,6 +240,7 @@ class QueueSink(Sink):
     def take(self) -> list[tuple[int | None, str]]:
         items = list(self.items)
         self.items.clear()
+        self.queued_bytes = 0
         return items
 
 
@@ -293,41 +338,44 @@ class StreamHub:
 
     def fan_out(self, events: Iterable[Event]) -> None:
         """Deliver events (in id order) to the subscribers that may see them. Synchronous: sinks
-        only queue, so nothing else runs on the loop while an event is being fanned out."""
+        only queue, so nothing else runs on the loop while an event is being fanned out.
+
+        The indexes only narrow the candidates; each scope's ``sees`` (chat.selectors.
+        event_visibility, the same rule replay queries with) decides."""
         for event in events:
-            operators = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
-            if operators or self._operators_everywhere:
-                text = None
-                for group in (operators or (), self._operators_everywhere):
-                    for sink in group:
-                        if event.user_id is not None and event.user_id != sink.scope.user_id:
-                            continue
-                        if text is None:
-                            text = OperatorScope.encode(event)
-                        sink.deliver(event.id, text)
-            if (
-                event.audience == Audience.EVERYONE
-                and event.user_id is None
-                and event.inbox_id is not None
-                and event.type not in OPERATOR_ONLY_TYPES
-            ):
-                if event.contact_inbox_id is not None:
-                    widgets = self._widgets_by_contact_inbox.get(event.contact_inbox_id)
-                else:
-                    widgets = self._widgets_by_inbox.get(event.inbox_id)
-                if widgets:
-                    text = None
-                    for sink in widgets:
-                        if sink.scope.inbox_id != event.inbox_id:
-                            continue
-                        if text is None:
-                            text = WidgetScope.encode(event)
-                        sink.deliver(event.id, text)
+            text = None
+            for sink in self._operator_candidates(event):
+                if sink.scope.sees(event):
+                    if text is None:
+                        text = OperatorScope.encode(event)
+                    sink.deliver(event.id, text)
+            text = None
+            for sink in self._widget_candidates(event):
+                if sink.scope.sees(event):
+                    if text is None:
+                        text = WidgetScope.encode(event)
+                    sink.deliver(event.id, text)
+
+    def _operator_candidates(self, event: Event) -> Iterable[Sink]:
+        """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones."""
+        by_inbox = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
+        if by_inbox:
+            yield from by_inbox
+        yield from self._operators_everywhere
+
+    def _widget_candidates(self, event: Event) -> Iterable[Sink]:
+        """Every widget sink that could see ``event``: its contact inbox's, or (an event of no
+        contact inbox) every widget of its inbox."""
+        if event.contact_inbox_id is not None:
+            return self._widgets_by_contact_inbox.get(event.contact_inbox_id) or ()
+        if event.inbox_id is not None:
+            return self._widgets_by_inbox.get(event.inbox_id) or ()
+        return ()
 
     # --- Reader, listener, sweeper -------------------------------------------------------------
 
     async def _start(self) -> None:
-        self.cursor = await run_db(stable_watermark, pool="stream")()
+        self.cursor = await run_db(watermark, pool="stream")()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         layer = get_channel_layer()

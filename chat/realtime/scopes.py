@@ -1,23 +1,36 @@
-"""What one subscriber may see of the event stream, as a queryset filter (replay) and as
-index keys for the hub's in-memory fan-out (live). Both follow chat/stream.py's rules."""
+"""What one subscriber may see of the event stream.
+
+A scope holds the subscriber's rule from ``chat.selectors.event_visibility`` (the one owner of
+"which events may this subscriber see") in both its forms: ``visible(queryset)`` for replay and
+``sees(event)`` for the hub's live fan-out. ``encode`` is the frame its audience receives.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import QuerySet
 
 from chat.models import Event
 from chat.realtime.codec import operator_event_frame, widget_event_frame
-from chat.stream import operator_visible, widget_visible
+from chat.selectors.event_visibility import Rule, operator_event_rule, widget_event_rule
 
 
 @dataclass(frozen=True)
 class OperatorScope:
     user_id: int
     inbox_ids: frozenset[int] | None  # None: every inbox
+    rule: Rule = field(init=False, compare=False, repr=False)
+    sees: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rule = operator_event_rule(user_id=self.user_id, inbox_ids=self.inbox_ids)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "sees", rule.compile())
 
     def visible(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        return operator_visible(queryset, user_id=self.user_id, inbox_ids=self.inbox_ids)
+        return queryset.filter(self.rule.q())
 
     @staticmethod
     def encode(event: Event) -> str:
@@ -28,9 +41,16 @@ class OperatorScope:
 class WidgetScope:
     inbox_id: int
     contact_inbox_id: int
+    rule: Rule = field(init=False, compare=False, repr=False)
+    sees: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rule = widget_event_rule(inbox_id=self.inbox_id, contact_inbox_id=self.contact_inbox_id)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "sees", rule.compile())
 
     def visible(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        return widget_visible(queryset, inbox_id=self.inbox_id, contact_inbox_id=self.contact_inbox_id)
+        return queryset.filter(self.rule.q())
 
     @staticmethod
     def encode(event: Event) -> str:

@@ -14,8 +14,8 @@ import pytest
 from django.db import connections, transaction
 
 from chat.models import Event
+from chat.realtime.scopes import OperatorScope, WidgetScope
 from chat.services.conversations import conversation_set_priority, conversation_set_status
-from chat.stream import operator_visible, widget_visible
 from tests.api.conftest import operator_says, token_client, visitor_says, widget_client
 from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, UserFactory, make_conversation
 
@@ -73,8 +73,8 @@ class OperatorView:
 
 
 def _operator_events(after: int, user, inbox_ids) -> list[Event]:
-    return list(operator_visible(Event.objects.filter(id__gt=after), user_id=user.pk, inbox_ids=inbox_ids)
-                .order_by("id"))
+    scope = OperatorScope(user.pk, frozenset(inbox_ids) if inbox_ids is not None else None)
+    return list(scope.visible(Event.objects.filter(id__gt=after)).order_by("id"))
 
 
 def _changes(inbox, conversation, agent) -> None:
@@ -120,8 +120,8 @@ def test_widget_snapshot_plus_events_equals_fresh_snapshot(world):
 
     _changes(world.inbox_a, world.conv_a, world.agent_a)
 
-    events = widget_visible(Event.objects.filter(id__gt=body["last_event_id"]), inbox_id=world.inbox_a.pk,
-                            contact_inbox_id=world.visitor_a.pk).order_by("id")
+    scope = WidgetScope(world.inbox_a.pk, world.visitor_a.pk)
+    events = scope.visible(Event.objects.filter(id__gt=body["last_event_id"])).order_by("id")
     replayed = dict(snapshot)
     for event in events:
         if event.type == "message.created":
@@ -211,7 +211,7 @@ def test_watermark_is_judged_against_the_snapshot_not_the_present():
     from django.db import connection
 
     from chat.models import Message
-    from chat.selectors.snapshot import _watermark_in_snapshot
+    from chat.outbox import watermark as watermark_in_snapshot
 
     inbox = InboxFactory()
     agent = UserFactory()
@@ -245,7 +245,7 @@ def test_watermark_is_judged_against_the_snapshot_not_the_present():
                 cursor.execute("SELECT count(*) FROM chat_message")  # the snapshot is taken here
             release.set()
             assert done.wait(timeout=30)  # the writer has committed, after our snapshot
-            watermark = _watermark_in_snapshot()
+            watermark = watermark_in_snapshot()
             assert not Message.objects.filter(content="late").exists()
     finally:
         release.set()

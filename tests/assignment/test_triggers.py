@@ -197,4 +197,4 @@ def test_membership_changes_tell_the_widgets_whether_anyone_can_answer(tracker, 
     InboxMember.objects.filter(inbox=inbox, user=carl).delete()
     inbox_members_changed(inbox_id=inbox.pk, removed_user_ids=[carl.pk])
     widget = [e for e in published.of_type("presence.updated") if e.inbox_id == inbox.pk]
-    assert [e.payload for e in widget] == [{"available": True}, {"available": False}]
+    assert [e.payload for e in widget] == [{"user_id": None, "status": "online"}, {"user_id": None, "status": "offline"}]

@@ -6,9 +6,11 @@ from django.db import connection, transaction
 
 from chat.events import EventType, dispatch
 from chat.models import Event
-from chat.stream import read_released, stable_watermark
+from chat.outbox import read_released
+from chat.outbox import watermark as stable_watermark
 from tests.concurrency import HeldTransaction
 from tests.factories import InboxFactory
+from tests.payloads import conversation_stub
 
 
 @pytest.mark.django_db(transaction=True)
@@ -16,7 +18,7 @@ def test_event_is_not_published_when_the_transaction_rolls_back(published):
     inbox = InboxFactory()
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            dispatch(EventType.CONVERSATION_UPDATED, payload={"x": 1}, inbox_id=inbox.pk)
+            dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(1), inbox_id=inbox.pk)
             raise RuntimeError("boom")
     assert published == []
     assert not Event.objects.exists()
@@ -26,20 +28,20 @@ def test_event_is_not_published_when_the_transaction_rolls_back(published):
 def test_event_is_published_once_after_commit(published):
     inbox = InboxFactory()
     with transaction.atomic():
-        row = dispatch(EventType.CONVERSATION_UPDATED, payload={"x": 1}, inbox_id=inbox.pk)
+        row = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(1), inbox_id=inbox.pk)
         assert published == []  # nothing leaves before the commit
     assert [e.id for e in published] == [row.id]
-    assert published[0].payload == {"x": 1} and published[0].inbox_id == inbox.pk
+    assert published[0].payload == conversation_stub(1) and published[0].inbox_id == inbox.pk
 
 
 @pytest.mark.django_db(transaction=True)
 def test_nested_savepoint_rollback_drops_only_its_event(published):
     inbox = InboxFactory()
     with transaction.atomic():
-        kept = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk)
+        kept = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(), inbox_id=inbox.pk)
         try:
             with transaction.atomic():
-                dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk)
+                dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(), inbox_id=inbox.pk)
                 raise ValueError
         except ValueError:
             pass
@@ -50,7 +52,7 @@ def test_nested_savepoint_rollback_drops_only_its_event(published):
 @pytest.mark.django_db(transaction=True)
 def test_dispatch_outside_a_transaction_is_a_programming_error():
     with pytest.raises(RuntimeError):
-        dispatch(EventType.CONVERSATION_UPDATED, payload={})
+        dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub())
 
 
 @pytest.mark.django_db
@@ -67,10 +69,10 @@ def test_late_commit_holds_back_later_ids_until_it_ends():
     release N+1 (a cursor moved past it would lose N); once T1 commits, both come, in order."""
     inbox = InboxFactory()
     start = stable_watermark()
-    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload={"n": "late"}, inbox_id=inbox.pk) as late:
+    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload=conversation_stub("late"), inbox_id=inbox.pk) as late:
         late_id = late.start()
         with transaction.atomic():
-            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload={"n": "early"}, inbox_id=inbox.pk).id
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub("early"), inbox_id=inbox.pk).id
         assert early_id > late_id
         assert Event.objects.filter(pk=early_id).exists() and not Event.objects.filter(pk=late_id).exists()
 
@@ -91,7 +93,7 @@ def test_reader_releases_committed_events_in_id_order():
     created = []
     for n in range(3):
         with transaction.atomic():
-            created.append(dispatch(EventType.CONVERSATION_UPDATED, payload={"n": n}, inbox_id=inbox.pk).id)
+            created.append(dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(n), inbox_id=inbox.pk).id)
     batch = read_released(start, limit=2)
     assert [e.id for e in batch.events] == created[:2] and batch.more
     rest = read_released(batch.watermark)
@@ -107,10 +109,10 @@ def test_hold_is_decided_in_the_snapshot_that_read_the_rows():
     REPEATABLE READ transaction pins the reader's snapshot to make that moment deterministic."""
     inbox = InboxFactory()
     start = stable_watermark()
-    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk) as late:
+    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload=conversation_stub(), inbox_id=inbox.pk) as late:
         late_id = late.start()
         with transaction.atomic():
-            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload={}, inbox_id=inbox.pk).id
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(), inbox_id=inbox.pk).id
 
         with transaction.atomic():
             with connection.cursor() as cursor:

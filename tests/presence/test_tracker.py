@@ -153,19 +153,19 @@ def test_widget_learns_whether_any_operator_is_available(tracker, published):
     InboxMemberFactory(inbox=inbox, user=bob)
 
     def widget_events():
-        return [e.payload for e in published.of_type("presence.updated") if "available" in e.payload]
+        return [e.payload for e in published.of_type("presence.updated") if e.payload["user_id"] is None]
 
     assert hooks.inbox_operators_available(inbox_id=inbox.pk) is False
     tracker.set_online(user_id=ann.pk, socket_id="a", now=T0)
     tracker.set_online(user_id=bob.pk, socket_id="b", now=T0)
-    assert widget_events() == [{"available": True}]
-    window = [e for e in published.of_type("presence.updated") if "available" in e.payload][0]
+    assert widget_events() == [{"user_id": None, "status": "online"}]
+    window = [e for e in published.of_type("presence.updated") if e.payload["user_id"] is None][0]
     assert window.audience == "everyone" and window.contact_inbox_id is None and window.inbox_id == inbox.pk
     tracker.set_offline(user_id=ann.pk, socket_id="a", now=T0 + 1)
     tracker.expire(now=T0 + 10)
-    assert widget_events() == [{"available": True}]  # bob still there
+    assert widget_events() == [{"user_id": None, "status": "online"}]  # bob still there
     hooks.operator_set_availability(user_id=bob.pk, availability="busy")
-    assert widget_events() == [{"available": True}, {"available": False}]
+    assert widget_events() == [{"user_id": None, "status": "online"}, {"user_id": None, "status": "offline"}]
 
 
 @pytest.mark.postgres

@@ -220,3 +220,26 @@ async def test_sse_carries_operator_typing_as_an_event_without_id(world, setting
     assert not any(line.startswith("id:") for line in block.splitlines())
     frame = json.loads(block.split("data: ", 1)[1])
     assert frame["conversation_id"] == conversation.pk and frame["data"]["side"] == "agent"
+
+
+async def test_an_sse_response_ends_after_its_byte_budget_and_resumes_from_there(world, settings):
+    """The server buffers whatever a stream yields, read or not: one response carries about
+    WS_SEND_BUFFER_MAX_BYTES, then the client reconnects with Last-Event-ID and misses nothing."""
+    settings.SSE_MAX_SECONDS = 60
+    settings.WS_SEND_BUFFER_MAX_BYTES = 2000
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    client = AsyncClient()
+    response = await client.get("/api/widget/v1/stream", headers=headers_for(world.visitor))
+    chunks = response.streaming_content.__aiter__()
+    assert (await chunks.__anext__()).startswith(b"retry: ")
+    ids, received = [], []
+    with pytest.raises(StopAsyncIteration):  # the response ends by itself, long before SSE_MAX_SECONDS
+        for n in range(10):
+            ids.append(await db(note)(conversation, f"{n} " + "x" * 500))
+            while received[-1:] != ids[-1:]:
+                received += [f["id"] for f in parse_sse(await chunks.__anext__())]
+    assert 3 <= len(received) <= 4 and received == ids[: len(received)]
+    rest = len(ids) - len(received)
+    status, raw, _ = await sse_read(client, "/api/widget/v1/stream", until_ids=rest,
+                                    headers=headers_for(world.visitor, **{"Last-Event-ID": str(received[-1])}))
+    assert status == 200 and received + [f["id"] for f in parse_sse(raw)] == ids

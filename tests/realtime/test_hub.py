@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chat.models import Audience, Event
-from chat.realtime.hub import QueueSink, StreamHub
+from chat.realtime.hub import QueueSink, SocketSink, StreamHub
 from chat.realtime.scopes import OperatorScope, WidgetScope
 
 
@@ -93,3 +95,73 @@ async def test_rescoping_moves_a_subscriber_between_inboxes():
     hub.fan_out([event(1, inbox=old_inbox), event(2, inbox=new_inbox, contact_inbox=20)])
     assert ids(sink) == [2]
     assert old_inbox not in hub._operators_by_inbox  # the old inbox's index entry is gone
+
+
+async def test_a_queue_sink_is_bounded_in_bytes(settings):
+    """SSE and long-poll sinks have the socket's byte bound (frames far below the frame bound)."""
+    settings.WS_SEND_BUFFER_MAX_BYTES = 1000
+    sink = QueueSink(WidgetScope(inbox_id=1, contact_inbox_id=10))
+    sink.deliver(1, "x" * 600)
+    assert not sink.closed
+    sink.deliver(2, "é" * 300)  # 600 bytes of UTF-8 in 300 characters: bytes are counted
+    assert sink.closed and await sink.wait(0) is True
+    assert [event_id for event_id, _ in sink.take()] == [1, 2] and sink.queued_bytes == 0
+
+
+async def test_held_live_events_are_bounded_in_bytes_during_a_replay(settings):
+    settings.WS_SEND_BUFFER_MAX_BYTES = 1000
+    sink = QueueSink(OperatorScope(user_id=7, inbox_ids=frozenset({1})))
+    sink.hold()
+    sink.deliver(1, "x" * 600)
+    sink.deliver(2, "x" * 600)
+    assert sink.closed
+
+
+async def test_a_socket_sink_counts_what_the_server_holds(settings):
+    """Bytes the server accepted and the client has not read count toward the bound (daphne)."""
+    import asyncio
+
+    settings.WS_SEND_BUFFER_MAX_BYTES = 1000
+    sent, closed, server_holds = [], [], [0]
+
+    async def send(text):
+        sent.append(text)
+        server_holds[0] += len(text)  # a client that never reads
+
+    async def close(code):
+        closed.append(code)
+
+    sink = SocketSink(OperatorScope(user_id=7, inbox_ids=frozenset({1})), send=send, close=close,
+                      backlog=lambda: server_holds[0])
+    sink.deliver(1, "x" * 600)
+    await sink.flushed()
+    assert sent and not sink.closed and sink.pending_bytes == 600
+    sink.deliver(2, "x" * 600)
+    await asyncio.sleep(0)  # the close task runs
+    assert sink.closed and closed == [4429] and len(sent) == 1
+
+
+async def test_a_replay_larger_than_the_bound_asks_for_a_resync(settings, transactional_db):
+    from channels.db import database_sync_to_async
+    from django.db import transaction
+
+    from chat.errors import ResyncRequired
+    from chat.events import EventType, dispatch
+    from chat.realtime.replay import replay_events
+    from tests.factories import InboxFactory
+    from tests.payloads import message_stub
+
+    def write() -> tuple[int, int]:
+        inbox = InboxFactory()
+        with transaction.atomic():
+            ids = [dispatch(EventType.MESSAGE_UPDATED, payload=message_stub("x" * 400), inbox_id=inbox.pk).id
+                   for _ in range(3)]
+        return inbox.pk, ids[-1]
+
+    inbox_id, last = await database_sync_to_async(write)()
+    scope = OperatorScope(user_id=7, inbox_ids=frozenset({inbox_id}))
+    replay = database_sync_to_async(replay_events)
+    assert len(await replay(scope=scope, after=0, upto=last)) == 3
+    settings.WS_SEND_BUFFER_MAX_BYTES = 1000
+    with pytest.raises(ResyncRequired):
+        await replay(scope=scope, after=0, upto=last)

@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
 
 from chat.events import EventType
 from chat.models import Audience, Event, Inbox
 from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
 from tests.live import TIMEOUT, Client, close_code, live_servers, operator, widget, ws_url  # noqa: F401
-from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db, token_for
+from tests.payloads import message_stub
+from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db
 from tests.realtime.test_resume import note
 
 pytestmark = [
@@ -89,7 +84,7 @@ async def test_late_committing_event_is_not_lost(servers, world):
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
     op = await operator(servers[0], world.op_a)
 
-    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload=message_stub("a"), inbox_id=conversation.inbox_id,
                            conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
                            audience=Audience.EVERYONE)
     ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}

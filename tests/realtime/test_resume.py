@@ -13,6 +13,7 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.hub import get_hub
 from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
+from tests.payloads import message_stub
 from tests.realtime.conftest import (
     closed_with,
     command,
@@ -32,7 +33,7 @@ def note(conversation, text: str, *, audience: str = Audience.EVERYONE) -> int:
     with transaction.atomic():
         return dispatch(
             EventType.MESSAGE_UPDATED,
-            payload={"text": text},
+            payload=message_stub(text),
             inbox_id=conversation.inbox_id,
             conversation_id=conversation.pk,
             contact_inbox_id=conversation.contact_inbox_id,
@@ -156,7 +157,7 @@ async def test_a_socket_too_slow_to_keep_up_is_closed(world, settings):
     def burst() -> None:
         with transaction.atomic():
             for i in range(10):
-                dispatch(EventType.MESSAGE_UPDATED, payload={"i": i}, inbox_id=conversation.inbox_id,
+                dispatch(EventType.MESSAGE_UPDATED, payload=message_stub(i), inbox_id=conversation.inbox_id,
                          conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id)
 
     await db(burst)()
@@ -172,7 +173,7 @@ async def test_late_committing_event_is_delivered_in_id_order_and_resumable(worl
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
     op = await joined_operator(world.op_a)
 
-    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload=message_stub("a"), inbox_id=conversation.inbox_id,
                            conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
                            audience=Audience.EVERYONE)
     ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}
@@ -205,7 +206,7 @@ async def test_snapshot_watermark_excludes_uncommitted_lower_ids(world):
     transaction is still open, so a resume from it cannot skip a late commit."""
     conversation = await db(make_conversation)(contact_inbox=world.visitor)
 
-    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload={"n": "a"}, inbox_id=conversation.inbox_id,
+    late = HeldTransaction(EventType.MESSAGE_UPDATED, payload=message_stub("a"), inbox_id=conversation.inbox_id,
                            conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
                            audience=Audience.EVERYONE)
     ids: dict[str, int] = {"a": await asyncio.to_thread(late.start)}

@@ -4,6 +4,7 @@
 // re-rendering) are the controller's, passed in.
 import { invalidateContact } from "./contact.js";
 import { firstSight, rememberUser, state, upsertConversation } from "./state.js";
+import { EPHEMERAL, EVENT } from "../shared/protocol.js";
 
 /**
  * @param {object} fx
@@ -19,19 +20,19 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
     const cid = ev.conversation_id;
     const data = ev.data || {};
     switch (ev.type) {
-      case "conversation.created":
-      case "conversation.updated":
-      case "conversation.status_changed": {
+      case EVENT.CONVERSATION_CREATED:
+      case EVENT.CONVERSATION_UPDATED:
+      case EVENT.CONVERSATION_STATUS_CHANGED: {
         const before = state.convs.get(data.id || cid);
         const conv = upsertConversation({ id: cid, ...data });
         const wasMine = before && before.assignee && before.assignee.id === state.me.id;
-        if (ev.type === "conversation.created" && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
+        if (ev.type === EVENT.CONVERSATION_CREATED && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
         if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
         schedule("list", "thread");
         refreshCounts();
         break;
       }
-      case "assignee.changed": {
+      case EVENT.ASSIGNEE_CHANGED: {
         const conv = state.convs.get(cid);
         const was = conv && conv.assignee ? conv.assignee.id : null;
         if (conv) {
@@ -45,17 +46,17 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
         refreshCounts();
         break;
       }
-      case "message.created":
-      case "message.updated":
+      case EVENT.MESSAGE_CREATED:
+      case EVENT.MESSAGE_UPDATED:
         onMessage(ev.type, cid ?? data.conversation_id, data);
         break;
-      case "first_reply.created":
-      case "reply.created": {
+      case EVENT.FIRST_REPLY_CREATED:
+      case EVENT.REPLY_CREATED: {
         const conv = state.convs.get(cid);
         if (conv) { conv.waiting_since = null; schedule("list"); }
         break;
       }
-      case "conversation.read": {
+      case EVENT.CONVERSATION_READ: {
         const conv = state.convs.get(cid);
         if (conv) {
           if (data.side === "agent") { conv.unread_count = 0; conv.agent_last_seen_at = data.last_seen_at; }
@@ -64,17 +65,17 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
         }
         break;
       }
-      case "presence.updated":
+      case EVENT.PRESENCE_UPDATED:
         if (data.user_id != null) {
           state.presence.set(data.user_id, data.status);
           if (data.user_id === state.me.id && data.status) state.me.availability = data.status;
           schedule("list", "thread", "me");
         }
         break;
-      case "conversation.typing_started":
-      case "conversation.typing_stopped":
+      case EPHEMERAL.TYPING_STARTED:
+      case EPHEMERAL.TYPING_STOPPED:
         if (data.side === "contact") {
-          if (ev.type === "conversation.typing_started") {
+          if (ev.type === EPHEMERAL.TYPING_STARTED) {
             const ms = (data.expires_in || 8) * 1000;
             state.typing.set(cid, Date.now() + ms);
             setTimeout(() => schedule("typing", "list"), ms + 50);
@@ -100,7 +101,7 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
     // A snapshot row already counts messages up to its last_message: a replayed event for one
     // of those (the thread not loaded, so no id to dedupe on) must not count twice.
     const known = conv.last_message && conv.last_message.id != null && message.id <= conv.last_message.id;
-    if (type === "message.created" && isNew && !known) {
+    if (type === EVENT.MESSAGE_CREATED && isNew && !known) {
       if (message.direction !== "activity") conv.last_message = message;
       if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {
         conv.last_activity_at = message.created_at;

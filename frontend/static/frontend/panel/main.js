@@ -10,6 +10,7 @@ import { moveSelection, renderCounts, renderList } from "./list.js";
 import { askNotificationPermissionOnClick, notifyAssigned as notify, toast } from "./notify.js";
 import { state, thread, rememberUser, upsertConversation, matchesFilters } from "./state.js";
 import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
+import { COMMAND, ERROR, EVENT } from "../shared/protocol.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 state.me = boot.user;
@@ -172,12 +173,12 @@ const socket = new SocketClient({
   },
   onResume: async (result) => {
     if (result.ok) return;
-    if (result.error && result.error.code === "resync_required") {
+    if (result.error && result.error.code === ERROR.RESYNC_REQUIRED) {
       // Too much was missed: a fresh snapshot, then events after its watermark.
       state.lastEventId = 0;
       await loadList();
       if (state.selectedId != null) await loadThread(state.selectedId, { reset: true });
-      socket.command("resume", { last_event_id: state.lastEventId }).catch(() => socket.drop());
+      socket.command(COMMAND.RESUME, { last_event_id: state.lastEventId }).catch(() => socket.drop());
     }
   },
 });
@@ -190,7 +191,7 @@ async function command(type, data, restFallback) {
     try {
       return await socket.command(type, data);
     } catch (err) {
-      if (!(err && (err.code === "offline" || err.code === "unknown_command") && restFallback)) throw err;
+      if (!(err && (err.code === "offline" || err.code === ERROR.UNKNOWN_COMMAND) && restFallback)) throw err;
     }
   }
   if (!restFallback) throw { code: "offline", message: "Not connected." };
@@ -205,8 +206,8 @@ async function send(cid, content, isPrivate, echoId) {
   schedule("messages");
   const body = { conversation_id: cid, content, private: isPrivate, echo_id };
   try {
-    const message = await command("message.create", body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
-    if (message && message.id != null) onMessage("message.created", cid, message);
+    const message = await command(COMMAND.MESSAGE_CREATE, body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
+    if (message && message.id != null) onMessage(EVENT.MESSAGE_CREATED, cid, message);
     t.pending.delete(echo_id);
   } catch (err) {
     const p = t.pending.get(echo_id);
@@ -226,7 +227,7 @@ function typingActivity(cid) {
   const entry = typingState.get(cid) || { sentAt: 0, timer: 0 };
   if (Date.now() - entry.sentAt > 3000) {
     entry.sentAt = Date.now();
-    socket.command("typing.start", { conversation_id: cid }).catch(() => {});
+    socket.command(COMMAND.TYPING_START, { conversation_id: cid }).catch(() => {});
   }
   clearTimeout(entry.timer);
   entry.timer = setTimeout(() => typingStop(cid), 4000);
@@ -237,7 +238,7 @@ function typingStop(cid) {
   if (!entry) return;
   clearTimeout(entry.timer);
   typingState.delete(cid);
-  socket.command("typing.stop", { conversation_id: cid }).catch(() => {});
+  socket.command(COMMAND.TYPING_STOP, { conversation_id: cid }).catch(() => {});
 }
 
 let readTimer = 0;
@@ -246,7 +247,7 @@ function markRead(cid) {
   if (conv) conv.unread_count = 0;
   clearTimeout(readTimer);
   readTimer = setTimeout(() => {
-    command("conversation.read", { conversation_id: cid }, () => api.read(cid)).catch(() => {});
+    command(COMMAND.CONVERSATION_READ, { conversation_id: cid }, () => api.read(cid)).catch(() => {});
   }, 200);
 }
 
@@ -287,11 +288,11 @@ const ctl = {
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
   typingActivity,
   typingStop,
-  assign: (cid, assigneeId) => act("Assign", "conversation.assign", { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
-  status: (cid, status, snoozedUntil) => act("Status change", "conversation.status",
+  assign: (cid, assigneeId) => act("Assign", COMMAND.CONVERSATION_ASSIGN, { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
+  status: (cid, status, snoozedUntil) => act("Status change", COMMAND.CONVERSATION_STATUS,
     { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
-  priority: (cid, priority) => act("Priority", "conversation.priority", { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
-  escalate: (cid) => act("Escalate", "conversation.escalate", { conversation_id: cid }, () => api.escalate(cid)),
+  priority: (cid, priority) => act("Priority", COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
+  escalate: (cid) => act("Escalate", COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
   openConversation: (conv) => { upsertConversation(conv); select(conv.id); },
   toast,
 };
@@ -307,7 +308,7 @@ function renderMe() {
 availability.addEventListener("change", async () => {
   const status = availability.value;
   try {
-    await socket.command("presence.set", { status });
+    await socket.command(COMMAND.PRESENCE_SET, { status });
     state.presence.set(state.me.id, status);
     state.me.availability = status;
   } catch (err) {

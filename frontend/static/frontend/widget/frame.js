@@ -4,6 +4,7 @@ import { uid } from "../shared/dom.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
 import * as view from "./view.js";
 import { hideError, scrollToBottom, showError } from "./view.js";
+import { COMMAND, EPHEMERAL, EVENT } from "../shared/protocol.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const KEY = `messenger:${boot.website_token}`;
@@ -213,32 +214,33 @@ function applyEvent(frame) {
   }
   const data = frame.data || {};
   switch (frame.type) {
-    case "message.created":
-    case "message.updated":
+    case EVENT.MESSAGE_CREATED:
+    case EVENT.MESSAGE_UPDATED:
       // A reply ends the operator's typing even if its typing_stopped was missed (long-poll).
-      if (frame.type === "message.created" && data.direction === "outgoing" && st.agentTyping) {
+      if (frame.type === EVENT.MESSAGE_CREATED && data.direction === "outgoing" && st.agentTyping) {
         st.agentTyping = 0;
         renderTyping();
       }
-      if (addMessage(data, { live: frame.type === "message.created" })) render();
+      if (addMessage(data, { live: frame.type === EVENT.MESSAGE_CREATED })) render();
       break;
-    case "conversation.created":
-    case "conversation.updated":
-    case "conversation.status_changed":
+    case EVENT.CONVERSATION_CREATED:
+    case EVENT.CONVERSATION_UPDATED:
+    case EVENT.CONVERSATION_STATUS_CHANGED:
       st.conversation = { ...(st.conversation || {}), ...data };
       render();
       break;
-    case "conversation.typing_started":
-    case "conversation.typing_stopped":
+    case EPHEMERAL.TYPING_STARTED:
+    case EPHEMERAL.TYPING_STOPPED:
       if (data.side !== "contact") {
-        st.agentTyping = frame.type === "conversation.typing_started" ? Date.now() + (data.expires_in || 8) * 1000 : 0;
+        st.agentTyping = frame.type === EPHEMERAL.TYPING_STARTED ? Date.now() + (data.expires_in || 8) * 1000 : 0;
         renderTyping();
         if (st.agentTyping) setTimeout(renderTyping, (data.expires_in || 8) * 1000 + 50);
       }
       break;
-    case "presence.updated":
-      // The inbox-wide form is {available}; anything else: ask the config again.
-      if (typeof data.available === "boolean") { st.config.operators_available = data.available; renderHeader(); }
+    case EVENT.PRESENCE_UPDATED:
+      // user_id null: the inbox as a whole ("online" while some operator is available);
+      // anything else: ask the config again.
+      if (data.user_id === null) { st.config.operators_available = data.status === "online"; renderHeader(); }
       else refreshConfigSoon();
       break;
     default:
@@ -293,7 +295,7 @@ async function pump() {
       try {
         const message = item.file
           ? await sendWithFile(item)
-          : await st.transport.command("message.create", { content: item.content, echo_id: item.echo_id });
+          : await st.transport.command(COMMAND.MESSAGE_CREATE, { content: item.content, echo_id: item.echo_id });
         if (message && message.id != null) addMessage(message, { live: false });
         st.outbox = st.outbox.filter((m) => m !== item);
         saveOutbox();
@@ -348,7 +350,7 @@ function typingActivity() {
   if (!st.transport || !st.transport.isOpen) return;
   if (Date.now() - typingSentAt > 3000) {
     typingSentAt = Date.now();
-    st.transport.command("typing.start", {}).catch(() => {});
+    st.transport.command(COMMAND.TYPING_START, {}).catch(() => {});
   }
   clearTimeout(typingTimer);
   typingTimer = setTimeout(typingStop, 4000);
@@ -357,13 +359,13 @@ function typingStop() {
   clearTimeout(typingTimer);
   if (!typingSentAt) return;
   typingSentAt = 0;
-  if (st.transport && st.transport.isOpen) st.transport.command("typing.stop", {}).catch(() => {});
+  if (st.transport && st.transport.isOpen) st.transport.command(COMMAND.TYPING_STOP, {}).catch(() => {});
 }
 let readTimer = 0;
 function markRead() {
   clearTimeout(readTimer);
   readTimer = setTimeout(() => {
-    if (st.transport && st.transport.isOpen && st.messages.size) st.transport.command("conversation.read", {}).catch(() => {});
+    if (st.transport && st.transport.isOpen && st.messages.size) st.transport.command(COMMAND.CONVERSATION_READ, {}).catch(() => {});
   }, 300);
 }
 

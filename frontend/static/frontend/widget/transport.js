@@ -3,6 +3,7 @@
 // same events (same ids) and send commands as REST POSTs. Every (re)connect resumes after the
 // last event id the widget has applied (the owner dedupes by event id and message id).
 import { SocketClient, wsUrl } from "../shared/socket.js";
+import { COMMAND, SSE_EVENT_NAMES } from "../shared/protocol.js";
 
 const API = "/api/widget/v1";
 
@@ -37,12 +38,12 @@ export async function rest(method, path, { token, body, form, signal } = {}) {
 /** Commands over REST, for SSE and long-poll modes (and as a fallback). */
 export function restCommand(token, type, data) {
   switch (type) {
-    case "message.create":
+    case COMMAND.MESSAGE_CREATE:
       return rest("POST", `${API}/messages`, { token, body: { content: data.content, echo_id: data.echo_id } });
-    case "typing.start":
-    case "typing.stop":
-      return rest("POST", `${API}/typing`, { token, body: { typing: type === "typing.start" } });
-    case "conversation.read":
+    case COMMAND.TYPING_START:
+    case COMMAND.TYPING_STOP:
+      return rest("POST", `${API}/typing`, { token, body: { typing: type === COMMAND.TYPING_START } });
+    case COMMAND.CONVERSATION_READ:
       return rest("POST", `${API}/read`, { token, body: {} });
     default:
       return Promise.resolve({});
@@ -75,7 +76,7 @@ export class WsTransport extends Base {
     this.drops = [];
     this.client = new SocketClient({
       url: wsUrl("/ws/widget/"),
-      authFrame: () => ({ type: "auth", data: { pubsub_token: this.token } }),
+      authFrame: () => ({ type: COMMAND.AUTH, data: { pubsub_token: this.token } }),
       lastEventId: this.lastEventId,
       onEvent: this.onEvent,
       onState: (s, info) => {
@@ -109,11 +110,7 @@ export class WsTransport extends Base {
   }
 }
 
-const EVENT_NAMES = [
-  "message", "message.created", "message.updated", "conversation.created", "conversation.updated",
-  "conversation.status_changed", "conversation.read", "presence.updated",
-  "conversation.typing_started", "conversation.typing_stopped",
-];
+const EVENT_NAMES = SSE_EVENT_NAMES;
 
 export class SseTransport extends Base {
   name = "sse";

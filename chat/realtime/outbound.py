@@ -1,0 +1,59 @@
+"""How many bytes a subscriber has been handed and not yet taken: the measure behind the
+per-socket send bound (``WS_SEND_BUFFER_MAX_BYTES``, docs/realtime.md "Slow subscribers").
+
+Two parts are counted:
+
+* frames queued in the sink and not yet handed to the server (exact: ``frame_bytes``);
+* bytes the server accepted and has not written to the socket yet (``server_backlog``).
+  - **daphne** writes a frame into Twisted's transport buffer at once, however slowly the
+    client reads (that buffer held 60 MB for one socket that never read). Its size is not
+    exposed to the application; it is reachable through the ``send`` callable daphne hands to
+    the ASGI app (``functools.partial(server.handle_reply, protocol)``, which channels' session
+    middleware keeps as ``real_send``): ``protocol.transport``
+    is a Twisted ``FileDescriptor`` whose unwritten bytes are ``len(dataBuffer) - offset +
+    _tempDataLen``. Reading three attributes is cheap, so it is read at every frame. A
+    Twisted upgrade that renames them makes the probe return 0 (the queued part still counts):
+    tests/realtime/test_slow_socket.py fails then.
+  - **uvicorn** (websockets) makes ``send`` wait while its write buffer is above its high-water
+    mark (64 KiB), so at most that much plus the frame being sent is in flight; frames wait in
+    the sink's queue meanwhile, where they are counted.
+
+Bytes in the kernel's socket buffers are not counted (the kernel bounds them).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def frame_bytes(text: str) -> int:
+    """The UTF-8 size of a frame (``isascii`` is O(1): the count is free for ASCII frames)."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _no_backlog() -> int:
+    return 0
+
+
+def server_backlog(send: Any) -> Callable[[], int]:
+    """A probe of the bytes the server holds for this connection and has not written yet, from
+    the ASGI ``send`` callable; a probe that answers 0 where the server needs none (uvicorn,
+    the test communicator) or hides it."""
+    # Middleware wraps ``send`` (channels' session middleware keeps the server's as ``real_send``).
+    for _ in range(8):
+        inner = getattr(getattr(send, "__self__", None), "real_send", None)
+        if inner is None:
+            break
+        send = inner
+    protocol = next(iter(getattr(send, "args", ()) or ()), None)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "dataBuffer") or not hasattr(transport, "_tempDataLen"):
+        return _no_backlog
+
+    def twisted_backlog() -> int:
+        try:
+            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
+        except (AttributeError, TypeError):
+            return 0
+
+    return twisted_backlog

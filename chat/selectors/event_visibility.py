@@ -1,0 +1,167 @@
+"""Which events a subscriber may see: one declaration, two forms.
+
+The rule is declared once, per kind of subscriber, as a small tree of conditions on an event's
+columns (``operator_event_rule``, ``widget_event_rule``). The tree gives
+
+* ``rule.q()``: a ``Q`` for the outbox query (resume, SSE ``Last-Event-ID``, long-poll ``after``);
+* ``rule.test(event)``: the same predicate on an event already in memory (the hub's live
+  fan-out), compiled once per subscriber.
+
+tests/realtime/test_visibility.py generates events and subscribers and checks that both forms
+agree (on PostgreSQL and SQLite) and that the hub delivers exactly that.
+
+The rule (DESIGN.md §5, §7): operators see every event of the inboxes they belong to
+(administrators: of every inbox, and events of no inbox), except personal events
+(``Event.user_id``) of someone else. A widget sees ``audience=everyone`` events of its inbox that
+belong to its own contact inbox or to no contact inbox (inbox-wide), never personal events and
+never operator-only types.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.db.models import Q
+
+from chat.event_types import OPERATOR_ONLY_TYPES
+from chat.models import Audience
+
+
+class EventColumns(Protocol):
+    """What the predicate reads of an event (an ``Event`` row or a ``PublishedEvent``)."""
+
+    type: str
+    inbox_id: int | None
+    contact_inbox_id: int | None
+    user_id: int | None
+    audience: str
+
+
+class Rule:
+    def q(self) -> Q:
+        raise NotImplementedError
+
+    def compile(self) -> Callable[[Any], bool]:
+        raise NotImplementedError
+
+    def test(self, event: EventColumns) -> bool:
+        return self.compile()(event)
+
+
+@dataclass(frozen=True)
+class Eq(Rule):
+    """``column = value``: false for a null column (SQL's unknown is not a match)."""
+
+    column: str
+    value: Any
+
+    def q(self) -> Q:
+        return Q(**{self.column: self.value})
+
+    def compile(self) -> Callable[[Any], bool]:
+        column, value = self.column, self.value
+        return lambda event: getattr(event, column) == value
+
+
+@dataclass(frozen=True)
+class IsNull(Rule):
+    column: str
+
+    def q(self) -> Q:
+        return Q(**{f"{self.column}__isnull": True})
+
+    def compile(self) -> Callable[[Any], bool]:
+        column = self.column
+        return lambda event: getattr(event, column) is None
+
+
+@dataclass(frozen=True)
+class In(Rule):
+    """``column IN values``: false for a null column."""
+
+    column: str
+    values: frozenset[Any]
+
+    def q(self) -> Q:
+        return Q(**{f"{self.column}__in": sorted(self.values)})
+
+    def compile(self) -> Callable[[Any], bool]:
+        column, values = self.column, self.values
+        return lambda event: (value := getattr(event, column)) is not None and value in values
+
+
+@dataclass(frozen=True)
+class Not(Rule):
+    rule: Rule
+
+    def q(self) -> Q:
+        return ~self.rule.q()
+
+    def compile(self) -> Callable[[Any], bool]:
+        inner = self.rule.compile()
+        return lambda event: not inner(event)
+
+
+@dataclass(frozen=True)
+class AllOf(Rule):
+    rules: tuple[Rule, ...]
+
+    def q(self) -> Q:
+        q = Q()
+        for rule in self.rules:
+            q &= rule.q()
+        return q
+
+    def compile(self) -> Callable[[Any], bool]:
+        return _chain([rule.compile() for rule in self.rules], all_of=True)
+
+
+@dataclass(frozen=True)
+class AnyOf(Rule):
+    rules: tuple[Rule, ...]
+
+    def q(self) -> Q:
+        q = Q(pk__in=[])  # an empty OR matches nothing
+        for rule in self.rules:
+            q |= rule.q()
+        return q
+
+    def compile(self) -> Callable[[Any], bool]:
+        return _chain([rule.compile() for rule in self.rules], all_of=False)
+
+
+def _chain(parts: list[Callable[[Any], bool]], *, all_of: bool) -> Callable[[Any], bool]:
+    """``a(e) and b(e) and ...`` (or ``or``) as nested closures: the live fan-out calls this per
+    subscriber and event, and a generator per call would cost more than the tests themselves."""
+    if not parts:
+        return (lambda event: True) if all_of else (lambda event: False)
+    combined = parts[0]
+    for part in parts[1:]:
+        if all_of:
+            combined = (lambda f, g: lambda event: f(event) and g(event))(combined, part)
+        else:
+            combined = (lambda f, g: lambda event: f(event) or g(event))(combined, part)
+    return combined
+
+
+# --- The declaration ---------------------------------------------------------------------------
+
+
+def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None) -> Rule:
+    """Events an operator may see; ``inbox_ids=None``: every inbox (administrators)."""
+    not_someone_elses = AnyOf((IsNull("user_id"), Eq("user_id", user_id)))
+    if inbox_ids is None:
+        return AllOf((not_someone_elses,))
+    return AllOf((In("inbox_id", frozenset(inbox_ids)), not_someone_elses))
+
+
+def widget_event_rule(*, inbox_id: int, contact_inbox_id: int) -> Rule:
+    """Events a visitor's widget may see."""
+    return AllOf((
+        Eq("inbox_id", inbox_id),
+        Eq("audience", str(Audience.EVERYONE)),
+        IsNull("user_id"),
+        AnyOf((IsNull("contact_inbox_id"), Eq("contact_inbox_id", contact_inbox_id))),
+        Not(In("type", frozenset(str(t) for t in OPERATOR_ONLY_TYPES))),
+    ))
