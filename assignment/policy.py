@@ -90,29 +90,26 @@ class Refusal(StrEnum):
     ASSIGNEE_NOT_MEMBER = "assignee_not_member"  # InvalidData
 
 
-def effective_role(*, role: str | None, is_superuser: bool) -> str:
-    if is_superuser:
-        return ADMINISTRATOR
-    return role or AGENT
-
-
 def manual_assignment_refusal(
     *,
     actor_id: int,
     actor_role: str,
-    actor_is_member: bool,
+    actor_sees_inbox: bool,
     current_assignee_id: int | None,
     new_assignee_id: int | None,
     new_assignee_is_member: bool,
 ) -> Refusal | None:
     """Who may assign whom (None: allowed).
 
-    * administrators see every inbox; other operators only the inboxes they belong to;
+    ``actor_role`` and ``actor_sees_inbox`` come from the caller-scope owner
+    (chat/selectors/scope.py: administrators see every inbox, others their member inboxes).
+
+    * an actor who does not see the conversation's inbox is told it does not exist;
     * supervisors and administrators may assign any member of the inbox, or unassign;
     * agents may take an unassigned conversation for themselves, or release their own;
     * the assignee must be a member of the conversation's inbox.
     """
-    if actor_role != ADMINISTRATOR and not actor_is_member:
+    if not actor_sees_inbox:
         return Refusal.NOT_VISIBLE
     if actor_role in (SUPERVISOR, ADMINISTRATOR):
         allowed = True
@@ -127,8 +124,14 @@ def manual_assignment_refusal(
     return None
 
 
-def escalation_refusal(*, actor_role: str, actor_is_member: bool) -> Refusal | None:
+def escalation_refusal(*, actor_sees_inbox: bool) -> Refusal | None:
     """Any operator who sees the conversation may escalate it."""
-    if actor_role != ADMINISTRATOR and not actor_is_member:
+    if not actor_sees_inbox:
         return Refusal.NOT_VISIBLE
     return None
+
+
+def reopened_assignee_must_go(*, status: str, assignee_id: int | None, assignee_is_active_member: bool) -> bool:
+    """A conversation that is open again keeps its assignee only while they are an active
+    member of its inbox (one removed while it was resolved must not keep it out of reach)."""
+    return status == "open" and assignee_id is not None and not assignee_is_active_member

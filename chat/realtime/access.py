@@ -15,8 +15,9 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
 from chat.errors import ContactBlocked, NotAuthenticated, NotFound
-from chat.models import ContactInbox, Conversation, Inbox, InboxMember, Role
+from chat.models import ContactInbox, Conversation
 from chat.payloads import user_summary
+from chat.selectors.scope import caller_scope_for, conversation_visible_q
 
 User = get_user_model()
 
@@ -86,6 +87,16 @@ class OperatorAccess:
     summary: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class OperatorCredential:
+    """What authenticated an operator socket: the account, and a fingerprint of the token or
+    session key (chat/realtime/control.py ``credential_fingerprint``): the socket can be closed
+    when that credential is revoked without the key itself ever leaving this process."""
+
+    user: Any
+    fingerprint: str
+
+
 def user_for_token(key: str) -> Any | None:
     """The active user of a DRF token, or None."""
     from rest_framework.authtoken.models import Token
@@ -97,25 +108,25 @@ def user_for_token(key: str) -> Any | None:
 
 
 def operator_access(*, user_id: int) -> OperatorAccess:
-    """What an operator may subscribe to, read now (again on ``membership.changed``)."""
-    user = User.objects.select_related("operator_profile").filter(pk=user_id, is_active=True).first()
-    if user is None:
+    """What an operator may subscribe to, read now (again on ``membership.changed``); the rule
+    is chat/selectors/scope.py's."""
+    scope = caller_scope_for(user_id=user_id)
+    if scope is None:
         raise NotAuthenticated("The account is inactive.")
-    profile = getattr(user, "operator_profile", None)
-    is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
-    if is_admin:
-        all_ids = frozenset(Inbox.objects.values_list("pk", flat=True))
-        return OperatorAccess(user_id, None, all_ids, user_summary(user) or {})
-    ids = frozenset(InboxMember.objects.filter(user_id=user_id).values_list("inbox_id", flat=True))
-    return OperatorAccess(user_id, ids, ids, user_summary(user) or {})
+    user = User.objects.select_related("operator_profile").get(pk=user_id)
+    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {})
 
 
 def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Conversation:
-    """The conversation if the operator may touch it, else NotFound (never a hint it exists)."""
-    queryset = Conversation.objects.filter(pk=conversation_id)
-    if access.inbox_ids is not None:
-        queryset = queryset.filter(inbox_id__in=access.inbox_ids)
-    conversation = queryset.first()
+    """The conversation if the operator may touch it now, else NotFound (never a hint it
+    exists). Decided from the rows as they are (role, membership, active), not from
+    ``access``: a demotion or removal refuses the next command even before the socket's
+    control message arrives."""
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .filter(conversation_visible_q(user_id=access.user_id))
+        .first()
+    )
     if conversation is None:
         raise NotFound("Conversation not found.")
     return conversation

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from assignment.policy import (
     Candidate,
     Refusal,
-    effective_role,
     effective_status,
     eligible_user_ids,
     escalation_refusal,
     manual_assignment_refusal,
+    reopened_assignee_must_go,
     rebuild_queue,
     release_due,
     rotate,
@@ -82,11 +82,11 @@ def test_waiting_order_oldest_waiting_first_then_oldest_created():
     assert [r[0] for r in ordered] == [2, 1, 4, 3]
 
 
-def refusal(role, *, member=True, current=None, new=None, new_member=True, actor=1):
+def refusal(role, *, sees=True, current=None, new=None, new_member=True, actor=1):
     return manual_assignment_refusal(
         actor_id=actor,
         actor_role=role,
-        actor_is_member=member,
+        actor_sees_inbox=sees,
         current_assignee_id=current,
         new_assignee_id=new,
         new_assignee_is_member=new_member,
@@ -100,20 +100,24 @@ def test_agents_take_unassigned_or_release_their_own():
     assert refusal("agent", new=2) == Refusal.FORBIDDEN
     assert refusal("agent", current=2, new=1) == Refusal.FORBIDDEN
     assert refusal("agent", current=2, new=None) == Refusal.FORBIDDEN
-    assert refusal("agent", member=False, new=1) == Refusal.NOT_VISIBLE
+    assert refusal("agent", sees=False, new=1) == Refusal.NOT_VISIBLE
 
 
 def test_supervisors_and_administrators_assign_any_member():
     assert refusal("supervisor", current=2, new=3) is None
     assert refusal("supervisor", current=2, new=None) is None
     assert refusal("supervisor", new=3, new_member=False) == Refusal.ASSIGNEE_NOT_MEMBER
-    assert refusal("supervisor", member=False, new=3) == Refusal.NOT_VISIBLE
-    assert refusal("administrator", member=False, current=2, new=3) is None
-    assert effective_role(role="agent", is_superuser=True) == "administrator"
-    assert effective_role(role=None, is_superuser=False) == "agent"
+    assert refusal("supervisor", sees=False, new=3) == Refusal.NOT_VISIBLE
+    assert refusal("administrator", current=2, new=3) is None
 
 
 def test_escalation_needs_to_see_the_conversation():
-    assert escalation_refusal(actor_role="agent", actor_is_member=True) is None
-    assert escalation_refusal(actor_role="agent", actor_is_member=False) == Refusal.NOT_VISIBLE
-    assert escalation_refusal(actor_role="administrator", actor_is_member=False) is None
+    assert escalation_refusal(actor_sees_inbox=True) is None
+    assert escalation_refusal(actor_sees_inbox=False) == Refusal.NOT_VISIBLE
+
+
+def test_a_reopened_conversation_keeps_only_an_active_member_as_assignee():
+    assert reopened_assignee_must_go(status="open", assignee_id=3, assignee_is_active_member=False)
+    assert not reopened_assignee_must_go(status="open", assignee_id=3, assignee_is_active_member=True)
+    assert not reopened_assignee_must_go(status="open", assignee_id=None, assignee_is_active_member=False)
+    assert not reopened_assignee_must_go(status="resolved", assignee_id=3, assignee_is_active_member=False)
