@@ -128,8 +128,13 @@ def _check_users(user_ids: Iterable[Any]) -> list[int]:
 
 
 def _lock_inbox(inbox: Inbox) -> None:
-    """Serialize membership edits of one inbox (lock order: inbox, member rows, conversations)."""
-    list(Inbox.objects.select_for_update().filter(pk=inbox.pk).values_list("pk", flat=True))
+    """Serialize membership edits of one inbox (lock order: inbox, member rows, conversations).
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: transactions that wrote rows referencing the
+    inbox (events, an assignment in flight) take ``FOR KEY SHARE`` on it at COMMIT (deferred
+    foreign keys); a removal waiting for such an assignment's member row while holding
+    ``FOR UPDATE`` here would deadlock with that commit."""
+    list(Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).values_list("pk", flat=True))
 
 
 def _apply_membership(inbox: Inbox, *, add: list[int], remove: list[int]) -> MembershipChange:
