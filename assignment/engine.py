@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
 
-from assignment.policy import ONLINE, Candidate, eligible_user_ids, has_capacity
+from assignment.policy import Candidate, eligible_user_ids, has_capacity
+from presence.policy import ONLINE
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import RoundRobinQueue
 from chat.events import EventType
@@ -28,7 +29,7 @@ def load_user(user_id: int) -> Any:
 
 
 def operator_name(user: Any) -> str:
-    return (user_summary(user) or {}).get("name", "someone")
+    return str((user_summary(user) or {}).get("name", "someone"))
 
 
 def is_member(inbox_id: int, user_id: int) -> bool:

@@ -78,7 +78,7 @@ def release_due(*, offline_since: float, now: float, delay: float) -> bool:
     return now - offline_since >= delay
 
 
-def waiting_order_key(*, waiting_since: datetime | None, created_at: datetime, conversation_id: int) -> tuple:
+def waiting_order_key(*, waiting_since: datetime | None, created_at: datetime, conversation_id: int) -> tuple[bool, datetime, datetime, int]:
     """Waiting conversations are served oldest ``waiting_since`` first, those without one (no
     message yet) after them, then oldest created."""
     return (waiting_since is None, waiting_since or created_at, created_at, conversation_id)

@@ -47,24 +47,27 @@ def reaction_for(event: PublishedEvent) -> Callable[[], object] | None:
     from assignment.services import auto_assign_conversation, release_if_assignee_left, serve_waiting
 
     data = event.payload or {}
+    inbox_id, conversation_id = event.inbox_id, event.conversation_id
+    if inbox_id is None:
+        return None
     if event.type in (EventType.CONVERSATION_CREATED, EventType.CONVERSATION_STATUS_CHANGED):
-        if event.conversation_id is None or event.inbox_id is None:
+        if conversation_id is None:
             return None
         status, assignee = data.get("status"), data.get("assignee")
         if status == ConversationStatus.OPEN and assignee is None:
-            return lambda: auto_assign_conversation(conversation_id=event.conversation_id)
+            return lambda: auto_assign_conversation(conversation_id=conversation_id)
         if event.type == EventType.CONVERSATION_STATUS_CHANGED and status == ConversationStatus.OPEN and assignee:
-            return lambda: release_if_assignee_left(conversation_id=event.conversation_id)
+            return lambda: release_if_assignee_left(conversation_id=conversation_id)
         if event.type == EventType.CONVERSATION_STATUS_CHANGED and status != ConversationStatus.OPEN and assignee:
-            return lambda: serve_waiting(inbox_id=event.inbox_id)
+            return lambda: serve_waiting(inbox_id=inbox_id)
         return None
     if event.type == EventType.ASSIGNEE_CHANGED:
-        if event.inbox_id is not None and data.get("assignee") is None:
-            return lambda: serve_waiting(inbox_id=event.inbox_id)
+        if data.get("assignee") is None:
+            return lambda: serve_waiting(inbox_id=inbox_id)
         return None
     if event.type == EventType.PRESENCE_UPDATED:
-        if event.inbox_id is not None and data.get("user_id") is not None and data.get("status") == ONLINE:
-            return lambda: serve_waiting(inbox_id=event.inbox_id)
+        if data.get("user_id") is not None and data.get("status") == ONLINE:
+            return lambda: serve_waiting(inbox_id=inbox_id)
     return None
 
 
@@ -83,7 +86,7 @@ def on_notice(notice: Notice) -> None:
 def _run(job: Callable[[], object] | None, what: str) -> None:
     if job is None:
         return
-    pending: deque | None = getattr(_local, "pending", None)
+    pending: deque[Callable[[], object]] | None = getattr(_local, "pending", None)
     if pending is not None:  # inside a reaction: run after it, not nested in it
         pending.append(job)
         return

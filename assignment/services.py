@@ -33,7 +33,6 @@ from assignment.engine import (
     reserve_operator,
 )
 from assignment.policy import (
-    ONLINE,
     Refusal,
     escalation_refusal,
     has_capacity,
@@ -47,6 +46,7 @@ from chat.models import Conversation, ConversationStatus, Inbox, Priority
 from chat.selectors.scope import caller_scope
 from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
+from presence.policy import ONLINE
 from presence.tracker import OnlineStatusTracker, get_tracker
 from presence import clock
 
@@ -253,7 +253,7 @@ def release_conversations(
     conversations = Conversation.objects.filter(assignee_id=user_id, status=ConversationStatus.OPEN)
     if inbox_id is not None:
         conversations = conversations.filter(inbox_id=inbox_id)
-    released = []
+    released: list[int] = []
     for conversation_id in conversations.order_by("id").values_list("pk", flat=True):
         with transaction.atomic():
             conversation = lock_conversation(conversation_id)

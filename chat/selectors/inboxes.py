@@ -12,7 +12,7 @@ def inbox_directory_for_operator(*, user: Any) -> list[dict[str, Any]]:
     """The inboxes the operator sees (chat/selectors/scope.py), each with its members' summaries
     (names for the inbox filter and the assign menu). Two queries."""
     inboxes = Inbox.objects.filter(caller_scope(user).inbox_q("pk")).order_by("name", "id")
-    directory = {inbox.pk: {"id": inbox.pk, "name": inbox.name, "members": []} for inbox in inboxes}
+    directory: dict[int, dict[str, Any]] = {inbox.pk: {"id": inbox.pk, "name": inbox.name, "members": []} for inbox in inboxes}
     members = InboxMember.objects.filter(inbox_id__in=directory).select_related("user__operator_profile")
     for member in members.order_by("user__username"):
         directory[member.inbox_id]["members"].append(user_summary(member.user) or {})

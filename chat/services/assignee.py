@@ -30,9 +30,12 @@ def conversation_write_assignee(*, conversation: Conversation, assignee_id: int 
     Conversation.objects.filter(pk=conversation.pk).update(assignee_id=assignee_id)
     activity_add(conversation=conversation, content=activity)
     fresh = conversation_for_event(conversation.pk)
-    common = {"inbox_id": fresh.inbox_id, "conversation_id": fresh.pk, "contact_inbox_id": fresh.contact_inbox_id}
-    dispatch(EventType.ASSIGNEE_CHANGED, payload={"assignee": user_summary(fresh.assignee)}, **common)
-    dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_payload(fresh), audience=Audience.EVERYONE, **common)
+    for event_type, payload, audience in (
+        (EventType.ASSIGNEE_CHANGED, {"assignee": user_summary(fresh.assignee)}, Audience.OPERATORS),
+        (EventType.CONVERSATION_UPDATED, conversation_payload(fresh), Audience.EVERYONE),
+    ):
+        dispatch(event_type, payload=payload, inbox_id=fresh.inbox_id, conversation_id=fresh.pk,
+                 contact_inbox_id=fresh.contact_inbox_id, audience=audience)
 
     def forget_unread() -> None:
         invalidate_operator_unread(old_assignee_id)
@@ -44,7 +47,7 @@ def conversation_write_assignee(*, conversation: Conversation, assignee_id: int 
 
 def operator_display_name(user_id: int) -> str:
     user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
-    return (user_summary(user) or {}).get("name", "the operator") if user is not None else "the operator"
+    return str((user_summary(user) or {}).get("name", "the operator")) if user is not None else "the operator"
 
 
 @transaction.atomic

@@ -31,7 +31,8 @@ def get_default_branch() -> Branch:
 
 def get_default_branch_id_cached() -> int | None:
     """The cached default branch id, without touching the database (None if not cached)."""
-    return cache.get(DEFAULT_BRANCH_CACHE_KEY)
+    value = cache.get(DEFAULT_BRANCH_CACHE_KEY)
+    return None if value is None else int(value)
 
 
 def invalidate_default_branch() -> None:

@@ -6,7 +6,7 @@ import pytest
 from assignment.services import assign_conversation, escalate_conversation
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
 from chat.models import Conversation, Message, MessageDirection, Role
-from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
+from tests.factories import ContactInboxFactory, UserFactory, make_conversation
 from tests.presence.helpers import T0, auto_inbox, connect, operators
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock_at_t0")]

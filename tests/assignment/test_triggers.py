@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from assignment.services import assign_conversation
 from assignment.worker import presence_tick, release_tick, snooze_tick, waiting_tick
-from chat.models import Availability, Conversation, ConversationStatus, InboxMember, Message, MessageDirection
+from chat.models import Availability, Conversation, ConversationStatus, Message, MessageDirection
 from chat.services.conversations import conversation_set_status
 from chat.services.inboxes import inbox_member_remove, inbox_members_add
 from presence import hooks

@@ -159,7 +159,8 @@ async def rescoped_within(client: Client, *, kept: tuple[Any, Any], lost: tuple[
     while True:
         lost_id = await db(note)(*lost, "should not arrive")
         kept_id = await db(note)(*kept, "should arrive")
-        frame, before = await client.until(lambda f: f.get("type") == "message.created" and f["data"]["id"] == kept_id)
+        frame, before = await client.until(
+            lambda f, kept_id=kept_id: f.get("type") == "message.created" and f["data"]["id"] == kept_id)
         if lost_id not in {f["data"]["id"] for f in before if f.get("type") == "message.created"}:
             return
         assert time.monotonic() < deadline, "the socket still receives the inbox it lost"
