@@ -87,16 +87,6 @@ class OperatorAccess:
     summary: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class OperatorCredential:
-    """What authenticated an operator socket: the account, and a fingerprint of the token or
-    session key (chat/realtime/control.py ``credential_fingerprint``): the socket can be closed
-    when that credential is revoked without the key itself ever leaving this process."""
-
-    user: Any
-    fingerprint: str
-
-
 def user_for_token(key: str) -> Any | None:
     """The active user of a DRF token, or None."""
     from rest_framework.authtoken.models import Token
