@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from presence.policy import BUSY, OFFLINE, ONLINE, effective_status  # noqa: F401 (re-exported)
@@ -58,30 +57,6 @@ def rebuild_queue(current: Sequence[str], members: Iterable[int]) -> list[str] |
             kept.append(item)
     newcomers = sorted(wanted.difference(kept), key=int)
     return newcomers + kept
-
-
-def rotate(queue: Sequence[str], eligible: Iterable[int | str]) -> tuple[str | None, list[str]]:
-    """Take the first queued item that is eligible and move it to the end (what the store's
-    ``list_rotate_first`` does atomically). Returns the pick (or None) and the new queue."""
-    wanted = {str(e) for e in eligible}
-    items = list(queue)
-    for index, item in enumerate(items):
-        if item in wanted:
-            items.append(items.pop(index))
-            return item, items
-    return None, items
-
-
-def release_due(*, offline_since: float, now: float, delay: float) -> bool:
-    """Whether an operator offline since ``offline_since`` has been away long enough to lose
-    their open conversations."""
-    return now - offline_since >= delay
-
-
-def waiting_order_key(*, waiting_since: datetime | None, created_at: datetime, conversation_id: int) -> tuple[bool, datetime, datetime, int]:
-    """Waiting conversations are served oldest ``waiting_since`` first, those without one (no
-    message yet) after them, then oldest created."""
-    return (waiting_since is None, waiting_since or created_at, created_at, conversation_id)
 
 
 class Refusal(StrEnum):

@@ -165,7 +165,7 @@ def waiting_conversation_ids(
     *, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()
 ) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
-    none after them), then oldest created (assignment/policy.py ``waiting_order_key``)."""
+    none after them), then oldest created."""
     return list(
         Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
         .exclude(pk__in=exclude)

@@ -1,7 +1,7 @@
 """Pure decisions: no database, no store."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+
 
 from assignment.policy import (
     Candidate,
@@ -12,9 +12,6 @@ from assignment.policy import (
     manual_assignment_refusal,
     reopened_assignee_must_go,
     rebuild_queue,
-    release_due,
-    rotate,
-    waiting_order_key,
 )
 from presence.policy import closed_socket_deadline, socket_deadline
 
@@ -32,23 +29,6 @@ def test_eligible_skips_offline_busy_full_and_rate_limited():
     assert eligible_user_ids(candidates, capacity=None, rate_limit=None) == [1, 4, 5, 6]
 
 
-def test_rotation_is_round_robin_over_many_picks():
-    queue = ["1", "2", "3"]
-    picks = []
-    for _ in range(9):
-        pick, queue = rotate(queue, {1, 2, 3})
-        picks.append(pick)
-    assert picks == ["1", "2", "3"] * 3
-
-
-def test_rotation_skips_the_ineligible_without_losing_their_turn():
-    pick, queue = rotate(["1", "2", "3"], {2, 3})
-    assert (pick, queue) == ("2", ["1", "3", "2"])
-    pick, queue = rotate(queue, {1, 2, 3})
-    assert pick == "1"  # 1 was skipped, so it is next once eligible again
-    assert rotate(["1", "2"], set()) == (None, ["1", "2"])
-
-
 def test_rebuild_keeps_order_drops_removed_and_puts_newcomers_first():
     assert rebuild_queue(["3", "1", "2"], [1, 2, 3]) is None
     assert rebuild_queue(["3", "1", "2"], [1, 3, 4]) == ["4", "3", "1"]
@@ -63,23 +43,6 @@ def test_effective_status_and_deadlines():
     assert effective_status(connected=True, availability="online") == "online"
     assert socket_deadline(now=100, ttl=60) == 160
     assert closed_socket_deadline(now=100, grace=5) == 105
-
-
-def test_release_is_due_after_the_delay():
-    assert not release_due(offline_since=1000, now=1299, delay=300)
-    assert release_due(offline_since=1000, now=1300, delay=300)
-
-
-def test_waiting_order_oldest_waiting_first_then_oldest_created():
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
-        (3, None, t),
-        (1, t + timedelta(minutes=5), t),
-        (2, t + timedelta(minutes=1), t + timedelta(minutes=1)),
-        (4, None, t - timedelta(minutes=1)),
-    ]
-    ordered = sorted(rows, key=lambda r: waiting_order_key(waiting_since=r[1], created_at=r[2], conversation_id=r[0]))
-    assert [r[0] for r in ordered] == [2, 1, 4, 3]
 
 
 def refusal(role, *, sees=True, current=None, new=None, new_member=True, actor=1):
