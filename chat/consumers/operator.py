@@ -24,6 +24,7 @@ from chat.realtime.access import (
     OperatorAccess,
     operator_access,
     operator_conversation,
+    operator_credential_valid,
     operator_origin_allowed,
     user_for_token,
 )
@@ -146,6 +147,10 @@ class OperatorConsumer(StreamConsumer):
             return
         self.user = user
         await self.join_groups(self._groups())
+        # Revoked between the first check and the join (its control message reached nobody)?
+        if not await run_db(operator_credential_valid)(kind=credential[0], key=credential[1], user_id=user.pk):
+            await self.close_with(CloseCode.UNAUTHORIZED)
+            return
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
         await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
 

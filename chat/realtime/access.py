@@ -6,11 +6,14 @@ checks. Authorization is decided when a socket joins, never per delivered event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user as get_session_user
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
@@ -95,6 +98,21 @@ def user_for_token(key: str) -> Any | None:
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+def operator_credential_valid(*, kind: str, key: str, user_id: int) -> bool:
+    """Whether the token or session key still authenticates ``user_id`` (read now). The socket
+    asks again once it has joined its groups: a logout or password change committed between its
+    first check and the join sent its control message to nobody, and is caught here."""
+    if kind == "token":
+        from rest_framework.authtoken.models import Token
+
+        return Token.objects.filter(key=key, user_id=user_id, user__is_active=True).exists()
+    engine = import_module(settings.SESSION_ENGINE)
+    request = HttpRequest()
+    request.session = engine.SessionStore(session_key=key)
+    user = get_session_user(request)
+    return bool(user.is_authenticated and user.pk == user_id)
 
 
 def operator_access(*, user_id: int) -> OperatorAccess:

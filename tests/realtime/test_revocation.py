@@ -62,3 +62,25 @@ async def test_demotion_refuses_commands_outside_the_member_inboxes_at_once(worl
     reply = await command(sock, "conversation.read", {"conversation_id": elsewhere.pk}, ref="after")
     assert reply["ok"] is False and reply["error"]["code"] == "not_found"
     await sock.disconnect()
+
+
+def test_the_socket_rechecks_its_credential_after_joining(world):
+    """What a socket asks once its groups are joined (a revocation committed just before the
+    join sent its control message to nobody)."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework.authtoken.models import Token
+
+    from chat.realtime.access import operator_credential_valid
+
+    key = token_for(world.op_a)
+    cookie = session_cookie(world.op_a)
+    assert operator_credential_valid(kind="token", key=key, user_id=world.op_a.pk)
+    assert operator_credential_valid(kind="session", key=cookie, user_id=world.op_a.pk)
+    assert not operator_credential_valid(kind="token", key=key, user_id=world.op_b.pk)
+    Token.objects.filter(key=key).delete()
+    assert not operator_credential_valid(kind="token", key=key, user_id=world.op_a.pk)
+    agent_set_password(user=world.op_a, password="a-new-pass-2026")  # sessions stop authenticating
+    assert not operator_credential_valid(kind="session", key=cookie, user_id=world.op_a.pk)
+    other = session_cookie(world.op_b)
+    SessionStore(session_key=other).delete()  # logged out
+    assert not operator_credential_valid(kind="session", key=other, user_id=world.op_b.pk)
