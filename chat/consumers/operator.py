@@ -140,17 +140,20 @@ class OperatorConsumer(StreamConsumer):
         # Which credential this socket used, as a fingerprint only: a logout closes the sockets
         # of that token or session, not the operator's other sessions (control.py).
         self.credential = credential_fingerprint(*credential)
+        self.user = user
+        # The operator's group first, then the reads: a revocation or scope change committed
+        # before the join is seen by the reads below, one committed after it sends its control
+        # message here (handled once connect() returns). Nothing falls in between.
+        await self.join_groups({user_group(user.pk)})
+        if not await run_db(operator_credential_valid)(kind=credential[0], key=credential[1], user_id=user.pk):
+            await self.close_with(CloseCode.UNAUTHORIZED)
+            return
         try:
             self.access = await run_db(operator_access)(user_id=user.pk)
         except NotAuthenticated:
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
-        self.user = user
         await self.join_groups(self._groups())
-        # Revoked between the first check and the join (its control message reached nobody)?
-        if not await run_db(operator_credential_valid)(kind=credential[0], key=credential[1], user_id=user.pk):
-            await self.close_with(CloseCode.UNAUTHORIZED)
-            return
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
         await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
 
