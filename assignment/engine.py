@@ -10,18 +10,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
 
-from assignment.policy import ONLINE, Candidate, effective_role, eligible_user_ids, has_capacity
+from assignment.policy import Candidate, eligible_user_ids, has_capacity
+from presence.policy import ONLINE
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import RoundRobinQueue
-from chat.events import EventType, dispatch
+from chat.events import EventType
 from chat.models import Audience, Conversation, ConversationStatus, Inbox, InboxMember
-from chat.payloads import conversation_payload, user_summary
-from chat.services.conversations import (
-    activity_add,
-    conversation_emit,
-    conversation_for_event,
-    invalidate_operator_unread,
-)
+from chat.payloads import user_summary
+from chat.services.assignee import conversation_write_assignee
+from chat.services.conversations import conversation_emit
+from chat.services.inboxes import inbox_member_hold
 
 User = get_user_model()
 
@@ -31,16 +29,12 @@ def load_user(user_id: int) -> Any:
 
 
 def operator_name(user: Any) -> str:
-    return (user_summary(user) or {}).get("name", "someone")
-
-
-def operator_role(user: Any) -> str:
-    profile = getattr(user, "operator_profile", None)
-    return effective_role(role=profile.role if profile else None, is_superuser=bool(user.is_superuser))
+    return str((user_summary(user) or {}).get("name", "someone"))
 
 
 def is_member(inbox_id: int, user_id: int) -> bool:
-    return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id).exists()
+    """Whether the operator is an active member of the inbox."""
+    return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id, user__is_active=True).exists()
 
 
 def open_count(user_id: int, inbox_id: int) -> int:
@@ -63,22 +57,8 @@ def lock_operator(user_id: int) -> None:
 
 
 def apply_assignee(conversation: Conversation, new_assignee_id: int | None, *, activity: str) -> Conversation:
-    """Write the new assignee (caller holds the conversation lock), add the activity line,
-    emit the events, forget both operators' cached unread totals after commit."""
-    old_assignee_id = conversation.assignee_id
-    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=new_assignee_id)
-    activity_add(conversation=conversation, content=activity)
-    fresh = conversation_for_event(conversation.pk)
-    common = {"inbox_id": fresh.inbox_id, "conversation_id": fresh.pk, "contact_inbox_id": fresh.contact_inbox_id}
-    dispatch(EventType.ASSIGNEE_CHANGED, payload={"assignee": user_summary(fresh.assignee)}, **common)
-    dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_payload(fresh), audience=Audience.EVERYONE, **common)
-
-    def forget_unread() -> None:
-        invalidate_operator_unread(old_assignee_id)
-        invalidate_operator_unread(new_assignee_id)
-
-    transaction.on_commit(forget_unread)
-    return fresh
+    """Write the new assignee with its activity line and events (chat owns the write)."""
+    return conversation_write_assignee(conversation=conversation, assignee_id=new_assignee_id, activity=activity)
 
 
 def reserve_operator(
@@ -89,6 +69,7 @@ def reserve_operator(
     statuses: dict[int, str],
     limiter: AssignmentRateLimiter | None,
     now: float,
+    require_member: bool = True,
 ) -> int | None:
     """Pick the next operator in turn among the eligible and reserve a slot with them (capacity
     recounted under their lock, rate admission recorded); None when nobody qualifies.
@@ -115,6 +96,11 @@ def reserve_operator(
         eligible.discard(pick)
         savepoint = transaction.savepoint()
         lock_operator(pick)
+        # Still a member, and kept so until commit: a removal from the inbox waits for us, or
+        # we see it (chat/services/inboxes.py ``inbox_member_hold``).
+        if require_member and not inbox_member_hold(inbox_id=inbox.pk, user_id=pick):
+            transaction.savepoint_rollback(savepoint)
+            continue
         if not has_capacity(open_count=open_count(pick, inbox.pk), capacity=inbox.max_assignment_limit):
             transaction.savepoint_rollback(savepoint)  # releases the operator's lock at once
             continue

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from presence.policy import BUSY, OFFLINE, ONLINE, effective_status  # noqa: F401 (re-exported)
@@ -60,59 +59,32 @@ def rebuild_queue(current: Sequence[str], members: Iterable[int]) -> list[str] |
     return newcomers + kept
 
 
-def rotate(queue: Sequence[str], eligible: Iterable[int | str]) -> tuple[str | None, list[str]]:
-    """Take the first queued item that is eligible and move it to the end (what the store's
-    ``list_rotate_first`` does atomically). Returns the pick (or None) and the new queue."""
-    wanted = {str(e) for e in eligible}
-    items = list(queue)
-    for index, item in enumerate(items):
-        if item in wanted:
-            items.append(items.pop(index))
-            return item, items
-    return None, items
-
-
-def release_due(*, offline_since: float, now: float, delay: float) -> bool:
-    """Whether an operator offline since ``offline_since`` has been away long enough to lose
-    their open conversations."""
-    return now - offline_since >= delay
-
-
-def waiting_order_key(*, waiting_since: datetime | None, created_at: datetime, conversation_id: int) -> tuple:
-    """Waiting conversations are served oldest ``waiting_since`` first, those without one (no
-    message yet) after them, then oldest created."""
-    return (waiting_since is None, waiting_since or created_at, created_at, conversation_id)
-
-
 class Refusal(StrEnum):
     NOT_VISIBLE = "not_visible"  # the actor may not see the conversation: NotFound
     FORBIDDEN = "forbidden"  # sees it but may not do this: PermissionDenied
     ASSIGNEE_NOT_MEMBER = "assignee_not_member"  # InvalidData
 
 
-def effective_role(*, role: str | None, is_superuser: bool) -> str:
-    if is_superuser:
-        return ADMINISTRATOR
-    return role or AGENT
-
-
 def manual_assignment_refusal(
     *,
     actor_id: int,
     actor_role: str,
-    actor_is_member: bool,
+    actor_sees_inbox: bool,
     current_assignee_id: int | None,
     new_assignee_id: int | None,
     new_assignee_is_member: bool,
 ) -> Refusal | None:
     """Who may assign whom (None: allowed).
 
-    * administrators see every inbox; other operators only the inboxes they belong to;
+    ``actor_role`` and ``actor_sees_inbox`` come from the caller-scope owner
+    (chat/selectors/scope.py: administrators see every inbox, others their member inboxes).
+
+    * an actor who does not see the conversation's inbox is told it does not exist;
     * supervisors and administrators may assign any member of the inbox, or unassign;
     * agents may take an unassigned conversation for themselves, or release their own;
     * the assignee must be a member of the conversation's inbox.
     """
-    if actor_role != ADMINISTRATOR and not actor_is_member:
+    if not actor_sees_inbox:
         return Refusal.NOT_VISIBLE
     if actor_role in (SUPERVISOR, ADMINISTRATOR):
         allowed = True
@@ -127,8 +99,14 @@ def manual_assignment_refusal(
     return None
 
 
-def escalation_refusal(*, actor_role: str, actor_is_member: bool) -> Refusal | None:
+def escalation_refusal(*, actor_sees_inbox: bool) -> Refusal | None:
     """Any operator who sees the conversation may escalate it."""
-    if actor_role != ADMINISTRATOR and not actor_is_member:
+    if not actor_sees_inbox:
         return Refusal.NOT_VISIBLE
     return None
+
+
+def reopened_assignee_must_go(*, status: str, assignee_id: int | None, assignee_is_active_member: bool) -> bool:
+    """A conversation that is open again keeps its assignee only while they are an active
+    member of its inbox (one removed while it was resolved must not keep it out of reach)."""
+    return status == "open" and assignee_id is not None and not assignee_is_active_member

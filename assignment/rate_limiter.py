@@ -46,7 +46,7 @@ class AssignmentRateLimiter:
         pipe = client.pipeline(transaction=False)
         for uid in user_ids:
             pipe.zcount(prefixed(self._key(uid)), f"({now - self.window!r}", "+inf")
-        return {uid: int(n) for uid, n in zip(user_ids, pipe.execute())}
+        return {uid: int(n) for uid, n in zip(user_ids, pipe.execute(), strict=True)}
 
     def allowed(self, user_id: int, *, now: float | None = None) -> bool:
         return self.count(user_id, now=now) < self.limit

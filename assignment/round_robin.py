@@ -43,11 +43,11 @@ class RoundRobinQueue:
 
     def pick(self, eligible: Iterable[int]) -> int | None:
         """The next eligible user in turn (their turn moves to the end), or None."""
-        eligible = [str(e) for e in eligible]
-        if not eligible:
+        wanted = [str(e) for e in eligible]
+        if not wanted:
             return None
         self.validate()
-        picked = self.store.list_rotate_first(self.key, eligible)
+        picked = self.store.list_rotate_first(self.key, wanted)
         return int(picked) if picked is not None else None
 
     def reset(self) -> None:

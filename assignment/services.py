@@ -30,16 +30,23 @@ from assignment.engine import (
     lock_operator,
     open_count,
     operator_name,
-    operator_role,
     reserve_operator,
 )
-from assignment.policy import ONLINE, Refusal, escalation_refusal, has_capacity, manual_assignment_refusal
+from assignment.policy import (
+    Refusal,
+    escalation_refusal,
+    has_capacity,
+    manual_assignment_refusal,
+    reopened_assignee_must_go,
+)
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
 from chat.models import Conversation, ConversationStatus, Inbox, Priority
+from chat.selectors.scope import caller_scope
 from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
-from presence.models import OperatorPresence
+from chat.services.inboxes import inbox_member_hold
+from presence.policy import ONLINE
 from presence.tracker import OnlineStatusTracker, get_tracker
 from presence import clock
 
@@ -67,12 +74,13 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
         raise PermissionDenied()
     if assignee_id is not None and (isinstance(assignee_id, bool) or not isinstance(assignee_id, int)):
         raise InvalidData("assignee_id must be an integer or null.", fields={"assignee_id": ["Must be an integer or null."]})
+    scope = caller_scope(actor)
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
         refusal = manual_assignment_refusal(
             actor_id=actor.pk,
-            actor_role=operator_role(actor),
-            actor_is_member=is_member(conversation.inbox_id, actor.pk),
+            actor_role=scope.role,
+            actor_sees_inbox=scope.sees_inbox(conversation.inbox_id),
             current_assignee_id=conversation.assignee_id,
             new_assignee_id=assignee_id,
             new_assignee_is_member=assignee_id is not None and is_member(conversation.inbox_id, assignee_id),
@@ -88,6 +96,12 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             )
         if assignee_id == conversation.assignee_id:
             return conversation_for_event(conversation.pk)
+        # Held until commit: a concurrent removal from the inbox waits for us, or we see it.
+        if assignee_id is not None and not inbox_member_hold(inbox_id=conversation.inbox_id, user_id=assignee_id):
+            raise InvalidData(
+                "The assignee must be a member of the conversation's inbox.",
+                fields={"assignee_id": ["Not a member of this inbox."]},
+            )
         by = actor_name(user=actor)
         if assignee_id is None:
             return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
@@ -151,7 +165,7 @@ def waiting_conversation_ids(
     *, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()
 ) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
-    none after them), then oldest created (assignment/policy.py ``waiting_order_key``)."""
+    none after them), then oldest created."""
     return list(
         Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
         .exclude(pk__in=exclude)
@@ -204,9 +218,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
         if actor is not None:
-            refusal = escalation_refusal(
-                actor_role=operator_role(actor), actor_is_member=is_member(conversation.inbox_id, actor.pk)
-            )
+            refusal = escalation_refusal(actor_sees_inbox=caller_scope(actor).sees_inbox(conversation.inbox_id))
             if refusal is not None:
                 raise NotFound("Conversation not found.")
         if conversation.priority != Priority.URGENT:
@@ -214,13 +226,14 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         inbox = Inbox.objects.get(pk=conversation.inbox_id)
         queue = BranchSupervisorRoundRobin(conversation.branch_id)
         supervisors = queue.member_ids()
-        published = dict(OperatorPresence.objects.filter(user_id__in=supervisors).values_list("user_id", "status"))
-        statuses = tracker.statuses_of([(uid, published.get(uid)) for uid in supervisors], now=now)
+        statuses = tracker.statuses_of_users(supervisors, now=now)
         by = f" by {actor_name(user=actor)}" if actor is not None else ""
         if conversation.assignee_id in supervisors and statuses.get(conversation.assignee_id) == ONLINE:
             activity_add(conversation=conversation, content=f"Conversation was escalated{by}")
             return emit_updated(conversation.pk)
-        pick = reserve_operator(conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now)
+        pick = reserve_operator(
+            conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now, require_member=False
+        )
         if pick is None:
             activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
             return emit_updated(conversation.pk)
@@ -240,7 +253,7 @@ def release_conversations(
     conversations = Conversation.objects.filter(assignee_id=user_id, status=ConversationStatus.OPEN)
     if inbox_id is not None:
         conversations = conversations.filter(inbox_id=inbox_id)
-    released = []
+    released: list[int] = []
     for conversation_id in conversations.order_by("id").values_list("pk", flat=True):
         with transaction.atomic():
             conversation = lock_conversation(conversation_id)
@@ -253,30 +266,36 @@ def release_conversations(
     return released
 
 
-def inbox_members_changed(*, inbox_id: int, removed_user_ids: list[int] | tuple[int, ...] = ()) -> None:
-    """Call after adding or removing members of an inbox (REST, admin).
+def inbox_members_changed(*, inbox_id: int) -> None:
+    """After an inbox's members changed (a notice from chat/services/inboxes.py, which already
+    released what removed members held): rebuild the rotation, then serve the waiting
+    conversations (a new member may take them)."""
+    InboxRoundRobinService(inbox_id).validate()
+    serve_waiting(inbox_id=inbox_id)
 
-    Rebuilds the inbox's rotation, releases the open conversations removed operators held in
-    that inbox (an activity line says why), and serves waiting conversations (a new member may
-    take them). Inside a transaction it runs after the commit.
-    """
-    removed = [int(u) for u in removed_user_ids]
 
-    def run() -> None:
-        InboxRoundRobinService(inbox_id).validate()
-        for user_id in removed:
-            if is_member(inbox_id, user_id):
-                continue  # re-added meanwhile
-            user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
-            name = operator_name(user) if user is not None else "the operator"
-            release_conversations(
-                user_id=user_id,
-                inbox_id=inbox_id,
-                activity=f"Conversation unassigned: {name} was removed from the inbox",
-                still_applies=lambda uid=user_id: not is_member(inbox_id, uid),
-            )
-        serve_waiting(inbox_id=inbox_id)
-        # Whether anyone can answer may have changed with the members: tell the widgets.
-        get_tracker().publish_inbox_availability([inbox_id])
+def release_if_assignee_left(*, conversation_id: int) -> Conversation | None:
+    """An open conversation whose assignee is no longer an active member of its inbox (removed
+    or deactivated while it was resolved) is unassigned, with an activity line; its
+    ``assignee.changed`` to nobody makes assignment serve it again. None if nothing to do."""
 
-    transaction.on_commit(run)
+    def must_go(inbox_id: int, assignee_id: int | None, status: str) -> bool:
+        return assignee_id is not None and reopened_assignee_must_go(
+            status=status, assignee_id=assignee_id, assignee_is_active_member=is_member(inbox_id, assignee_id)
+        )
+
+    row = Conversation.objects.filter(pk=conversation_id).values_list("inbox_id", "assignee_id", "status").first()
+    if row is None or not must_go(*row):  # the usual case, without a lock
+        return None
+    with transaction.atomic():
+        try:
+            conversation = lock_conversation(conversation_id)
+        except NotFound:
+            return None
+        assignee_id = conversation.assignee_id
+        if assignee_id is None or not must_go(conversation.inbox_id, assignee_id, conversation.status):
+            return None
+        name = operator_name(load_user(assignee_id))
+        return apply_assignee(
+            conversation, None, activity=f"Conversation unassigned: {name} is no longer a member of the inbox"
+        )

@@ -16,13 +16,12 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 
-from assignment.policy import OFFLINE
 from assignment.engine import load_user, operator_name
 from assignment.services import release_conversations, serve_waiting
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.services.conversations import conversations_wake_snoozed
 from chat.store import get_store
-from presence.models import OperatorPresence
+from presence.selectors import is_offline_since, offline_since_user_ids
 from presence.tracker import as_datetime, get_tracker
 from presence import clock
 
@@ -40,11 +39,11 @@ def release_tick(*, now: float | None = None) -> list[int]:
     now = clock.now() if now is None else now
     delay = settings.ASSIGNMENT_RELEASE_DELAY_SECONDS
     cutoff = as_datetime(now - delay)
-    offline = OperatorPresence.objects.filter(status=OFFLINE, changed_at__lte=cutoff)
     user_ids = list(
-        offline.filter(
-            Exists(Conversation.objects.filter(assignee_id=OuterRef("user_id"), status=ConversationStatus.OPEN))
-        ).values_list("user_id", flat=True)
+        Conversation.objects.filter(assignee_id__in=offline_since_user_ids(before=cutoff), status=ConversationStatus.OPEN)
+        .order_by("assignee_id")
+        .values_list("assignee_id", flat=True)
+        .distinct()
     )
     minutes = max(1, round(delay / 60))
     released: list[int] = []
@@ -53,9 +52,7 @@ def release_tick(*, now: float | None = None) -> list[int]:
         released += release_conversations(
             user_id=user_id,
             activity=f"Conversation unassigned: {name} has been offline for more than {minutes} minute{'s' * (minutes != 1)}",
-            still_applies=lambda uid=user_id: OperatorPresence.objects.filter(
-                user_id=uid, status=OFFLINE, changed_at__lte=cutoff
-            ).exists(),
+            still_applies=lambda uid=user_id: is_offline_since(user_id=uid, before=cutoff),
         )
     return released
 

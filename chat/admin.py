@@ -1,5 +1,21 @@
-"""Django admin for every model. Changes with rules go through services."""
+"""Django admin for every model: an adapter like the REST API.
+
+Saves and deletes that have rules go through the same services as the API (events, activity
+lines, releases, socket closes): branches, inboxes and their members, operators (role,
+password, active, superuser flag), contacts (blocked). Fields whose changes need a command
+(a conversation's assignee, status, priority: assignment and conversation services, which need
+an acting operator's permissions) are read-only here; the panel and the API change them.
+The outbox and messages are read-only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 
 from chat.models import (
     Attachment,
@@ -13,7 +29,12 @@ from chat.models import (
     Message,
     OperatorProfile,
 )
-from chat.services.branches import invalidate_default_branch
+from chat.services import agents as agent_services
+from chat.services import branches as branch_services
+from chat.services import contacts as contact_services
+from chat.services import inboxes as inbox_services
+
+User = get_user_model()
 
 
 @admin.register(Branch)
@@ -23,21 +44,32 @@ class BranchAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("last_display_id",)
 
-    def save_model(self, request, obj, form, change):
-        if obj.is_default:
-            Branch.objects.filter(is_default=True).exclude(pk=obj.pk).update(is_default=False)
-        super().save_model(request, obj, form, change)
-        invalidate_default_branch()
+    def save_model(self, request: Any, obj: Branch, form: Any, change: bool) -> None:
+        if change:  # the service compares with the stored row (obj already holds the form's values)
+            branch_services.branch_update(branch=Branch.objects.get(pk=obj.pk), name=obj.name, is_default=obj.is_default)
+        else:
+            created = branch_services.branch_create(name=obj.name, is_default=obj.is_default)
+            obj.pk = created.pk
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        invalidate_default_branch()
+    def delete_model(self, request: Any, obj: Branch) -> None:
+        branch_services.branch_delete(branch=obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for branch in queryset:
+            branch_services.branch_delete(branch=branch)
 
 
 class InboxMemberInline(admin.TabularInline):
+    """Shown, not edited here: members change through the Inbox members admin (a service)."""
+
     model = InboxMember
     extra = 0
-    autocomplete_fields = ("user",)
+    fields = ("user", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Inbox)
@@ -45,22 +77,112 @@ class InboxAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "branch", "channel_type", "enable_auto_assignment", "max_assignment_limit")
     list_filter = ("channel_type", "enable_auto_assignment", "branch")
     search_fields = ("name", "website_token")
+    readonly_fields = ("website_token", "hmac_secret")
     inlines = [InboxMemberInline]
+
+    def save_model(self, request: Any, obj: Inbox, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in form.changed_data if name in inbox_services.INBOX_FIELDS}
+        if change:
+            inbox_services.inbox_update(inbox=obj, **values)
+        else:
+            created = inbox_services.inbox_create(
+                **{name: form.cleaned_data[name] for name in inbox_services.INBOX_FIELDS if name in form.cleaned_data}
+            )
+            obj.pk = created.pk
+
+    def delete_model(self, request: Any, obj: Inbox) -> None:
+        inbox_services.inbox_delete(inbox=obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for inbox in queryset:
+            inbox_services.inbox_delete(inbox=inbox)
 
 
 @admin.register(InboxMember)
 class InboxMemberAdmin(admin.ModelAdmin):
+    """Adding and removing members goes through chat/services/inboxes.py: a removal releases
+    the operator's unresolved conversations there and re-scopes their sockets."""
+
     list_display = ("id", "inbox", "user", "created_at")
     list_filter = ("inbox",)
     search_fields = ("user__username", "inbox__name")
 
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        return ("inbox", "user") if obj is not None else ()
+
+    def save_model(self, request: Any, obj: InboxMember, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing editable on an existing membership
+        inbox_services.inbox_members_add(inbox=obj.inbox, user_ids=[obj.user_id])
+        obj.pk = InboxMember.objects.get(inbox=obj.inbox, user_id=obj.user_id).pk
+
+    def delete_model(self, request: Any, obj: InboxMember) -> None:
+        inbox_services.inbox_member_remove(inbox=obj.inbox, user_id=obj.user_id)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for member in queryset.select_related("inbox"):
+            inbox_services.inbox_member_remove(inbox=member.inbox, user_id=member.user_id)
+
 
 @admin.register(OperatorProfile)
 class OperatorProfileAdmin(admin.ModelAdmin):
+    """Role and name through ``agent_update`` (a role change re-scopes the operator's sockets);
+    availability is the operator's own choice (presence), shown only."""
+
     list_display = ("user", "display_name", "role", "availability")
     list_filter = ("role", "availability")
     search_fields = ("user__username", "display_name", "user__email")
     filter_horizontal = ("branches",)
+    readonly_fields = ("user", "availability")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # profiles come with their account (REST /agents/ or on first use)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: OperatorProfile, form: Any, change: bool) -> None:
+        agent_services.agent_update(user=obj.user, name=obj.display_name, role=obj.role)
+
+
+class ServicePasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, through ``agent_set_password``: every token,
+    session and socket of the operator is revoked."""
+
+    def save(self, commit: bool = True) -> Any:
+        agent_services.agent_set_password(user=self.user, password=self.cleaned_data["password1"])
+        return self.user
+
+
+class OperatorUserAdmin(UserAdmin):
+    """Django's user admin, with the changes that revoke access through the services:
+    deactivation (``agent_deactivate``), the superuser flag (re-scopes the sockets), the
+    password (``agent_set_password``). Deleting an account is refused: deactivate it."""
+
+    change_password_form = ServicePasswordChangeForm
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changed = set(form.changed_data)
+        deactivate = "is_active" in changed and not obj.is_active
+        with transaction.atomic():
+            if deactivate:
+                obj.is_active = True  # the service deactivates (and sees the change)
+            super().save_model(request, obj, form, change)
+            if deactivate:
+                agent_services.agent_deactivate(user=obj)
+            if "is_superuser" in changed:
+                agent_services.agent_access_changed(user_id=obj.pk)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, OperatorUserAdmin)
 
 
 @admin.register(Contact)
@@ -68,6 +190,26 @@ class ContactAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "email", "phone", "identifier", "blocked", "last_activity_at")
     list_filter = ("blocked",)
     search_fields = ("name", "email", "phone", "identifier")
+    actions = ("block_contacts", "unblock_contacts")
+
+    def save_model(self, request: Any, obj: Contact, form: Any, change: bool) -> None:
+        blocked_changed = change and "blocked" in form.changed_data
+        with transaction.atomic():
+            if blocked_changed:
+                obj.blocked = not obj.blocked  # the service sets it (and closes sockets)
+            super().save_model(request, obj, form, change)
+            if blocked_changed:
+                contact_services.contact_set_blocked(contact=obj, blocked=not obj.blocked)
+
+    @admin.action(description="Block (close their widget sockets and streams)")
+    def block_contacts(self, request: Any, queryset: Any) -> None:
+        for contact in queryset:
+            contact_services.contact_block(contact=contact)
+
+    @admin.action(description="Unblock")
+    def unblock_contacts(self, request: Any, queryset: Any) -> None:
+        for contact in queryset:
+            contact_services.contact_unblock(contact=contact)
 
 
 @admin.register(ContactInbox)
@@ -75,7 +217,13 @@ class ContactInboxAdmin(admin.ModelAdmin):
     list_display = ("id", "contact", "inbox", "source_id", "created_at")
     list_filter = ("inbox",)
     search_fields = ("source_id", "contact__name", "contact__email")
-    readonly_fields = ("pubsub_token",)
+    readonly_fields = ("contact", "inbox", "pubsub_token")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # visitors come from widget sessions
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 class MessageInline(admin.TabularInline):
@@ -86,15 +234,29 @@ class MessageInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    """View only: assignee, status, priority and attributes change through the panel or the
+    API (assignment and conversation services: permissions, capacity, activity lines, events);
+    conversations are never deleted here (their events would vanish unseen)."""
+
     list_display = ("id", "display_id", "branch", "inbox", "contact", "assignee", "status", "priority", "last_activity_at")
     list_filter = ("status", "priority", "inbox", "branch")
     search_fields = ("display_id", "contact__name", "contact__email", "identifier")
-    raw_id_fields = ("contact", "contact_inbox", "assignee")
-    readonly_fields = ("display_id", "created_at")
     inlines = [MessageInline]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Message)
@@ -108,12 +270,24 @@ class MessageAdmin(admin.ModelAdmin):
     def short_content(self, obj: Message) -> str:
         return obj.content[:80]
 
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # messages are recorded by chat/services/messages.py (events, counters)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Attachment)
 class AttachmentAdmin(admin.ModelAdmin):
     list_display = ("id", "message", "file_type", "size", "created_at")
     list_filter = ("file_type",)
     raw_id_fields = ("message",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
 
 
 @admin.register(Event)
@@ -123,5 +297,8 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("type",)
     raw_id_fields = ("inbox", "conversation", "contact_inbox", "user")
 
-    def has_change_permission(self, request, obj=None):  # the outbox is append-only
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:  # the outbox is append-only
+        return False
+
+    def has_add_permission(self, request: Any) -> bool:
         return False

@@ -46,6 +46,9 @@ class ControlType(StrEnum):
     MEMBERSHIP_CHANGED = "membership.changed"
     # Close these sockets with ``code`` (revocation, block, deactivation).
     SOCKET_CLOSE = "socket.close"
+    # Close the operator sockets opened with one credential (logout, password change): only
+    # those whose credential fingerprint matches (chat/realtime/control.py).
+    CREDENTIAL_REVOKED = "credential.revoked"
     # Forward ``frame`` (an ephemeral event) unless the socket is ``exclude_channel``.
     EPHEMERAL_FRAME = "ephemeral.frame"
     # Wake every process's stream hub: the outbox has something new.
@@ -202,6 +205,12 @@ class SocketCloseMessage(TypedDict):
     code: int
 
 
+class CredentialRevokedMessage(TypedDict):
+    type: Literal["credential.revoked"]
+    fingerprint: str
+    code: int
+
+
 class EphemeralFrameMessage(TypedDict):
     type: Literal["ephemeral.frame"]
     frame: EphemeralFrame
@@ -233,6 +242,7 @@ EPHEMERAL_PAYLOADS: dict[EphemeralType, type] = {
 CONTROL_MESSAGES: dict[ControlType, type] = {
     ControlType.MEMBERSHIP_CHANGED: MembershipChangedMessage,
     ControlType.SOCKET_CLOSE: SocketCloseMessage,
+    ControlType.CREDENTIAL_REVOKED: CredentialRevokedMessage,
     ControlType.EPHEMERAL_FRAME: EphemeralFrameMessage,
     ControlType.STREAM_POKE: StreamPokeMessage,
 }

@@ -22,8 +22,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
-from chat.models import ChannelType, Inbox, InboxMember, Role
 from chat.payloads import user_summary
+from chat.selectors.inboxes import inbox_directory_for_operator, widget_inbox_first, widget_inbox_for_token
+from chat.selectors.scope import caller_scope, operator_profile
+from chat.services.agents import operator_logout
+from presence.hooks import inbox_operators_available
+from presence.selectors import published_statuses
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOADER_PATH = STATIC_DIR / "frontend" / "widget" / "loader.js"
@@ -41,26 +45,24 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     next_page = "/login/"
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """End this session; the panel sockets opened with it close (4401), other sessions stay."""
+        user_id = request.user.pk if request.user.is_authenticated else None
+        session_key = request.session.session_key
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            operator_logout(user_id=user_id, session_key=session_key)
+        return response
+
 
 def panel_directory(user: Any) -> list[dict[str, Any]]:
-    """The inboxes the operator works in, each with its members (names for the inbox filter
-    and the assign menu, with presence; the admin REST endpoints are for administrators only).
-    Two queries."""
-    profile = getattr(user, "operator_profile", None)
-    is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
-    inboxes = Inbox.objects.order_by("name", "id")
-    if not is_admin:
-        inboxes = inboxes.filter(members__user=user)
-    directory = {inbox.pk: {"id": inbox.pk, "name": inbox.name, "members": []} for inbox in inboxes}
-    members = InboxMember.objects.filter(inbox_id__in=directory).select_related(
-        "user__operator_profile", "user__presence"
-    )
-    for member in members.order_by("user__username"):
-        # The status last broadcast (presence.updated keeps it current in the page).
-        presence = getattr(member.user, "presence", None)
-        status = presence.status if presence is not None else "offline"
-        directory[member.inbox_id]["members"].append({**(user_summary(member.user) or {}), "status": status})
-    return list(directory.values())
+    """The inboxes the operator works in, each with its members and their presence (the status
+    last broadcast; ``presence.updated`` keeps it current in the page). Three queries."""
+    directory = inbox_directory_for_operator(user=user)
+    statuses = published_statuses(user_ids={m["id"] for inbox in directory for m in inbox["members"]})
+    for inbox in directory:
+        inbox["members"] = [{**member, "status": statuses[member["id"]]} for member in inbox["members"]]
+    return directory
 
 
 @login_required
@@ -68,12 +70,11 @@ def panel_directory(user: Any) -> list[dict[str, Any]]:
 def panel(request: HttpRequest) -> HttpResponse:
     """The operator panel: one page, the rest is ES modules talking to the API and socket."""
     user = request.user
-    profile = getattr(user, "operator_profile", None)
     boot = {
         "user": {
             **(user_summary(user) or {}),
-            "role": "administrator" if user.is_superuser else (profile.role if profile else "agent"),
-            "availability": profile.availability if profile else "online",
+            "role": caller_scope(user).role,
+            "availability": operator_profile(user).availability,
         },
         "inboxes": panel_directory(user),
     }
@@ -126,16 +127,14 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
     return _file_response(request, file_path, content_type or "application/octet-stream", max_age=0)
 
 
-def _inbox_for_token(token: str | None) -> Inbox:
-    if not token:
-        raise Http404
-    inbox = Inbox.objects.filter(website_token=token, channel_type=ChannelType.WEB_WIDGET).first()
+def _inbox_for_token(token: str | None) -> Any:
+    inbox = widget_inbox_for_token(website_token=token)
     if inbox is None:
         raise Http404
     return inbox
 
 
-def _frame_ancestors(inbox: Inbox) -> str:
+def _frame_ancestors(inbox: Any) -> str:
     origins = [o for o in (inbox.allowed_origins or []) if isinstance(o, str) and o.startswith(("http://", "https://"))]
     if not origins or "*" in (inbox.allowed_origins or []):
         return "*"
@@ -164,8 +163,6 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
 def widget_config(request: HttpRequest) -> JsonResponse:
     """Public facts about an inbox shown before the visitor writes: name, greeting, and whether
     an operator is available right now."""
-    from presence.hooks import inbox_operators_available
-
     inbox = _inbox_for_token(request.GET.get("website_token"))
     response = JsonResponse(
         {
@@ -182,11 +179,7 @@ def widget_config(request: HttpRequest) -> JsonResponse:
 def demo(request: HttpRequest) -> HttpResponse:
     """A stand-in for a business's website with the widget snippet pasted in."""
     token = request.GET.get("website_token")
-    inbox = (
-        _inbox_for_token(token)
-        if token
-        else Inbox.objects.filter(channel_type=ChannelType.WEB_WIDGET).order_by("id").first()
-    )
+    inbox = _inbox_for_token(token) if token else widget_inbox_first()
     transport = request.GET.get("transport", "")
     if transport not in ("", "ws", "sse", "poll"):
         transport = ""

@@ -31,6 +31,7 @@ from chat.events import EventType, dispatch
 from chat.models import Audience, Inbox, InboxMember, OperatorProfile
 from chat.store import SharedStore, get_store
 from presence.models import OperatorPresence
+from presence.selectors import published_statuses
 from presence.policy import OFFLINE, ONLINE, closed_socket_deadline, effective_status, socket_deadline
 from presence import clock
 
@@ -231,6 +232,11 @@ class OnlineStatusTracker:
     def statuses_of(self, rows: Iterable[tuple[int, str | None]], *, now: float | None = None) -> dict[int, str]:
         connected = self.connected_user_ids(now=now)
         return {uid: (status or OFFLINE) if uid in connected else OFFLINE for uid, status in rows}
+
+    def statuses_of_users(self, user_ids: Iterable[int], *, now: float | None = None) -> dict[int, str]:
+        """Effective status of each operator (any inbox): published, downgraded to offline
+        without a live socket."""
+        return self.statuses_of(list(published_statuses(user_ids=user_ids).items()), now=now)
 
     def get_available_users(self, inbox: Inbox | int, *, now: float | None = None) -> list[int]:
         """Members of the inbox who are online and available (not busy) now, by id."""

@@ -1,5 +1,12 @@
-"""ASGI entry point: HTTP through Django, WebSockets through the chat routes."""
+"""ASGI entry point: HTTP through Django, WebSockets through the chat routes.
+
+Importing this module starts nothing: management commands and tests import it freely. With
+RUN_IN_PROCESS_WORKER (the embedded default) the worker's ticks start in the process that
+*serves* this application, once: at the ASGI lifespan startup (uvicorn) or, for servers that
+send no lifespan (daphne, ``runserver``), with the first connection.
+"""
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,16 +19,48 @@ from django.conf import settings  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
-if settings.RUN_IN_PROCESS_WORKER:
-    from assignment.worker import start_in_process_worker
 
-    start_in_process_worker()
+def start_background_work() -> None:
+    """Start what runs beside the server in this process (idempotent)."""
+    if settings.RUN_IN_PROCESS_WORKER:
+        from assignment.worker import start_in_process_worker
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        # Origin and authentication are checked per consumer (operator: session or token
-        # with an Origin check; widget: the inbox's own allowed origins).
-        "websocket": URLRouter(websocket_urlpatterns),
-    }
+        start_in_process_worker()
+
+
+class ServerProcess:
+    """Wraps the router: starts the in-process worker when a server first calls it, answers
+    the lifespan protocol, and passes every other scope through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.started = False
+
+    def _start_once(self) -> None:
+        if not self.started:
+            self.started = True
+            start_background_work()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self._start_once()
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await self.app(scope, receive, send)
+
+
+application = ServerProcess(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            # Origin and authentication are checked per consumer (operator: session or token
+            # with an Origin check; widget: the inbox's own allowed origins).
+            "websocket": URLRouter(websocket_urlpatterns),
+        }
+    )
 )

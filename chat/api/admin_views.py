@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -13,10 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.api import hooks
 from chat.api import serializers as s
 from chat.api.security import IsAdministrator
-from chat.errors import Conflict, NotFound
+from chat.errors import NotFound
 from chat.models import Branch, Inbox
 from chat.payloads import user_summary
 from chat.selectors.scope import operator_profile, operator_role
@@ -62,13 +59,7 @@ class BranchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AdminViewS
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: Any = None) -> Response:
-        branch = self.get_object()
-        try:
-            with transaction.atomic():
-                branch.delete()
-                transaction.on_commit(branch_services.invalidate_default_branch)
-        except ProtectedError:
-            raise Conflict("The branch still has inboxes or conversations.") from None
+        branch_services.branch_delete(branch=self.get_object())
         return Response(status=204)
 
 
@@ -104,11 +95,7 @@ class InboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AdminViewSe
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: Any = None) -> Response:
-        inbox = self.get_object()
-        with transaction.atomic():
-            change = inbox_services.inbox_members_set(inbox=inbox, user_ids=[])
-            hooks.inbox_members_changed(inbox_id=inbox.pk, added=[], removed=change.removed)
-            inbox.delete()
+        inbox_services.inbox_delete(inbox=self.get_object())
         return Response(status=204)
 
     @extend_schema(request=None, responses={200: s.InboxSerializer, **ERRORS}, tags=["admin"],
@@ -151,9 +138,7 @@ class InboxMemberViewSet(AdminViewSet):
     def create(self, request: Request, inbox_id: Any = None) -> Response:
         inbox = self._inbox()
         data = s.validated(s.MembersInput, request.data)
-        with transaction.atomic():
-            change = inbox_services.inbox_members_add(inbox=inbox, user_ids=data["user_ids"])
-            hooks.inbox_members_changed(inbox_id=inbox.pk, added=change.added, removed=change.removed)
+        change = inbox_services.inbox_members_add(inbox=inbox, user_ids=data["user_ids"])
         return Response({"user_ids": change.member_ids})
 
     @extend_schema(request=s.MembersInput, responses={200: s.MembersOutput, **ERRORS}, tags=["admin"],
@@ -161,19 +146,14 @@ class InboxMemberViewSet(AdminViewSet):
     def update(self, request: Request, inbox_id: Any = None) -> Response:
         inbox = self._inbox()
         data = s.validated(s.MembersInput, request.data)
-        with transaction.atomic():
-            change = inbox_services.inbox_members_set(inbox=inbox, user_ids=data["user_ids"])
-            hooks.inbox_members_changed(inbox_id=inbox.pk, added=change.added, removed=change.removed)
+        change = inbox_services.inbox_members_set(inbox=inbox, user_ids=data["user_ids"])
         return Response({"user_ids": change.member_ids})
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["admin"], summary="Remove an operator from the inbox")
     def destroy(self, request: Request, inbox_id: Any = None, user_id: int = 0) -> Response:
-        inbox = self._inbox()
-        with transaction.atomic():
-            change = inbox_services.inbox_member_remove(inbox=inbox, user_id=user_id)
-            if not change.removed:
-                raise NotFound("Member not found.")
-            hooks.inbox_members_changed(inbox_id=inbox.pk, added=[], removed=change.removed)
+        change = inbox_services.inbox_member_remove(inbox=self._inbox(), user_id=user_id)
+        if not change.removed:
+            raise NotFound("Member not found.")
         return Response(status=204)
 
 
@@ -216,20 +196,13 @@ class AgentViewSet(AdminViewSet):
     def partial_update(self, request: Request, pk: Any = None) -> Response:
         user = self.get_object()
         data = s.validated(s.AgentUpdateInput, request.data, partial=True)
-        with transaction.atomic():
-            was_active = user.is_active
-            user = agent_services.agent_update(user=user, **data)
-            if was_active and not user.is_active:
-                hooks.operator_deactivated(user_id=user.pk, name=agent_body(user)["name"])
-        user._profile_cache = None
+        user = agent_services.agent_update(user=user, **data)
         return Response(agent_body(user))
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["admin"],
                    summary="Deactivate an operator: no login, token revoked, sockets closed (4403)")
     def destroy(self, request: Request, pk: Any = None) -> Response:
         user = self.get_object()
-        with transaction.atomic():
-            if user.is_active:
-                agent_services.agent_deactivate(user=user)
-                hooks.operator_deactivated(user_id=user.pk, name=agent_body(user)["name"])
+        if user.is_active:
+            agent_services.agent_deactivate(user=user)
         return Response(status=204)

@@ -1,7 +1,7 @@
 """Login, logout and the caller's profile."""
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth import login, logout
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -12,23 +12,12 @@ from rest_framework.views import APIView
 from chat.api import serializers as s
 from chat.api.security import IsOperator, LoginThrottle
 from chat.errors import NotAuthenticated
-from chat.models import InboxMember
 from chat.payloads import user_summary
-from chat.selectors.scope import operator_profile, operator_role
-from chat.services.agents import agent_update
+from chat.selectors.scope import operator_member_inbox_ids, operator_profile, operator_role, operator_get
+from chat.services.agents import agent_update, operator_authenticate, operator_logout, operator_token
 from presence.hooks import operator_set_availability
 
-User = get_user_model()
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 429: s.ErrorSerializer}
-
-
-def _find_user(identity: str, password: str):
-    user = authenticate(username=identity, password=password)
-    if user is None and "@" in identity:
-        match = User.objects.filter(email__iexact=identity).order_by("id").first()
-        if match is not None:
-            user = authenticate(username=match.get_username(), password=password)
-    return user
 
 
 class LoginView(APIView):
@@ -43,14 +32,12 @@ class LoginView(APIView):
     def post(self, request: Request) -> Response:
         data = s.validated(s.LoginInput, request.data)
         identity = (data.get("username") or data.get("email") or "").strip()
-        user = _find_user(identity, data["password"]) if identity else None
+        user = operator_authenticate(identity=identity, password=data["password"]) if identity else None
         if user is None or not user.is_active:
             raise NotAuthenticated("Wrong username or password.")
         login(request._request, user)
-        operator_profile(user)  # made on demand for users created outside the API
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key, "user": {"id": user.pk, "username": user.get_username(),
-                                                        "role": operator_role(user)}})
+        return Response({"token": operator_token(user=user),
+                         "user": {"id": user.pk, "username": user.get_username(), "role": operator_role(user)}})
 
 
 class LogoutView(APIView):
@@ -59,9 +46,13 @@ class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None, 401: s.ErrorSerializer, 403: s.ErrorSerializer},
                    tags=["auth"], summary="End the session; a token-authenticated call also revokes that token")
     def post(self, request: Request) -> Response:
-        if isinstance(request.auth, Token):
-            request.auth.delete()
+        # Only the credential of this call: a token call revokes the token, a session call
+        # ends the session; sockets opened with it close (4401), other sessions stay.
+        token_key = request.auth.key if isinstance(request.auth, Token) else None
+        session_key = None if token_key else request.session.session_key
+        user_id = request.user.pk
         logout(request._request)
+        operator_logout(user_id=user_id, token_key=token_key, session_key=session_key)
         return Response(status=204)
 
 
@@ -75,7 +66,7 @@ def profile_body(user) -> dict:
         "name": (user_summary(user) or {}).get("name", ""),
         "role": operator_role(user),
         "availability": profile.availability,
-        "inbox_ids": sorted(InboxMember.objects.filter(user=user).values_list("inbox_id", flat=True)),
+        "inbox_ids": operator_member_inbox_ids(user_id=user.pk),
     }
 
 
@@ -96,8 +87,4 @@ class ProfileView(APIView):
             agent_update(user=user, name=data["display_name"])
         if "availability" in data:
             operator_set_availability(user_id=user.pk, availability=data["availability"])
-        user._profile_cache = None
-        user.refresh_from_db()
-        if hasattr(user, "_state") and "operator_profile" in user._state.fields_cache:
-            del user._state.fields_cache["operator_profile"]
-        return Response(profile_body(user))
+        return Response(profile_body(operator_get(user_id=user.pk)))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,12 +12,10 @@ from chat.api import serializers as s
 from chat.api.conversation_views import conversation_list_response, filters_from
 from chat.api.pagination import int_param, limit_param
 from chat.api.security import IsOperator
-from chat.events import contact_inbox_group, notify_group
-from chat.models import Contact, ContactInbox
+from chat.models import Contact
 from chat.payloads import contact_summary, iso
 from chat.selectors.contacts import contact_get_for_operator, contact_list_for_operator
-from chat.services.agents import CLOSE_FORBIDDEN
-from chat.services.contacts import contact_set_blocked, contact_update
+from chat.services.contacts import contact_block, contact_unblock, contact_update
 from chat.validation import query_text
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer}
@@ -86,11 +83,7 @@ class ContactBlockView(APIView):
                    summary="Block (sockets closed with 4403, new messages refused) or unblock")
     def post(self, request: Request, contact_id: int) -> Response:
         contact = contact_get_for_operator(user=request.user, contact_id=contact_id)
-        with transaction.atomic():
-            contact_set_blocked(contact=contact, blocked=self.blocked)
-            if self.blocked:
-                for contact_inbox_id in ContactInbox.objects.filter(contact=contact).values_list("pk", flat=True):
-                    notify_group(contact_inbox_group(contact_inbox_id), {"type": "socket.close", "code": CLOSE_FORBIDDEN})
+        (contact_block if self.blocked else contact_unblock)(contact=contact)
         return Response(contact_body(contact_get_for_operator(user=request.user, contact_id=contact_id)))
 
 

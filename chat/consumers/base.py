@@ -22,7 +22,7 @@ from django.conf import settings
 from chat.errors import AppError, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
 from chat.realtime import codec
 from chat.realtime.codes import CloseCode
-from chat.realtime.control import EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
+from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, operator_socket_lease, widget_socket_lease
 from chat.realtime.outbound import server_backlog
@@ -352,6 +352,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def membership_changed(self, message: dict[str, Any]) -> None:
         """Only operators follow membership; widgets ignore it."""
 
+    async def credential_revoked(self, message: dict[str, Any]) -> None:
+        """Only operator sockets hold a revocable credential; widgets ignore it."""
+
     # --- Presence (overridden per side) ----------------------------------------------------------
 
     async def socket_heartbeat(self) -> None: ...
@@ -363,3 +366,4 @@ class StreamConsumer(AsyncWebsocketConsumer):
 assert StreamConsumer.ephemeral_frame.__name__ == EPHEMERAL_FRAME.replace(".", "_")
 assert StreamConsumer.socket_close.__name__ == SOCKET_CLOSE.replace(".", "_")
 assert StreamConsumer.membership_changed.__name__ == MEMBERSHIP_CHANGED.replace(".", "_")
+assert StreamConsumer.credential_revoked.__name__ == CREDENTIAL_REVOKED.replace(".", "_")

@@ -22,11 +22,13 @@ from chat.realtime.access import (
     OperatorAccess,
     operator_access,
     operator_conversation,
+    operator_credential_valid,
     operator_origin_allowed,
     user_for_token,
 )
 from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
+from chat.realtime.control import CREDENTIAL_REVOKED, CredentialKind, credential_fingerprint
 from chat.realtime.scopes import OperatorScope
 from chat.services.conversations import (
     conversation_for_event,
@@ -109,19 +111,35 @@ class OperatorConsumer(StreamConsumer):
 
     user: Any
     access: OperatorAccess
+    credential: str
 
     async def connect(self) -> None:
         await self.accept()
         authorization = header(self.scope, b"authorization") or ""
         scheme, _, key = authorization.partition(" ")
         if authorization:
-            user = await run_db(user_for_token)(key.strip()) if scheme.lower() == "token" else None
+            is_token = scheme.lower() == "token"
+            user = await run_db(user_for_token)(key.strip()) if is_token else None
+            credential = (CredentialKind.TOKEN, key.strip())
         else:
             if not operator_origin_allowed(header(self.scope, b"origin")):
                 await self.close_with(CloseCode.FORBIDDEN)
                 return
             user = await get_user(self.scope) if "session" in self.scope else None
+            session = self.scope.get("session")
+            credential = (CredentialKind.SESSION, getattr(session, "session_key", None) or "")
         if user is None or not user.is_authenticated or not user.is_active:
+            await self.close_with(CloseCode.UNAUTHORIZED)
+            return
+        # Which credential this socket used, as a fingerprint only: a logout closes the sockets
+        # of that token or session, not the operator's other sessions (control.py).
+        self.credential = credential_fingerprint(*credential)
+        self.user = user
+        # The operator's group first, then the reads: a revocation or scope change committed
+        # before the join is seen by the reads below, one committed after it sends its control
+        # message here (handled once connect() returns). Nothing falls in between.
+        await self.join_groups({user_group(user.pk)})
+        if not await run_db(operator_credential_valid)(kind=credential[0], key=credential[1], user_id=user.pk):
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
         try:
@@ -129,7 +147,6 @@ class OperatorConsumer(StreamConsumer):
         except NotAuthenticated:
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
-        self.user = user
         await self.join_groups(self._groups())
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
         await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
@@ -149,6 +166,11 @@ class OperatorConsumer(StreamConsumer):
         assert self.hub is not None and self.sink is not None
         self.hub.rescope(self.sink, OperatorScope(self.user.pk, self.access.inbox_ids))
         await self.join_groups(self._groups())
+
+    async def credential_revoked(self, message: dict[str, Any]) -> None:
+        """A token or session was revoked (logout): close if it is the one this socket used."""
+        if message.get("fingerprint") == getattr(self, "credential", None):
+            await self.close_with(int(message.get("code") or CloseCode.UNAUTHORIZED))
 
     def typing_user(self) -> dict[str, Any] | None:
         return self.access.summary
@@ -222,3 +244,7 @@ class OperatorConsumer(StreamConsumer):
 
     async def socket_closed(self) -> None:
         await run_db(presence.operator_socket_closed)(user_id=self.user.pk, socket_id=self.channel_name)
+
+
+# Keep the control type name and the handler name in step.
+assert OperatorConsumer.credential_revoked.__name__ == CREDENTIAL_REVOKED.replace(".", "_")

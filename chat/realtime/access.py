@@ -6,17 +6,21 @@ checks. Authorization is decided when a socket joins, never per delivered event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user as get_session_user
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
 from chat.errors import ContactBlocked, NotAuthenticated, NotFound
-from chat.models import ContactInbox, Conversation, Inbox, InboxMember, Role
+from chat.models import ContactInbox, Conversation
 from chat.payloads import user_summary
+from chat.selectors.scope import caller_scope_for, conversation_visible_q
 from chat.services.origins import normalize_origin, origin_listed
 from chat.validation import clean_token
 
@@ -89,26 +93,41 @@ def user_for_token(key: str) -> Any | None:
     return token.user
 
 
+def operator_credential_valid(*, kind: str, key: str, user_id: int) -> bool:
+    """Whether the token or session key still authenticates ``user_id`` (read now). The socket
+    asks again once it has joined its groups: a logout or password change committed between its
+    first check and the join sent its control message to nobody, and is caught here."""
+    if kind == "token":
+        from rest_framework.authtoken.models import Token
+
+        return Token.objects.filter(key=key, user_id=user_id, user__is_active=True).exists()
+    engine = import_module(settings.SESSION_ENGINE)
+    request = HttpRequest()
+    request.session = engine.SessionStore(session_key=key)
+    user = get_session_user(request)
+    return bool(user.is_authenticated and user.pk == user_id)
+
+
 def operator_access(*, user_id: int) -> OperatorAccess:
-    """What an operator may subscribe to, read now (again on ``membership.changed``)."""
-    user = User.objects.select_related("operator_profile").filter(pk=user_id, is_active=True).first()
-    if user is None:
+    """What an operator may subscribe to, read now (again on ``membership.changed``); the rule
+    is chat/selectors/scope.py's."""
+    scope = caller_scope_for(user_id=user_id)
+    if scope is None:
         raise NotAuthenticated("The account is inactive.")
-    profile = getattr(user, "operator_profile", None)
-    is_admin = user.is_superuser or (profile is not None and profile.role == Role.ADMINISTRATOR)
-    if is_admin:
-        all_ids = frozenset(Inbox.objects.values_list("pk", flat=True))
-        return OperatorAccess(user_id, None, all_ids, user_summary(user) or {})
-    ids = frozenset(InboxMember.objects.filter(user_id=user_id).values_list("inbox_id", flat=True))
-    return OperatorAccess(user_id, ids, ids, user_summary(user) or {})
+    user = User.objects.select_related("operator_profile").get(pk=user_id)
+    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {})
 
 
 def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Conversation:
-    """The conversation if the operator may touch it, else NotFound (never a hint it exists)."""
-    queryset = Conversation.objects.filter(pk=conversation_id)
-    if access.inbox_ids is not None:
-        queryset = queryset.filter(inbox_id__in=access.inbox_ids)
-    conversation = queryset.first()
+    """The conversation if the operator may touch it now, else NotFound (never a hint it
+    exists). Decided from the rows as they are (role, membership, active), not from
+    ``access``: a demotion or removal refuses the next command even before the socket's
+    control message arrives."""
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .filter(conversation_visible_q(user_id=access.user_id))
+        .first()
+    )
     if conversation is None:
         raise NotFound("Conversation not found.")
     return conversation

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from chat.errors import NotFound
 from chat.models import Contact, ContactInbox
-from chat.selectors.scope import operator_inbox_ids
+from chat.selectors.scope import caller_scope
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ContactPage:
 
 
 def _visible(user: Any) -> QuerySet[Contact]:
-    inbox_ids = operator_inbox_ids(user)
+    inbox_ids = caller_scope(user).inbox_subquery()
     if inbox_ids is None:
         return Contact.objects.all()
     return Contact.objects.filter(
@@ -28,7 +28,7 @@ def _visible(user: Any) -> QuerySet[Contact]:
 
 
 def _with_inboxes(queryset: QuerySet[Contact], user: Any) -> QuerySet[Contact]:
-    inbox_ids = operator_inbox_ids(user)
+    inbox_ids = caller_scope(user).inbox_subquery()
     inboxes = ContactInbox.objects.order_by("id")
     if inbox_ids is not None:
         inboxes = inboxes.filter(inbox_id__in=inbox_ids)

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from chat.errors import InvalidData, NotFound
 from chat.models import Conversation, ConversationStatus, Message, MessageDirection, Priority
 from chat.payloads import conversation_payload, iso
-from chat.selectors.scope import inbox_scope_q
+from chat.selectors.scope import caller_scope
 
 # The list shows the start of the last message; the full text is in the history.
 LAST_MESSAGE_PREVIEW_CHARS = 500
@@ -116,7 +116,7 @@ def conversation_row(conversation: Conversation) -> dict[str, Any]:
 
 
 def _visible(user: Any) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(inbox_scope_q(user))
+    return Conversation.objects.filter(caller_scope(user).inbox_q())
 
 
 def _filtered(user: Any, filters: ConversationFilters, *, with_status: bool = True,

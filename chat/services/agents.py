@@ -3,20 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
 
 from chat.errors import Conflict, InvalidData
-from chat.events import notify_group, user_group
 from chat.models import OperatorProfile, Role
+from chat.realtime import control
+from chat.realtime.codes import CloseCode
+from chat.services.assignee import conversations_release_in_transaction, operator_display_name
 from chat.services.contacts import normalize_email
 
 User = get_user_model()
-
-# Close code the operator's sockets get when the account is deactivated (DESIGN.md §7: 4403).
-CLOSE_FORBIDDEN = 4403
 
 
 def _role(role: str) -> str:
@@ -62,38 +62,97 @@ def agent_update(
     password: str | None = None,
     is_active: bool | None = None,
 ) -> Any:
-    """Change an operator's name, email, role or password; ``is_active=False`` deactivates."""
+    """Change an operator's name, email, role or password; ``is_active=False`` deactivates.
+
+    Each change brings its side effects (after commit): a role change re-scopes the operator's
+    open sockets (``membership.changed``: an administrator demoted to agent keeps only their
+    member inboxes), a password change revokes every token and session (``agent_set_password``),
+    a deactivation closes everything (``agent_deactivate``).
+    """
     profile, _ = OperatorProfile.objects.get_or_create(user=user)
+    role_changed = role is not None and _role(role) != profile.role
     if name is not None:
         profile.display_name = name
     if role is not None:
-        profile.role = _role(role)
+        profile.role = role
     profile.save()
-    fields = []
     if email is not None:
         user.email = normalize_email(email) or ""
-        fields.append("email")
+        user.save(update_fields=["email"])
     if password:
-        user.set_password(_password(password, user))
-        fields.append("password")
-    if fields:
-        user.save(update_fields=fields)
+        agent_set_password(user=user, password=password)
+    if role_changed:
+        control.notify_membership_changed(user_id=user.pk)
     if is_active is False and user.is_active:
         agent_deactivate(user=user)
     elif is_active is True and not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
     user.operator_profile = profile
+    user._profile_cache = None
     return user
 
 
 @transaction.atomic
-def agent_deactivate(*, user: Any) -> Any:
-    """Deactivate an account: no login, its API token revoked, its open sockets closed (4403)."""
-    from rest_framework.authtoken.models import Token
+def agent_set_password(*, user: Any, password: str) -> Any:
+    """A new password: every credential the operator had is void. Their API token is deleted
+    (the old key answers 401), their sessions stop authenticating (Django checks the password
+    hash stored in each session), and every open socket closes with 4401, in every process."""
+    user.set_password(_password(password, user))
+    user.save(update_fields=["password"])
+    Token.objects.filter(user=user).delete()
+    control.revoke_operator_credentials(user_id=user.pk)
+    return user
 
+
+def agent_access_changed(*, user_id: int) -> None:
+    """Something that decides the operator's scope changed outside ``agent_update`` (the
+    superuser flag in the Django admin): re-scope their open sockets after commit."""
+    control.notify_membership_changed(user_id=user_id)
+
+
+@transaction.atomic
+def agent_deactivate(*, user: Any) -> Any:
+    """Deactivate an account: no login, its API token revoked, every conversation it held that
+    is not resolved released (activity line, events; assignment serves them again), its open
+    sockets closed (4403), after commit."""
     user.is_active = False
     user.save(update_fields=["is_active"])
     Token.objects.filter(user=user).delete()
-    notify_group(user_group(user.pk), {"type": "socket.close", "code": CLOSE_FORBIDDEN})
+    conversations_release_in_transaction(
+        user_id=user.pk, activity=f"Conversation unassigned: {operator_display_name(user.pk)} was deactivated"
+    )
+    control.close_operator_sockets(user_id=user.pk, code=CloseCode.FORBIDDEN)
     return user
+
+
+# --- Login and logout -------------------------------------------------------------------------
+
+
+def operator_authenticate(*, identity: str, password: str) -> Any | None:
+    """The active account for a username (or email) and password, or None."""
+    user = authenticate(username=identity, password=password)
+    if user is None and "@" in identity:
+        match = User.objects.filter(email__iexact=identity).order_by("id").first()
+        if match is not None:
+            user = authenticate(username=match.get_username(), password=password)
+    return user if user is not None and user.is_active else None
+
+
+def operator_token(*, user: Any) -> str:
+    """The operator's API token (made on first login)."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return str(token.key)
+
+
+@transaction.atomic
+def operator_logout(*, user_id: int, token_key: str | None = None, session_key: str | None = None) -> None:
+    """End one credential: the token is deleted (it answers 401 from now on) and the sockets
+    that authenticated with that token or that session close with 4401, in every process;
+    the operator's other sessions stay. (The caller ends the session itself: Django's
+    ``logout()`` flushes it and clears the cookie.)"""
+    if token_key:
+        Token.objects.filter(user_id=user_id, key=token_key).delete()
+        control.revoke_operator_credential(user_id=user_id, kind=control.CredentialKind.TOKEN, key=token_key)
+    if session_key:
+        control.revoke_operator_credential(user_id=user_id, kind=control.CredentialKind.SESSION, key=session_key)

@@ -4,7 +4,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import ProtectedError
 
+from chat.errors import Conflict
 from chat.models import Branch
 
 DEFAULT_BRANCH_CACHE_KEY = "branch:default:id"
@@ -29,7 +31,8 @@ def get_default_branch() -> Branch:
 
 def get_default_branch_id_cached() -> int | None:
     """The cached default branch id, without touching the database (None if not cached)."""
-    return cache.get(DEFAULT_BRANCH_CACHE_KEY)
+    value = cache.get(DEFAULT_BRANCH_CACHE_KEY)
+    return None if value is None else int(value)
 
 
 def invalidate_default_branch() -> None:
@@ -59,3 +62,15 @@ def branch_update(*, branch: Branch, name: str | None = None, is_default: bool |
     branch.save()
     transaction.on_commit(invalidate_default_branch)
     return branch
+
+
+@transaction.atomic
+def branch_delete(*, branch: Branch) -> None:
+    """Delete a branch that has no inboxes and no conversations (Conflict otherwise); the
+    cached default is forgotten after commit."""
+    try:
+        with transaction.atomic():
+            branch.delete()
+    except ProtectedError:
+        raise Conflict("The branch still has inboxes or conversations.") from None
+    transaction.on_commit(invalidate_default_branch)

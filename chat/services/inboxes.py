@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 
 from chat.errors import InvalidData
-from chat.events import notify_group, user_group
-from chat.models import Branch, ChannelType, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.models import Branch, ChannelType, ContactInbox, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.notices import NoticeType, announce
+from chat.realtime import control
+from chat.realtime.codes import CloseCode
+from chat.services.assignee import conversations_release_in_transaction, operator_display_name
 from chat.services.origins import normalize_origin
 
 User = get_user_model()
@@ -29,9 +32,6 @@ INBOX_FIELDS = (
     "reopen_resolved_conversations",
 )
 
-MEMBERSHIP_CHANGED = {"type": "membership.changed"}
-
-
 def validate_origins(origins: Any) -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise InvalidData("allowed_origins must be a list of origins.", fields={"allowed_origins": ["A list of strings."]})
@@ -45,7 +45,6 @@ def validate_origins(origins: Any) -> list[str]:
         if value not in cleaned:
             cleaned.append(value)
     return cleaned
-
 
 def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
     for key, value in values.items():
@@ -61,7 +60,6 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
                 raise InvalidData("Unknown branch.", fields={"branch": ["No such branch."]})
         setattr(inbox, key, value)
 
-
 @transaction.atomic
 def inbox_create(**values: Any) -> Inbox:
     """Create an inbox (website token and HMAC secret generated)."""
@@ -72,13 +70,11 @@ def inbox_create(**values: Any) -> Inbox:
     inbox.save()
     return inbox
 
-
 @transaction.atomic
 def inbox_update(*, inbox: Inbox, **values: Any) -> Inbox:
     _apply(inbox, values)
     inbox.save()
     return inbox
-
 
 @transaction.atomic
 def inbox_rotate_website_token(*, inbox: Inbox) -> Inbox:
@@ -88,7 +84,6 @@ def inbox_rotate_website_token(*, inbox: Inbox) -> Inbox:
     inbox.save(update_fields=["website_token"])
     return inbox
 
-
 @transaction.atomic
 def inbox_rotate_hmac_secret(*, inbox: Inbox) -> Inbox:
     """A new identity-verification secret: identifier hashes made with the old one are refused."""
@@ -96,10 +91,8 @@ def inbox_rotate_hmac_secret(*, inbox: Inbox) -> Inbox:
     inbox.save(update_fields=["hmac_secret"])
     return inbox
 
-
 def inbox_member_ids(*, inbox: Inbox) -> list[int]:
     return list(InboxMember.objects.filter(inbox=inbox).order_by("user_id").values_list("user_id", flat=True))
-
 
 @dataclass(frozen=True)
 class MembershipChange:
@@ -107,7 +100,8 @@ class MembershipChange:
     added: list[int]
     removed: list[int]
     member_ids: list[int]
-
+    # Conversations released because their assignee left the inbox.
+    released: list[int] = field(default_factory=list)
 
 def _check_users(user_ids: Iterable[Any]) -> list[int]:
     try:
@@ -120,42 +114,90 @@ def _check_users(user_ids: Iterable[Any]) -> list[int]:
         raise InvalidData("Unknown or inactive users.", fields={"user_ids": [f"Unknown or inactive: {missing}."]})
     return ids
 
+def _lock_inbox(inbox: Inbox) -> None:
+    """Serialize membership edits of one inbox (lock order: inbox, member rows, conversations).
 
-def _notify(user_ids: Iterable[int]) -> None:
-    for user_id in user_ids:
-        notify_group(user_group(user_id), dict(MEMBERSHIP_CHANGED))
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: transactions that wrote rows referencing the
+    inbox (events, an assignment in flight) take ``FOR KEY SHARE`` on it at COMMIT (deferred
+    foreign keys); a removal waiting for such an assignment's member row while holding
+    ``FOR UPDATE`` here would deadlock with that commit."""
+    list(Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).values_list("pk", flat=True))
 
+def _apply_membership(inbox: Inbox, *, add: list[int], remove: list[int]) -> MembershipChange:
+    """Add and remove members; release what removed members held in the inbox; tell their
+    sockets (re-scope) and the other apps (a notice) after commit."""
+    existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
+    added = [u for u in add if u not in existing]
+    removed = sorted(u for u in set(remove) if u in existing)
+    # Deleting a member row waits for assigners holding it (``inbox_member_hold``); once it
+    # is gone no new assignment to that operator can commit in this inbox, and the scan below
+    # (a later statement: a fresh snapshot) sees every one that did.
+    InboxMember.objects.filter(inbox=inbox, user_id__in=removed).delete()
+    InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in added], ignore_conflicts=True)
+    released: list[int] = []
+    for user_id in removed:
+        released += conversations_release_in_transaction(
+            user_id=user_id,
+            inbox_id=inbox.pk,
+            activity=f"Conversation unassigned: {operator_display_name(user_id)} was removed from the inbox",
+        )
+    for user_id in [*added, *removed]:
+        control.notify_membership_changed(user_id=user_id)
+    if added or removed:
+        announce(NoticeType.INBOX_MEMBERS_CHANGED, inbox_id=inbox.pk, payload={"added": added, "removed": removed})
+    return MembershipChange(inbox.pk, added, removed, inbox_member_ids(inbox=inbox), released)
 
 @transaction.atomic
 def inbox_members_add(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
     """Add operators to an inbox (existing members are left as they are)."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()  # serialize membership edits
-    existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
-    added = [u for u in ids if u not in existing]
-    InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in added], ignore_conflicts=True)
-    _notify(added)
-    return MembershipChange(inbox.pk, added, [], inbox_member_ids(inbox=inbox))
-
+    _lock_inbox(inbox)
+    return _apply_membership(inbox, add=ids, remove=[])
 
 @transaction.atomic
 def inbox_members_set(*, inbox: Inbox, user_ids: Iterable[Any]) -> MembershipChange:
-    """Make the members exactly ``user_ids``."""
+    """Make the members exactly ``user_ids`` (those removed lose their unresolved
+    conversations in the inbox, as with ``inbox_member_remove``)."""
     ids = _check_users(user_ids)
-    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox.pk).first()
+    _lock_inbox(inbox)
     existing = set(InboxMember.objects.filter(inbox=inbox).values_list("user_id", flat=True))
-    added = [u for u in ids if u not in existing]
-    removed = sorted(existing - set(ids))
-    InboxMember.objects.filter(inbox=inbox, user_id__in=removed).delete()
-    InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in added], ignore_conflicts=True)
-    _notify([*added, *removed])
-    return MembershipChange(inbox.pk, added, removed, inbox_member_ids(inbox=inbox))
-
+    return _apply_membership(inbox, add=ids, remove=sorted(existing - set(ids)))
 
 @transaction.atomic
 def inbox_member_remove(*, inbox: Inbox, user_id: int) -> MembershipChange:
-    """Remove one operator from an inbox; ``removed`` is empty if they were not a member."""
-    deleted, _ = InboxMember.objects.filter(inbox=inbox, user_id=user_id).delete()
-    removed = [user_id] if deleted else []
-    _notify(removed)
-    return MembershipChange(inbox.pk, [], removed, inbox_member_ids(inbox=inbox))
+    """Remove one operator from an inbox: every conversation they hold there that is not
+    resolved (open, pending, snoozed) is released with an activity line and events, their
+    sockets are re-scoped, assignment serves the inbox again. ``removed`` is empty if they
+    were not a member. (Resolved ones keep their history; if one reopens, assignment releases
+    it then: assignment/reactions.py.)"""
+    _lock_inbox(inbox)
+    return _apply_membership(inbox, add=[], remove=[int(user_id)])
+
+def inbox_member_hold(*, inbox_id: int, user_id: int) -> bool:
+    """Whether the operator is a member of the inbox, keeping it so until the caller's
+    transaction ends (PostgreSQL ``FOR KEY SHARE`` on the member row: concurrent assigners do
+    not block each other, a removal waits for them). Assignment calls it before it commits an
+    assignment to that operator, so no assignment of a removed member survives the removal."""
+    if connection.vendor != "postgresql":
+        return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {InboxMember._meta.db_table} WHERE inbox_id = %s AND user_id = %s FOR KEY SHARE",
+            [inbox_id, user_id],
+        )
+        return cursor.fetchone() is not None
+
+@transaction.atomic
+def inbox_delete(*, inbox: Inbox) -> None:
+    """Delete an inbox with its conversations, contact inboxes and events. Its members'
+    sockets are re-scoped and the widgets' sockets closed (their token no longer exists),
+    after commit."""
+    _lock_inbox(inbox)
+    member_ids = inbox_member_ids(inbox=inbox)
+    contact_inbox_ids = list(ContactInbox.objects.filter(inbox=inbox).values_list("pk", flat=True))
+    inbox_id = inbox.pk
+    inbox.delete()
+    for user_id in member_ids:
+        control.notify_membership_changed(user_id=user_id)
+    control.close_contact_inbox_sockets(contact_inbox_ids=contact_inbox_ids, code=CloseCode.UNAUTHORIZED)
+    announce(NoticeType.INBOX_DELETED, inbox_id=inbox_id, payload={"removed": member_ids})

@@ -6,12 +6,13 @@ from typing import Any
 from django.conf import settings
 
 from chat.errors import NotFound
+from chat.event_types import ControlType
 from chat.events import EphemeralType, contact_inbox_group, inbox_group, notify_group
 from chat.models import Conversation
 
 # Control-message type the consumers handle: forward ``frame`` to the socket unless it is the
 # sender's own socket (``exclude_channel``).
-EPHEMERAL_MESSAGE_TYPE = "ephemeral.frame"
+EPHEMERAL_MESSAGE_TYPE = ControlType.EPHEMERAL_FRAME.value
 
 
 def typing_set(

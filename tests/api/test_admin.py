@@ -1,16 +1,15 @@
 """Administration: branches, inboxes, members, agents; administrators only."""
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
 from chat.events import user_group
-from chat.models import Branch, Inbox, InboxMember
+from chat.models import Branch, Conversation, Inbox, InboxMember
 from chat.services.branches import DEFAULT_BRANCH_CACHE_KEY, get_default_branch
 from tests.api.conftest import assert_error, token_client
+from tests.controls import controls_sent
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,24 +78,25 @@ def test_inbox_create_update_rotate_and_secret_only_when_asked(world, admin_clie
     assert admin_client.delete(f"/api/v1/inboxes/{inbox_id}/").status_code == 204
 
 
-def test_members_add_list_remove_notify_and_reach_the_round_robin(world, admin_client):
+def test_members_add_list_remove_notify_and_release(world, admin_client):
     url = f"/api/v1/inboxes/{world.inbox_a.pk}/members/"
     newcomer = UserFactory()
-    with mock.patch("chat.services.inboxes.notify_group") as notify, \
-            mock.patch("chat.api.hooks.inbox_members_changed", wraps=None) as hook:
-        response = admin_client.post(url, {"user_ids": [newcomer.pk, world.agent_a.pk]}, format="json")
+    response, sent = controls_sent(
+        [user_group(newcomer.pk), user_group(world.agent_a.pk)],
+        lambda: admin_client.post(url, {"user_ids": [newcomer.pk, world.agent_a.pk]}, format="json"),
+    )
     assert response.status_code == 200
     assert response.json() == {"user_ids": sorted([world.agent_a.pk, newcomer.pk])}
-    assert [c.args for c in notify.call_args_list] == [(user_group(newcomer.pk), {"type": "membership.changed"})]
-    hook.assert_called_once_with(inbox_id=world.inbox_a.pk, added=[newcomer.pk], removed=[])
+    assert sent == [(user_group(newcomer.pk), {"type": "membership.changed"})]
     assert admin_client.get(url).json() == {"user_ids": sorted([world.agent_a.pk, newcomer.pk])}
 
-    with mock.patch("chat.services.inboxes.notify_group") as notify, \
-            mock.patch("chat.api.hooks.inbox_members_changed") as hook:
-        assert admin_client.delete(f"{url}{world.agent_a.pk}/").status_code == 204
-    assert [c.args[0] for c in notify.call_args_list] == [user_group(world.agent_a.pk)]
-    hook.assert_called_once_with(inbox_id=world.inbox_a.pk, added=[], removed=[world.agent_a.pk])
+    Conversation.objects.filter(pk=world.conv_a.pk).update(assignee=world.agent_a, status="pending")
+    response, sent = controls_sent([user_group(world.agent_a.pk)],
+                                   lambda: admin_client.delete(f"{url}{world.agent_a.pk}/"))
+    assert response.status_code == 204
+    assert sent == [(user_group(world.agent_a.pk), {"type": "membership.changed"})]
     assert not InboxMember.objects.filter(inbox=world.inbox_a, user=world.agent_a).exists()
+    assert Conversation.objects.get(pk=world.conv_a.pk).assignee_id is None  # released, even pending
     assert_error(admin_client.delete(f"{url}{world.agent_a.pk}/"), 404, "not_found")
     assert_error(admin_client.post(url, {"user_ids": [999999]}, format="json"), 400, "invalid_data")
     assert_error(admin_client.get("/api/v1/inboxes/999999/members/"), 404, "not_found")
@@ -120,11 +120,10 @@ def test_agents_create_list_update_deactivate(world, admin_client):
 
     login = admin_client.post("/api/v1/auth/login", {"username": "sam", "password": "s3cret-pass"}, format="json")
     assert login.status_code == 200
-    with mock.patch("chat.services.agents.notify_group") as notify, \
-            mock.patch("chat.api.hooks.operator_deactivated") as hook:
-        assert admin_client.delete(f"/api/v1/agents/{body['id']}/").status_code == 204
-    notify.assert_called_once_with(user_group(body["id"]), {"type": "socket.close", "code": 4403})
-    hook.assert_called_once_with(user_id=body["id"], name="Samuel")
+    response, sent = controls_sent([user_group(body["id"])],
+                                   lambda: admin_client.delete(f"/api/v1/agents/{body['id']}/"))
+    assert response.status_code == 204
+    assert sent == [(user_group(body["id"]), {"type": "socket.close", "code": 4403})]
     assert not Token.objects.filter(user_id=body["id"]).exists()
     assert admin_client.get(f"/api/v1/agents/{body['id']}/").json()["is_active"] is False
     from rest_framework.test import APIClient

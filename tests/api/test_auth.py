@@ -104,3 +104,29 @@ def test_unknown_paths_under_api_answer_the_json_404(world, client_a):
     assert_error(client_a.get("/api/v1/conversations/abc/"), 404, "not_found")
     assert_error(client_a.post("/api/v1/no-such-thing", {}, format="json"), 404, "not_found")
     assert_error(APIClient().get("/api/v2/"), 404, "not_found")
+
+
+def test_password_change_voids_the_old_token_and_every_session(world, admin_client):
+    ann = world.agent_a
+    old = token_client(ann)
+    session = APIClient()
+    session.force_login(ann)
+    assert old.get("/api/v1/profile").status_code == 200 and session.get("/api/v1/profile").status_code == 200
+    response = admin_client.patch(f"/api/v1/agents/{ann.pk}/", {"password": "another-pass-77"}, format="json")
+    assert response.status_code == 200
+    assert_error(old.get("/api/v1/profile"), 401, "not_authenticated")
+    assert session.get("/api/v1/profile").status_code in (401, 403)
+    relogin = APIClient().post("/api/v1/auth/login", {"username": ann.username, "password": "another-pass-77"},
+                               format="json")
+    assert relogin.status_code == 200 and relogin.json()["token"] != old._credentials["HTTP_AUTHORIZATION"][6:]
+
+
+def test_a_demoted_administrator_loses_the_admin_view_on_the_next_request(world, admin_client):
+    boss = UserFactory(profile=Role.ADMINISTRATOR)
+    boss_client = token_client(boss)
+    assert boss_client.get(f"/api/v1/conversations/{world.conv_b.pk}/").status_code == 200
+    assert admin_client.patch(f"/api/v1/agents/{boss.pk}/", {"role": "agent"}, format="json").status_code == 200
+    assert_error(boss_client.get(f"/api/v1/conversations/{world.conv_b.pk}/"), 404, "not_found")
+    assert_error(boss_client.post(f"/api/v1/conversations/{world.conv_b.pk}/assign", {"assignee_id": None},
+                                  format="json"), 404, "not_found")
+    assert_error(boss_client.get("/api/v1/inboxes/"), 403, "permission_denied")

@@ -1,13 +1,13 @@
 """Contacts for operators: scoped list/search, detail, update, block/unblock, conversations."""
 from __future__ import annotations
 
-from unittest import mock
 
 import pytest
 
 from chat.events import contact_inbox_group
 from chat.models import Contact
 from tests.api.conftest import assert_error, widget_client
+from tests.controls import controls_sent
 from tests.factories import ContactFactory, ContactInboxFactory, make_conversation
 
 pytestmark = pytest.mark.django_db
@@ -62,12 +62,10 @@ def test_update_validates_email_and_phone(world, client_a):
 def test_block_closes_sockets_and_refuses_messages_unblock_restores(world, client_a):
     contact_id = world.visitor_a.contact_id
     second_visit = ContactInboxFactory(inbox=world.inbox_b, contact=world.visitor_a.contact)
-    with mock.patch("chat.api.contact_views.notify_group") as notify:
-        body = client_a.post(f"/api/v1/contacts/{contact_id}/block").json()
-    assert body["blocked"] is True
-    groups = {c.args[0] for c in notify.call_args_list}
-    assert groups == {contact_inbox_group(world.visitor_a.pk), contact_inbox_group(second_visit.pk)}
-    assert all(c.args[1] == {"type": "socket.close", "code": 4403} for c in notify.call_args_list)
+    groups = [contact_inbox_group(world.visitor_a.pk), contact_inbox_group(second_visit.pk)]
+    response, sent = controls_sent(groups, lambda: client_a.post(f"/api/v1/contacts/{contact_id}/block"))
+    assert response.json()["blocked"] is True
+    assert sorted(sent) == sorted((group, {"type": "socket.close", "code": 4403}) for group in groups)
     widget = widget_client(world.visitor_a)
     assert_error(widget.post("/api/widget/v1/messages", {"content": "hi"}, format="json"), 403, "contact_blocked")
     assert client_a.post(f"/api/v1/contacts/{contact_id}/unblock").json()["blocked"] is False

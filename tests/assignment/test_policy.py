@@ -1,20 +1,17 @@
 """Pure decisions: no database, no store."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+
 
 from assignment.policy import (
     Candidate,
     Refusal,
-    effective_role,
     effective_status,
     eligible_user_ids,
     escalation_refusal,
     manual_assignment_refusal,
+    reopened_assignee_must_go,
     rebuild_queue,
-    release_due,
-    rotate,
-    waiting_order_key,
 )
 from presence.policy import closed_socket_deadline, socket_deadline
 
@@ -30,23 +27,6 @@ def test_eligible_skips_offline_busy_full_and_rate_limited():
     ]
     assert eligible_user_ids(candidates, capacity=5, rate_limit=10) == [1, 6]
     assert eligible_user_ids(candidates, capacity=None, rate_limit=None) == [1, 4, 5, 6]
-
-
-def test_rotation_is_round_robin_over_many_picks():
-    queue = ["1", "2", "3"]
-    picks = []
-    for _ in range(9):
-        pick, queue = rotate(queue, {1, 2, 3})
-        picks.append(pick)
-    assert picks == ["1", "2", "3"] * 3
-
-
-def test_rotation_skips_the_ineligible_without_losing_their_turn():
-    pick, queue = rotate(["1", "2", "3"], {2, 3})
-    assert (pick, queue) == ("2", ["1", "3", "2"])
-    pick, queue = rotate(queue, {1, 2, 3})
-    assert pick == "1"  # 1 was skipped, so it is next once eligible again
-    assert rotate(["1", "2"], set()) == (None, ["1", "2"])
 
 
 def test_rebuild_keeps_order_drops_removed_and_puts_newcomers_first():
@@ -65,28 +45,11 @@ def test_effective_status_and_deadlines():
     assert closed_socket_deadline(now=100, grace=5) == 105
 
 
-def test_release_is_due_after_the_delay():
-    assert not release_due(offline_since=1000, now=1299, delay=300)
-    assert release_due(offline_since=1000, now=1300, delay=300)
-
-
-def test_waiting_order_oldest_waiting_first_then_oldest_created():
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
-        (3, None, t),
-        (1, t + timedelta(minutes=5), t),
-        (2, t + timedelta(minutes=1), t + timedelta(minutes=1)),
-        (4, None, t - timedelta(minutes=1)),
-    ]
-    ordered = sorted(rows, key=lambda r: waiting_order_key(waiting_since=r[1], created_at=r[2], conversation_id=r[0]))
-    assert [r[0] for r in ordered] == [2, 1, 4, 3]
-
-
-def refusal(role, *, member=True, current=None, new=None, new_member=True, actor=1):
+def refusal(role, *, sees=True, current=None, new=None, new_member=True, actor=1):
     return manual_assignment_refusal(
         actor_id=actor,
         actor_role=role,
-        actor_is_member=member,
+        actor_sees_inbox=sees,
         current_assignee_id=current,
         new_assignee_id=new,
         new_assignee_is_member=new_member,
@@ -100,20 +63,24 @@ def test_agents_take_unassigned_or_release_their_own():
     assert refusal("agent", new=2) == Refusal.FORBIDDEN
     assert refusal("agent", current=2, new=1) == Refusal.FORBIDDEN
     assert refusal("agent", current=2, new=None) == Refusal.FORBIDDEN
-    assert refusal("agent", member=False, new=1) == Refusal.NOT_VISIBLE
+    assert refusal("agent", sees=False, new=1) == Refusal.NOT_VISIBLE
 
 
 def test_supervisors_and_administrators_assign_any_member():
     assert refusal("supervisor", current=2, new=3) is None
     assert refusal("supervisor", current=2, new=None) is None
     assert refusal("supervisor", new=3, new_member=False) == Refusal.ASSIGNEE_NOT_MEMBER
-    assert refusal("supervisor", member=False, new=3) == Refusal.NOT_VISIBLE
-    assert refusal("administrator", member=False, current=2, new=3) is None
-    assert effective_role(role="agent", is_superuser=True) == "administrator"
-    assert effective_role(role=None, is_superuser=False) == "agent"
+    assert refusal("supervisor", sees=False, new=3) == Refusal.NOT_VISIBLE
+    assert refusal("administrator", current=2, new=3) is None
 
 
 def test_escalation_needs_to_see_the_conversation():
-    assert escalation_refusal(actor_role="agent", actor_is_member=True) is None
-    assert escalation_refusal(actor_role="agent", actor_is_member=False) == Refusal.NOT_VISIBLE
-    assert escalation_refusal(actor_role="administrator", actor_is_member=False) is None
+    assert escalation_refusal(actor_sees_inbox=True) is None
+    assert escalation_refusal(actor_sees_inbox=False) == Refusal.NOT_VISIBLE
+
+
+def test_a_reopened_conversation_keeps_only_an_active_member_as_assignee():
+    assert reopened_assignee_must_go(status="open", assignee_id=3, assignee_is_active_member=False)
+    assert not reopened_assignee_must_go(status="open", assignee_id=3, assignee_is_active_member=True)
+    assert not reopened_assignee_must_go(status="open", assignee_id=None, assignee_is_active_member=False)
+    assert not reopened_assignee_must_go(status="resolved", assignee_id=3, assignee_is_active_member=False)

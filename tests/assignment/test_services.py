@@ -6,7 +6,7 @@ import pytest
 from assignment.services import assign_conversation, escalate_conversation
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
 from chat.models import Conversation, Message, MessageDirection, Role
-from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
+from tests.factories import ContactInboxFactory, UserFactory, make_conversation
 from tests.presence.helpers import T0, auto_inbox, connect, operators
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock_at_t0")]
@@ -147,3 +147,25 @@ def test_escalation_emits_events(tracker, setup, published):
     assert [e.payload["assignee"]["id"] for e in published.of_type("assignee.changed")] == [sue.pk]
     assert published.of_type("conversation.updated")[-1].payload["priority"] == "urgent"
     assert published.of_type("message.created")[-1].payload["direction"] == "activity"
+
+
+def test_waiting_conversations_are_served_oldest_waiting_first_then_oldest_created():
+    from datetime import UTC, datetime, timedelta
+
+    from assignment.services import waiting_conversation_ids
+
+    inbox = auto_inbox()
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = {  # name: (waiting_since, created_at)
+        "never written, newer": (None, t),
+        "waiting since +5": (t + timedelta(minutes=5), t),
+        "waiting since +1": (t + timedelta(minutes=1), t + timedelta(minutes=1)),
+        "never written, older": (None, t - timedelta(minutes=1)),
+    }
+    ids = {}
+    for name, (waiting_since, created_at) in rows.items():
+        conversation = make_conversation(contact_inbox=ContactInboxFactory(inbox=inbox))
+        Conversation.objects.filter(pk=conversation.pk).update(waiting_since=waiting_since, created_at=created_at)
+        ids[conversation.pk] = name
+    assert [ids[i] for i in waiting_conversation_ids(inbox_id=inbox.pk)] == [
+        "waiting since +1", "waiting since +5", "never written, older", "never written, newer"]

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from assignment.services import assign_conversation, inbox_members_changed
+from assignment.services import assign_conversation
 from assignment.worker import presence_tick, release_tick, snooze_tick, waiting_tick
-from chat.models import Availability, Conversation, ConversationStatus, InboxMember, Message, MessageDirection
+from chat.models import Availability, Conversation, ConversationStatus, Message, MessageDirection
 from chat.services.conversations import conversation_set_status
+from chat.services.inboxes import inbox_member_remove, inbox_members_add
 from presence import hooks
+from chat.services.messages import visitor_message_send
 from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
 from tests.presence.helpers import auto_inbox, connect, operators
 
@@ -134,8 +136,7 @@ def test_removing_an_operator_from_the_inbox_releases_theirs_there(tracker):
     here, there = new_conversation(inbox), new_conversation(other)
     assert (assignee_of(here), assignee_of(there)) == (ann.pk, ann.pk)
     connect(tracker, bob, now=now())
-    InboxMember.objects.filter(inbox=inbox, user=ann).delete()
-    inbox_members_changed(inbox_id=inbox.pk, removed_user_ids=[ann.pk])
+    inbox_member_remove(inbox=inbox, user_id=ann.pk)
     assert (assignee_of(here), assignee_of(there)) == (bob.pk, ann.pk)
     assert Message.objects.filter(conversation=here, content__contains="was removed from the inbox").exists()
 
@@ -145,8 +146,7 @@ def test_adding_a_member_serves_waiting_conversations(tracker):
     waiting = new_conversation(inbox)
     carl = UserFactory()
     connect(tracker, carl, now=now())
-    InboxMemberFactory(inbox=inbox, user=carl)
-    inbox_members_changed(inbox_id=inbox.pk)
+    inbox_members_add(inbox=inbox, user_ids=[carl.pk])
     assert assignee_of(waiting) == carl.pk
 
 
@@ -192,9 +192,64 @@ def test_membership_changes_tell_the_widgets_whether_anyone_can_answer(tracker, 
     inbox = auto_inbox()
     carl = UserFactory()
     connect(tracker, carl, now=now())  # online, but in no inbox yet
-    InboxMemberFactory(inbox=inbox, user=carl)
-    inbox_members_changed(inbox_id=inbox.pk)
-    InboxMember.objects.filter(inbox=inbox, user=carl).delete()
-    inbox_members_changed(inbox_id=inbox.pk, removed_user_ids=[carl.pk])
+    inbox_members_add(inbox=inbox, user_ids=[carl.pk])
+    inbox_member_remove(inbox=inbox, user_id=carl.pk)
     widget = [e for e in published.of_type("presence.updated") if e.inbox_id == inbox.pk]
     assert [e.payload for e in widget] == [{"user_id": None, "status": "online"}, {"user_id": None, "status": "offline"}]
+
+
+# --- Member removal: nothing stays with someone who cannot see it (issue 9) ---------------------
+
+
+def test_removal_releases_pending_and_snoozed_conversations_and_they_go_to_a_member(tracker, published):
+    inbox = auto_inbox()
+    ann, bob = operators(inbox, 2)
+    connect(tracker, ann, now=now())
+    pending, snoozed = new_conversation(inbox), new_conversation(inbox)
+    assert (assignee_of(pending), assignee_of(snoozed)) == (ann.pk, ann.pk)
+    conversation_set_status(conversation_id=pending.pk, status=ConversationStatus.PENDING)
+    conversation_set_status(conversation_id=snoozed.pk, status=ConversationStatus.SNOOZED,
+                            snoozed_until=timezone.now() + timedelta(hours=1))
+    connect(tracker, bob, now=now())
+    del published[:]
+    change = inbox_member_remove(inbox=inbox, user_id=ann.pk)
+    assert sorted(change.released) == sorted([pending.pk, snoozed.pk])
+    assert (assignee_of(pending), assignee_of(snoozed)) == (None, None)  # not open: not served yet
+    released = [e.conversation_id for e in published.of_type("assignee.changed") if e.payload["assignee"] is None]
+    assert sorted(released) == sorted([pending.pk, snoozed.pk])
+    for conversation in (pending, snoozed):
+        assert Message.objects.filter(conversation=conversation, direction=MessageDirection.ACTIVITY,
+                                      content__contains="was removed from the inbox").exists()
+    conversation_set_status(conversation_id=pending.pk, status=ConversationStatus.OPEN)
+    assert assignee_of(pending) == bob.pk  # reopened: auto-assigned to a member
+
+
+def test_a_resolved_conversation_of_a_removed_member_reopens_to_a_member(tracker, published):
+    inbox = auto_inbox()
+    ann, bob = operators(inbox, 2)
+    connect(tracker, ann, now=now())
+    conversation = new_conversation(inbox)
+    assert assignee_of(conversation) == ann.pk
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.RESOLVED)
+    inbox_member_remove(inbox=inbox, user_id=ann.pk)
+    assert assignee_of(conversation) == ann.pk  # resolved: its history stays as it was
+    connect(tracker, bob, now=now())
+    del published[:]
+    # The customer writes back: the conversation reopens.
+    visitor_message_send(contact_inbox_id=conversation.contact_inbox_id, content="hello again")
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.OPEN
+    assert assignee_of(conversation) == bob.pk
+    assert Message.objects.filter(conversation=conversation, content__contains="no longer a member").exists()
+    assignees = [e.payload["assignee"] and e.payload["assignee"]["id"] for e in published.of_type("assignee.changed")]
+    assert assignees == [None, bob.pk]
+
+
+def test_a_reopened_conversation_of_a_deactivated_operator_is_released(tracker):
+    inbox = auto_inbox()
+    (ann,) = operators(inbox, 1)
+    conversation = new_conversation(inbox)
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=ann, status=ConversationStatus.RESOLVED)
+    ann.is_active = False
+    ann.save(update_fields=["is_active"])
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.OPEN)
+    assert assignee_of(conversation) is None

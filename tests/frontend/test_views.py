@@ -95,3 +95,20 @@ def test_statics_are_served_without_debug_and_revalidated(path):
 @pytest.mark.parametrize("path", ["/static/../project/settings.py", "/static/frontend/../../views.py", "/static/"])
 def test_statics_never_leave_the_static_directories(path):
     assert Client().get(path).status_code == 404
+
+
+def test_signing_out_of_the_panel_revokes_that_session_for_its_sockets():
+    from chat.events import user_group
+    from chat.realtime.control import credential_fingerprint
+    from tests.controls import controls_sent
+
+    ann = UserFactory()
+    client = Client()
+    client.force_login(ann)
+    session_key = client.cookies["sessionid"].value
+    response, sent = controls_sent([user_group(ann.pk)], lambda: client.post("/logout/"))
+    assert response.status_code == 302
+    assert sent == [(user_group(ann.pk), {"type": "credential.revoked",
+                                          "fingerprint": credential_fingerprint("session", session_key),
+                                          "code": 4401})]
+    assert Client().get("/app/").status_code == 302

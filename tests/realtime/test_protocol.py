@@ -76,8 +76,10 @@ def test_control_message_names_match_the_consumer_handlers():
     from chat.consumers.base import StreamConsumer
     from chat.realtime import control
 
-    assert {control.MEMBERSHIP_CHANGED, control.SOCKET_CLOSE, control.EPHEMERAL_FRAME} <= {str(c) for c in ControlType}
-    for kind in (ControlType.MEMBERSHIP_CHANGED, ControlType.SOCKET_CLOSE, ControlType.EPHEMERAL_FRAME):
+    assert {control.MEMBERSHIP_CHANGED, control.SOCKET_CLOSE, control.CREDENTIAL_REVOKED,
+            control.EPHEMERAL_FRAME} <= {str(c) for c in ControlType}
+    for kind in (ControlType.MEMBERSHIP_CHANGED, ControlType.SOCKET_CLOSE, ControlType.CREDENTIAL_REVOKED,
+                 ControlType.EPHEMERAL_FRAME):
         assert callable(getattr(StreamConsumer, kind.replace(".", "_")))
 
 

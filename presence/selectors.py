@@ -1,0 +1,29 @@
+"""Presence reads other apps may use (assignment, pages): the status last published for each
+operator (presence/models.py) and who has been offline since when. Nothing outside presence
+reads its models directly."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from presence.models import OperatorPresence
+from presence.policy import OFFLINE
+
+
+def published_statuses(*, user_ids: Iterable[int]) -> dict[int, str]:
+    """The status last broadcast for each operator (offline when never published)."""
+    ids = list(user_ids)
+    published = dict(OperatorPresence.objects.filter(user_id__in=ids).values_list("user_id", "status"))
+    return {uid: published.get(uid, OFFLINE) for uid in ids}
+
+
+def offline_since_user_ids(*, before: datetime) -> QuerySet[Any]:
+    """Operators published offline since ``before`` or earlier, as a subquery of user ids."""
+    return OperatorPresence.objects.filter(status=OFFLINE, changed_at__lte=before).values("user_id")
+
+
+def is_offline_since(*, user_id: int, before: datetime) -> bool:
+    return OperatorPresence.objects.filter(user_id=user_id, status=OFFLINE, changed_at__lte=before).exists()
