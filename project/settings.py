@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # An outage (PostgreSQL or Redis out of reach) raised by any view answers 503 JSON.
+    "project.middleware.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,8 +99,23 @@ if DATABASE_IS_POSTGRES:
     # under ASGI, where persistent per-thread connections are not reused safely). Keep
     # processes × DB_POOL_MAX_SIZE below the server's max_connections. 0 disables the pool.
     DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=20)
+    # How long a request waits for a pooled connection before it answers 503 `unavailable`
+    # (chat/outages.py). The pool's own default, 30 s, held requests (and their clients) for
+    # the whole of a database outage before an HTML 500.
+    DB_POOL_TIMEOUT_SECONDS: float = env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0)
+    # libpq's connect_timeout (whole seconds, at least 2): an unreachable host fails fast too.
+    DB_CONNECT_TIMEOUT_SECONDS: int = env.int("DB_CONNECT_TIMEOUT_SECONDS", default=3)
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_SECONDS)
+    # Django passes `check=ConnectionPool.check_connection` to psycopg_pool when
+    # CONN_HEALTH_CHECKS is on (django/db/backends/postgresql/base.py; a `check` key in the pool
+    # options would collide with it): each connection is tried (an empty query) before it is
+    # handed out, so the connections a PostgreSQL restart killed are dropped instead of failing
+    # one request each. Without a pool it does the same for persistent connections.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
     if DB_POOL_MAX_SIZE > 0:
-        DATABASES["default"]["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30})
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "pool", {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT_SECONDS}
+        )
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
     # A transaction that holds event ids must not stay open forever (see docs/realtime.md):
