@@ -170,3 +170,30 @@ async def test_wrong_token_still_closes_4401(world):
 async def command_or_close(comm, data) -> int:
     await comm.send_to(text_data=json.dumps({"type": "auth", "ref": "a", "data": data}))
     return await closed_with(comm)
+
+
+# --- Django's own error path --------------------------------------------------------------------
+
+
+def _server_error_while_handling(exc: Exception):
+    from django.test import RequestFactory
+
+    from project.middleware import server_error
+
+    try:
+        raise exc
+    except Exception:  # Django calls handler500 inside its except block
+        return server_error(RequestFactory().get("/anything/"))
+
+
+def test_handler500_answers_an_outage_with_503_json():
+    response = _server_error_while_handling(_wrapped(psycopg_pool.PoolTimeout("timeout")))
+    assert response.status_code == 503
+    assert json.loads(response.content)["error"]["code"] == "unavailable"
+    assert response["Retry-After"]
+
+
+def test_handler500_leaves_other_errors_a_plain_500():
+    response = _server_error_while_handling(ValueError("bug"))
+    assert response.status_code == 500
+    assert b"unavailable" not in response.content

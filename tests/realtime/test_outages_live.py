@@ -139,6 +139,8 @@ async def test_redis_outage_commands_unavailable_handshakes_4503_then_recovers(w
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await assert_rest_unavailable(http.post("/api/widget/v1/sessions",
                                                 json={"website_token": world.inbox_a.website_token}))
+        # A plain Django view (presence is in Redis): OutageMiddleware answers the same.
+        await assert_rest_unavailable(http.get(f"/widget/config/?website_token={world.inbox_a.website_token}"))
 
         private_redis.start()  # back, empty; the server process is not restarted
 
@@ -255,6 +257,8 @@ async def test_database_outage_503_4503_unavailable_then_first_requests_succeed(
             # A view outside DRF (long-poll) and a widget REST call: the same 503 JSON.
             assert_rest_unavailable(http.get("/api/widget/v1/events?after=0", headers=widget_headers)),
             assert_rest_unavailable(http.get("/api/widget/v1/messages", headers=widget_headers)),
+            # A plain Django view (not DRF): OutageMiddleware answers.
+            assert_rest_unavailable(http.get(f"/widget/config/?website_token={world.inbox_a.website_token}")),
             socket_command(op, "conversation.read", {"conversation_id": conversation_id}, "r1"),
             socket_command(visitor, "message.create", {"content": "lost?", "echo_id": "e2"}, "m2"),
             handshake(operator_handshake_code(base, key)),
