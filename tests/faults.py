@@ -45,11 +45,12 @@ class PrivateRedis:
 
     def start(self, *, timeout: float = 10.0) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=(self.dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
-        )
+        with (self.dir / "redis.log").open("ab") as out:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while not self.ping():
             if self.process.poll() is not None:

@@ -137,6 +137,10 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
         live.stop()
         if pg:
             _drop_postgres_database(configured, pg[1])
+        if env.get("REDIS_URL"):  # the server's key space (tests/conftest.py checks none is left)
+            from chat.store import RedisStore
+
+            RedisStore(env["REDIS_URL"], prefix=env["SHARED_STORE_PREFIX"]).flush()
 
 
 @pytest.fixture(scope="session")

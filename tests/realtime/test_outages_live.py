@@ -179,8 +179,9 @@ async def test_worker_survives_a_redis_outage(private_redis, django_db_setup, tm
     (it used to exit on the unguarded ``store.acquire``); restarted Redis, it ticks again."""
     log = tmp_path / "worker.log"
     env = server_env(REDIS_URL=private_redis.url, SHARED_STORE_PREFIX="outage-worker")
-    worker = subprocess.Popen([sys.executable, "manage.py", "chat_worker", "--interval", "0.3"], cwd=ROOT, env=env,
-                              stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "manage.py", "chat_worker", "--interval", "0.3"], cwd=ROOT,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
     client = private_redis.client()
 
     def ticked() -> bool:
