@@ -257,6 +257,7 @@ async def test_database_outage_503_4503_unavailable_then_first_requests_succeed(
             assert_rest_unavailable(http.get("/api/v1/conversations/", headers=auth)),
             # A view outside DRF (long-poll) and a widget REST call: the same 503 JSON.
             assert_rest_unavailable(http.get("/api/widget/v1/events?after=0", headers=widget_headers)),
+            assert_rest_unavailable(http.get(f"/api/widget/v1/stream?token={world.visitor.pubsub_token}")),
             assert_rest_unavailable(http.get("/api/widget/v1/messages", headers=widget_headers)),
             # A plain Django view (not DRF): OutageMiddleware answers.
             assert_rest_unavailable(http.get(f"/widget/config/?website_token={world.inbox_a.website_token}")),
@@ -285,6 +286,31 @@ async def test_database_outage_503_4503_unavailable_then_first_requests_succeed(
         visitor2, _ = await widget(base, world.visitor)
     for client in (op, op2, visitor, visitor2):
         await client.close()
+
+
+async def test_worker_survives_a_database_outage(pg_path, tmp_path):
+    """``chat_worker`` reaching PostgreSQL through the path the test cuts: it logs, backs off,
+    and ticks again when the database is back."""
+    log = tmp_path / "worker.log"
+    env = server_env(DATABASE_URL=pg_path.database_url(live.test_database_url()))
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "manage.py", "chat_worker", "--interval", "0.3"], cwd=ROOT,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        pg_path.cut()
+        await wait_for(lambda: _worker_log_has(log, "service unavailable"), timeout=20, what="the outage logged")
+        mark = len(log.read_text(errors="replace"))
+        pg_path.restore()
+        await wait_for(lambda: _worker_log_has(log, "recovered", mark), timeout=30, what="the recovery logged")
+        assert worker.poll() is None, log.read_text()[-2000:]
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+    assert worker.returncode == 0, log.read_text()[-2000:]
 
 
 @pytest.fixture
