@@ -79,7 +79,8 @@ def is_outage(exc: BaseException) -> bool:
             return False
         # Django's wrapper of a driver error: decided by the driver error it wraps (its cause).
         # A wrapper without a cause (SQLite's own errors) is not an outage.
-        if isinstance(link, db_utils.Error) and not isinstance(link, db_utils.OperationalError | db_utils.InterfaceError):
+        wraps_connection_error = isinstance(link, db_utils.OperationalError | db_utils.InterfaceError)
+        if isinstance(link, db_utils.Error) and not wraps_connection_error:
             return False
     return False
 

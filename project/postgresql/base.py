@@ -19,14 +19,16 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base as postgresql
 
 
-
 class DatabaseWrapper(postgresql.DatabaseWrapper):
     @property
     def pool(self) -> Any:
         pool_options = self.settings_dict["OPTIONS"].get("pool")
-        if (self.alias != NO_DB_ALIAS and pool_options and self.alias not in self._connection_pools
+        pools: dict[str, Any] = self._connection_pools  # type: ignore[attr-defined]  # Django's, per alias
+        if (self.alias != NO_DB_ALIAS and pool_options and self.alias not in pools
                 and self.settings_dict["CONN_HEALTH_CHECKS"] and not self.settings_dict.get("CONN_MAX_AGE")):
-            self._connection_pools.setdefault(self.alias, self._new_pool({} if pool_options is True else pool_options))
+            # As in Django: threads may race to create it; the first stored wins, the others
+            # were never opened.
+            pools.setdefault(self.alias, self._new_pool({} if pool_options is True else pool_options))
         return super().pool
 
     def _new_pool(self, pool_options: dict[str, Any]) -> Any:
@@ -48,7 +50,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         pool = ConnectionPool(
             kwargs=connect_kwargs,
             open=False,
-            configure=self._configure_connection,
+            configure=self._configure_connection,  # type: ignore[attr-defined]
             check=check_and_sweep,
             **pool_options,
         )

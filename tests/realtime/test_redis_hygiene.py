@@ -42,7 +42,8 @@ async def test_everything_written_to_redis_is_under_the_key_space(world):
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
                 key = await db(token_for)(world.op_a)
                 assert (await http.get("/api/v1/conversations/", headers={"Authorization": f"Token {key}"})).is_success
-                response = await http.post("/api/widget/v1/sessions", json={"website_token": world.inbox_a.website_token})
+                response = await http.post("/api/widget/v1/sessions",
+                                           json={"website_token": world.inbox_a.website_token})
                 assert response.status_code == 201, response.text[:300]
             await op.close()
             await visitor.close()
