@@ -149,12 +149,15 @@ async def test_redis_outage_commands_unavailable_handshakes_4503_then_recovers(w
 
         op2 = await eventually(operator_connects)
 
-        async def typing_reaches_the_operator() -> None:
+        async def typing_reaches(operator_client: Client) -> None:
             reply, _ = await visitor.command("typing.start", ref=f"t-{time.monotonic()}")
             assert reply["ok"], reply
-            await op2.until(lambda f: f["type"] == "conversation.typing_started", timeout=1.0)
+            await operator_client.until(lambda f: f["type"] == "conversation.typing_started", timeout=1.0)
 
-        await eventually(typing_reaches_the_operator)
+        # The channel layer works again: for a socket opened since, and for one that stayed
+        # open through the outage (its subscriptions are restored).
+        await eventually(lambda: typing_reaches(op2))
+        await eventually(lambda: typing_reaches(op))
         reply, _ = await op.command("presence.set", {"status": "online"}, ref="p2")
         assert reply["ok"], reply
         response = await http.post("/api/widget/v1/sessions", json={"website_token": world.inbox_a.website_token})
