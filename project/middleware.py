@@ -20,11 +20,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 
+from chat.api.errors import RETRY_AFTER_SECONDS
 from chat.outages import as_unavailable
 
 logger = logging.getLogger(__name__)
-
-RETRY_AFTER_SECONDS = 2
 
 
 def unavailable_response(exc: BaseException) -> HttpResponse | None:
