@@ -17,7 +17,7 @@ from tests.browser.test_messenger import WAIT, open_widget, visitor_send
 from tests.faults import postgres_path_for
 from tests.live import start_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.postgres]
+pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def server_behind_a_cut(messenger_server):
             server.stop()
 
 
+@pytest.mark.postgres
 def test_widget_keeps_its_visitor_through_a_database_outage(visitor_context, server_behind_a_cut):
     server, path = server_behind_a_cut
     tag = uuid.uuid4().hex[:8]
