@@ -17,7 +17,8 @@ import redis
 from django.db import OperationalError, connections, transaction
 from django.db.utils import IntegrityError
 
-from chat.errors import NotAuthenticated, Unavailable
+from chat.consumers.base import handshake_close_code
+from chat.errors import ContactBlocked, NotAuthenticated, PermissionDenied, Unavailable
 from chat.outages import as_unavailable, is_outage, unavailable_on_outage
 from chat.realtime.codes import CloseCode
 from tests.realtime.conftest import TIMEOUT, closed_with, db
@@ -90,6 +91,20 @@ def test_unavailable_on_outage_converts_outages_only():
     assert isinstance(caught.value.__cause__, OperationalError)
     with pytest.raises(ValueError), unavailable_on_outage():
         raise ValueError("not an outage")
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (NotAuthenticated(), CloseCode.UNAUTHORIZED),
+    (PermissionDenied(), CloseCode.FORBIDDEN),
+    (ContactBlocked(), CloseCode.FORBIDDEN),
+    (Unavailable(), CloseCode.UNAVAILABLE),
+    (_wrapped(psycopg_pool.PoolTimeout("timeout")), CloseCode.UNAVAILABLE),
+    (redis.ConnectionError("down"), CloseCode.UNAVAILABLE),
+    (ValueError("a bug"), CloseCode.UNAVAILABLE),  # logged; the client retries, keeps its credentials
+])
+def test_handshake_close_codes(exc, code):
+    """4401 only for a refused credential, 4403 only for forbidden; anything else is 4503."""
+    assert handshake_close_code(exc) == code
 
 
 # --- The widget's auth timer ----------------------------------------------------------------------
