@@ -7,6 +7,7 @@ lock per task and tick so that parallel workers do not repeat the same scan.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from assignment.engine import load_user, operator_name
 from assignment.services import release_conversations, serve_waiting
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.services.conversations import conversations_wake_snoozed
+from chat.errors import Unavailable
+from chat.outages import is_outage, unavailable_on_outage
 from chat.store import get_store
 from presence.selectors import is_offline_since, offline_since_user_ids
 from presence.tracker import as_datetime, get_tracker
@@ -106,22 +109,66 @@ def run_tick(
 ) -> dict[str, object]:
     """Run every task once, in order. With ``exclusive``, a task already run by another worker
     within this interval is skipped (a store lock per task and tick); a failing task is logged
-    and does not stop the others. ``in_process``: running inside the server process."""
+    and does not stop the others. ``in_process``: running inside the server process.
+    An outage (Redis or PostgreSQL out of reach, chat/outages.py) raises ``Unavailable`` and
+    ends the tick: every other task would fail the same way; ``run_worker`` backs off."""
     store = get_store()
     results: dict[str, object] = {}
     for name, task in TASKS.items():
         if name == "presence" and store_is_process_local() and not in_process:
             results[name] = "skipped (in-process store: run the ticks inside the server)"
             continue
-        if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
-            results[name] = "skipped"
-            continue
+        with unavailable_on_outage():
+            if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
+                results[name] = "skipped"
+                continue
         try:
             results[name] = task(now=now)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise Unavailable() from exc
             logger.exception("worker task %s failed", name)
             results[name] = "failed"
     return results
+
+
+# Backoff after an outage: doubles from the tick interval up to this bound, with jitter so that
+# several workers do not knock on the returning service at the same instant.
+WORKER_BACKOFF_MAX_SECONDS = 30.0
+
+
+def outage_backoff(*, failures: int, interval: float, cap: float = WORKER_BACKOFF_MAX_SECONDS) -> float:
+    """Seconds to wait after the ``failures``-th consecutive failed tick: "equal jitter"
+    exponential backoff, between half and all of ``min(cap, interval * 2**failures)``."""
+    ceiling = min(cap, interval * 2 ** min(failures, 16))
+    return ceiling / 2 + random.random() * ceiling / 2
+
+
+def run_worker(*, interval: float, stop: threading.Event, exclusive: bool = True, in_process: bool = False) -> None:
+    """Tick every ``interval`` seconds until ``stop`` is set; survive anything a tick raises.
+
+    An outage is logged once when it starts and once when it ends, and the loop backs off
+    (``outage_backoff``) meanwhile; the worker never exits because PostgreSQL or Redis went away
+    (it used to: an unguarded ``store.acquire`` killed it on the first Redis error)."""
+    failures = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            close_old_connections()
+            run_tick(interval=interval, exclusive=exclusive, in_process=in_process)
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                if is_outage(exc):
+                    logger.warning("worker: service unavailable, backing off: %r", exc.__cause__ or exc)
+                else:
+                    logger.exception("worker tick failed, backing off")
+            stop.wait(outage_backoff(failures=failures, interval=interval))
+            continue
+        if failures:
+            logger.warning("worker: recovered after %d failed tick%s", failures, "s" * (failures != 1))
+            failures = 0
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
 _in_process_started = threading.Lock()
@@ -135,14 +182,7 @@ def start_in_process_worker(*, interval: float = 2.0) -> bool:
         return False
 
     def loop() -> None:
-        while True:
-            started = time.monotonic()
-            close_old_connections()
-            try:
-                run_tick(interval=interval, exclusive=False, in_process=True)
-            except Exception:  # keep ticking: the next tick may succeed
-                logger.exception("in-process worker tick failed")
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        run_worker(interval=interval, stop=threading.Event(), exclusive=False, in_process=True)
 
     threading.Thread(target=loop, name="chat-worker", daemon=True).start()
     return True

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # An outage (PostgreSQL or Redis out of reach) raised by any view answers 503 JSON.
+    "project.middleware.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,13 +94,38 @@ else:
     }
 DATABASE_IS_POSTGRES: bool = DATABASES["default"]["ENGINE"].endswith("postgresql")
 if DATABASE_IS_POSTGRES:
+    # Django's backend, whose pool drops all its dead connections at once (project/postgresql).
+    DATABASES["default"]["ENGINE"] = "project.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})
     # A pool per process (psycopg_pool) instead of a new connection per request (≈ 5 ms each
     # under ASGI, where persistent per-thread connections are not reused safely). Keep
     # processes × DB_POOL_MAX_SIZE below the server's max_connections. 0 disables the pool.
     DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=20)
+    # How long a request waits for a pooled connection before it answers 503 `unavailable`
+    # (chat/outages.py). The pool's own default, 30 s, held requests (and their clients) for
+    # the whole of a database outage before an HTML 500.
+    DB_POOL_TIMEOUT_SECONDS: float = env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0)
+    # libpq's connect_timeout (whole seconds, at least 2): an unreachable host fails fast too.
+    DB_CONNECT_TIMEOUT_SECONDS: int = env.int("DB_CONNECT_TIMEOUT_SECONDS", default=3)
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_SECONDS)
+    # With CONN_HEALTH_CHECKS the pool tries each connection (an empty query) before handing it
+    # out, and on the first dead one replaces every dead idle connection (project/postgresql):
+    # the connections a PostgreSQL restart killed never fail a request. Without a pool, Django
+    # does the same check for persistent connections.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+    # psycopg_pool retries a failed connection attempt with a backoff that doubles without bound
+    # until `reconnect_timeout` (its default: 300 s), and the slot stays taken meanwhile: after a
+    # long outage the returning database would wait for the next retry, up to minutes, while
+    # requests time out. Giving up after a few seconds frees the slot; the next request that
+    # waits grows the pool again at once.
+    DB_POOL_RECONNECT_SECONDS: float = env.float("DB_POOL_RECONNECT_SECONDS", default=5.0)
     if DB_POOL_MAX_SIZE > 0:
-        DATABASES["default"]["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30})
+        DATABASES["default"]["OPTIONS"].setdefault("pool", {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT_SECONDS,
+            "reconnect_timeout": DB_POOL_RECONNECT_SECONDS,
+        })
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
     # A transaction that holds event ids must not stay open forever (see docs/realtime.md):

@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from chat.api.attachment_views import attachment_download
 
+# An outage raised outside a view (e.g. by a middleware) answers 503 JSON, not an HTML 500.
+handler500 = "project.middleware.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Attachment files, only through their signed links (chat/services/attachments.py)

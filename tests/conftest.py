@@ -26,13 +26,51 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="Redis not configured (embedded mode)"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _configured_services_answer() -> None:
-    """Fail loudly, once, when a configured Redis is unreachable (never skip)."""
-    if settings.REDIS_URL:
-        import redis
+def pytest_configure(config):
+    """This process runs up to 8 threads on DB_POOL_MAX_SIZE connections in the concurrency
+    tests, each holding its connection for its whole run: they wait their turn. The production
+    bound on that wait (DB_POOL_TIMEOUT_SECONDS, 3 s, then 503) is for requests, and the live
+    servers keep it (tests/realtime/test_outages_live.py)."""
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["timeout"] = max(float(pool.get("timeout", 0)), 60.0)
 
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+
+# Key spaces this run writes to Redis: the tests' (settings.KEY_SPACE) and the browser server's.
+BROWSER_KEY_SPACE = f"browser{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _configured_services_answer() -> Iterator[None]:
+    """Fail loudly, once, when a configured Redis is unreachable (never skip). At the end of the
+    session, check that the run leaves no Redis key behind without an expiry."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, decode_responses=True)
+    client.ping()
+    yield
+    from chat.store import get_store
+
+    get_store().flush()  # what the last test wrote (each test flushes what the previous one did)
+    leftovers = redis_keys_without_expiry(client)
+    assert not leftovers, f"keys left in Redis without an expiry: {sorted(leftovers)[:20]}"
+
+
+def redis_keys_without_expiry(client) -> list[str]:
+    """Keys of this run's key spaces without a TTL, and keys outside every test key space
+    (something wrote without the prefix, e.g. a channel layer without its ``prefix``). Other
+    xdist workers' key spaces share the base prefix and are theirs to check."""
+    base = os.environ.get("SHARED_STORE_PREFIX", "msg")
+    found = []
+    for key in client.scan_iter(count=1000):
+        ours = key.startswith((f"{settings.KEY_SPACE}:", f"{BROWSER_KEY_SPACE}:"))
+        foreign = not key.startswith((base, "browser"))
+        if (ours or foreign) and client.ttl(key) == -1:
+            found.append(key)
+    return found
 
 
 @pytest.fixture(autouse=True)

@@ -112,7 +112,8 @@ def start_server(*, env: dict[str, str] | None = None, port: int | None = None) 
                "--port", str(port), "--log-level", "warning"]
     else:
         cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, process=proc, log=log, env=env)
     try:
         wait_listening(port, proc, log)

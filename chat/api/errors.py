@@ -1,4 +1,9 @@
-"""One JSON error shape for every 4xx: ``{"error": {"code", "message", "fields"?}}``."""
+"""One JSON error shape for every 4xx and for 503: ``{"error": {"code", "message", "fields"?}}``.
+
+An outage (PostgreSQL or Redis out of reach, decided by ``chat.outages.is_outage``) answers 503
+``unavailable`` with ``Retry-After``; views outside DRF get the same answer from
+``project.middleware.OutageMiddleware`` and ``server_error``.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from chat.errors import AppError, ErrorCode, InvalidData
+from chat.outages import as_unavailable
+
+# Seconds a client is told to wait after a 503 (it adds its own jitter).
+RETRY_AFTER_SECONDS = 2
 
 _DRF_CODES = {
     drf.NotFound: ErrorCode.NOT_FOUND,
@@ -25,11 +34,18 @@ _DRF_CODES = {
 
 
 def error_response(error: AppError) -> Response:
-    return Response({"error": error.as_dict()}, status=error.http_status)
+    response = Response({"error": error.as_dict()}, status=error.http_status)
+    if error.http_status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler: application errors and DRF's own, in the one shape."""
+    """DRF exception handler: application errors and DRF's own, in the one shape; an outage
+    is 503 ``unavailable``."""
+    unavailable = as_unavailable(exc)
+    if unavailable is not None:
+        return error_response(unavailable)
     if isinstance(exc, AppError):
         return error_response(exc)
     if isinstance(exc, SuspiciousOperation):  # too many fields, a body over the size limit

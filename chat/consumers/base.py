@@ -19,7 +19,19 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat.errors import AppError, InvalidFrame, NotFound, RateLimited, ResyncRequired, UnknownCommand
+from chat.errors import (
+    AppError,
+    ContactBlocked,
+    InvalidData,
+    InvalidFrame,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ResyncRequired,
+    UnknownCommand,
+)
+from chat.outages import as_unavailable, is_outage
 from chat.realtime import codec
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
@@ -52,6 +64,20 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def handshake_close_code(exc: BaseException) -> CloseCode:
+    """The close code for a handshake (operator connect, widget ``auth``) that failed with ``exc``.
+
+    4401 only for a wrong, expired or revoked credential and 4403 only for "not allowed": the
+    clients stop retrying on those (and the widget forgets its visitor on 4401). An outage, or
+    anything unexpected, is 4503: the client retries with backoff and keeps its credentials.
+    """
+    if isinstance(exc, NotAuthenticated):
+        return CloseCode.UNAUTHORIZED
+    if isinstance(exc, PermissionDenied | ContactBlocked):
+        return CloseCode.FORBIDDEN
+    return CloseCode.UNAVAILABLE
 
 
 class TokenBucket:
@@ -110,16 +136,41 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         await handler(message)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels opens the socket's layer channel before the first ASGI message; on Redis that
+        # fails while Redis is out of reach. Answer the handshake as any other outage: accept,
+        # then close with 4503, so the client reads a code that says "retry".
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            if getattr(self, "channel_receive", None) is not None or not is_outage(exc):
+                raise
+            logger.warning("socket refused: channel layer unavailable (%s)", exc)
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": int(CloseCode.UNAVAILABLE)})
+
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
                                backlog=server_backlog(self.base_send))
         try:
             await self.connect()
-        except SocketRefused as exc:
+        except Exception as exc:
+            await self.refuse(exc)
+
+    async def refuse(self, exc: BaseException) -> None:
+        """Close a socket whose handshake failed with ``exc``: SocketRefused's own code and
+        reason (too many sockets), else ``handshake_close_code``."""
+        if isinstance(exc, SocketRefused):
             await self.close_with(exc.code, reason=exc.reason)
-        except Exception:
-            logger.exception("socket connect failed")
-            await self.close_with(CloseCode.UNAUTHORIZED if not self.joined else CloseCode.NORMAL)
+            return
+        code = handshake_close_code(exc)
+        if code == CloseCode.UNAVAILABLE and is_outage(exc):
+            logger.warning("socket handshake refused, service unavailable: %r", exc)
+        elif code == CloseCode.UNAVAILABLE:
+            logger.error("socket handshake failed", exc_info=exc)
+        await self.close_with(code)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         try:
@@ -260,7 +311,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         except AppError as exc:
             self.emit(codec.reply_app_error(command.ref, exc))
             return
-        except Exception:
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is not None:  # PostgreSQL or Redis out of reach: retry later
+                logger.warning("command %s: service unavailable: %r", command.type, exc)
+                self.emit(codec.reply_app_error(command.ref, unavailable))
+                return
             logger.exception("command %s failed", command.type)
             self.emit(codec.reply_error(command.ref, {"code": codec.INTERNAL_ERROR,
                                                       "message": "The server could not do this; try again later."}))

@@ -19,7 +19,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.consumers.base import StreamConsumer, header
-from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData
+from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData, Unavailable
 from chat.events import contact_inbox_group
 from chat.payloads import (
     conversation_payload,
@@ -109,6 +109,9 @@ class WidgetConsumer(StreamConsumer):
     async def connect(self) -> None:
         await self.accept()
         loop = asyncio.get_running_loop()
+        # The timer covers "no auth frame arrived in time", nothing else: it stops when the
+        # frame arrives, so a token lookup waiting on a slow or absent database ends in its own
+        # answer (the token's verdict, or 4503 after DB_POOL_TIMEOUT_SECONDS), never in 4401.
         self._auth_timer = loop.call_later(
             settings.WS_AUTH_TIMEOUT_SECONDS, lambda: loop.create_task(self._auth_expired())
         )
@@ -116,6 +119,11 @@ class WidgetConsumer(StreamConsumer):
     async def _auth_expired(self) -> None:
         if self.access is None:
             await self.close_with(CloseCode.UNAUTHORIZED)
+
+    def _stop_auth_timer(self) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
 
     async def cleanup(self) -> None:
         if self._auth_timer is not None:
@@ -130,7 +138,11 @@ class WidgetConsumer(StreamConsumer):
 
     async def run_command(self, command: codec.Command) -> None:
         if self.access is None:
-            await self._authenticate(command)
+            self._stop_auth_timer()
+            try:
+                await self._authenticate(command)
+            except Exception as exc:  # an outage after the token was accepted: 4503, not 4401
+                await self.refuse(exc)
         else:
             await super().run_command(command)
 
@@ -144,6 +156,9 @@ class WidgetConsumer(StreamConsumer):
             access = await run_db(widget_access)(pubsub_token=token)
         except ContactBlocked:
             await self.close_with(CloseCode.FORBIDDEN)
+            return
+        except Unavailable:
+            await self.close_with(CloseCode.UNAVAILABLE)
             return
         except AppError:
             await self.close_with(CloseCode.UNAUTHORIZED)

@@ -14,6 +14,10 @@ transaction, so the calls run on a small pool of WS_DB_THREADS threads instead:
   after commit, control messages) runs on that loop, exactly as from Channels' own thread.
 
 SQLite (embedded mode, one writer) keeps Channels' single thread.
+
+An outage (PostgreSQL or Redis out of reach, chat/outages.py) raised by the call surfaces as
+``chat.errors.Unavailable``, so every socket command and stream request answers ``unavailable``
+(never ``internal_error``, never an authentication failure).
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+
+from chat.outages import unavailable_on_outage
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
@@ -49,18 +55,26 @@ def _in_pool_thread(loop: asyncio.AbstractEventLoop, func: Callable[..., Any], a
     # coroutines on ``loop`` instead of starting a private event loop.
     SyncToAsync.threadlocal.main_event_loop = loop
     SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
-    close_old_connections()
-    try:
-        return func(*args, **kwargs)
-    finally:
+    with unavailable_on_outage():
         close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
 
 
 def run_db(func: Callable[..., Any], *, pool: str = "commands") -> Callable[..., Any]:
     """An awaitable version of ``func`` that runs it in a database thread (see above);
     ``pool="stream"`` is the hub reader's own thread."""
     if not settings.DATABASE_IS_POSTGRES:
-        return database_sync_to_async(func)
+        in_thread = database_sync_to_async(func)
+
+        @functools.wraps(func)
+        async def call_sqlite(*args: Any, **kwargs: Any) -> Any:
+            with unavailable_on_outage():
+                return await in_thread(*args, **kwargs)
+
+        return call_sqlite
 
     @functools.wraps(func)
     async def call(*args: Any, **kwargs: Any) -> Any:

@@ -22,6 +22,7 @@ def test_signed_link_serves_the_file_to_anyone_holding_it(world, client_a, tmp_p
     response = Client().get(attachment["url"])  # no session: the link is the capability
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == png
+    response.close()
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
 
@@ -33,6 +34,7 @@ def test_non_image_attachment_downloads_instead_of_rendering(world, client_a, tm
     assert response.status_code == 200
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"].startswith("attachment")
+    response.close()  # a FileResponse holds its file open until closed
 
 
 def test_forged_or_other_attachment_signature_is_404(world, client_a, tmp_path, settings):

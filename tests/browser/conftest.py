@@ -1,6 +1,7 @@
 """One live server per test session for the browser tests, and Chromium through Playwright.
 
-The server is a real daphne process (WebSockets, SSE, long-poll) started from this checkout.
+The server is a real daphne process (WebSockets, SSE, long-poll) started from this checkout by
+``tests.live.start_server``, with the live tests' small connection pool.
 It gets its own database so that the browser talks to it exactly as a customer's browser
 would, with no transaction shared with the test process: a temporary SQLite file in the
 embedded mode (with Channels' in-memory layer: one process), or a fresh PostgreSQL database
@@ -18,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+
+from tests.live import server_env, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -101,8 +103,7 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
             pytest.fail(message)  # CI installs it: a missing browser is a broken run, not a skip
         pytest.skip(message)
     tmp = tmp_path_factory.mktemp("live")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))}
+    env = {k: v for k, v in server_env().items() if not k.startswith(("PYTEST_", "DJANGO_"))}
     env.update(
         SECRET_KEY="browser-tests-secret",
         DEBUG="false",
@@ -120,44 +121,26 @@ def messenger_server(tmp_path_factory) -> Iterator[LiveServer]:
         env["DATABASE_URL"] = pg[0]
     else:
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'browser.sqlite3'}"
-    server = LiveServer(url=f"http://127.0.0.1:{port}", env=env, log_path=tmp / "daphne.log")
+    server = LiveServer(url="", env=env)
     server.manage("migrate", "--noinput")
     server.manage("demo_data")
-    log = (tmp / "daphne.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    # tests/live.py starts it: the same daphne command and the same small connection pool
+    # (LIVE_DB_POOL_MAX_SIZE) as the other live tests.
+    live = start_server(env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{(tmp / 'daphne.log').read_text()}")
-            try:
-                if httpx.get(f"{server.url}/login/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("daphne did not answer within 30 s")
-            try:  # not answering yet: wait for the process to exit, briefly, before asking again
-                process.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
+        server.url, server.log_path = live.url, live.log
         _servers.append(server)
         yield server
     finally:
         if server in _servers:
             _servers.remove(server)
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        live.stop()
         if pg:
             _drop_postgres_database(configured, pg[1])
+        if env.get("REDIS_URL"):  # the server's key space (tests/conftest.py checks none is left)
+            from chat.store import RedisStore
+
+            RedisStore(env["REDIS_URL"], prefix=env["SHARED_STORE_PREFIX"]).flush()
 
 
 @pytest.fixture(scope="session")

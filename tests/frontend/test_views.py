@@ -58,6 +58,7 @@ def test_widget_loader_is_javascript_and_cacheable():
     assert response["Content-Type"].startswith("text/javascript")
     assert "max-age=300" in response["Cache-Control"]
     assert b"window.$messenger" in b"".join(response.streaming_content)
+    response.close()
 
 
 def test_widget_frame_may_be_framed_only_by_the_inbox_origins():
@@ -88,6 +89,7 @@ def test_statics_are_served_without_debug_and_revalidated(path):
     response = Client().get(path)
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-cache"
+    response.close()  # a FileResponse holds its file open until closed
     again = Client().get(path, HTTP_IF_MODIFIED_SINCE=response["Last-Modified"])
     assert again.status_code == 304
 

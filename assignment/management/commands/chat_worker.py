@@ -3,12 +3,11 @@ conversations, event pruning (assignment/worker.py). Safe to run several at once
 from __future__ import annotations
 
 import signal
-import time
+import threading
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
-from assignment.worker import run_tick
+from assignment.worker import run_tick, run_worker
 
 
 class Command(BaseCommand):
@@ -23,19 +22,11 @@ class Command(BaseCommand):
         if options["once"]:
             self._report(run_tick(interval=interval, exclusive=False))
             return
-        stopping = False
-
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        while not stopping:
-            started = time.monotonic()
-            close_old_connections()
-            run_tick(interval=interval)
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: stopping.set())
+        # Survives PostgreSQL and Redis outages: logs, backs off, carries on (assignment/worker.py).
+        run_worker(interval=interval, stop=stopping)
 
     def _report(self, results):
         for name, result in results.items():

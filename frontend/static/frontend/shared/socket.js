@@ -3,7 +3,20 @@
 // then `resume` from the last event id the owner has applied, so nothing is missed; the owner
 // dedupes by event id (replays may overlap what was already applied).
 
-const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15000];
+// Reconnect delays (DESIGN.md §13): exponential, capped, with "equal jitter" (half fixed, half
+// random) so that the clients of a restarted server do not all come back at the same instant.
+const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15000, 30000];
+// Close codes after which retrying with the same credentials is pointless: 4401 wrong, expired or
+// revoked credential; 4403 forbidden. Every other close (4503 unavailable, 4429 too slow, 4408
+// idle, 1006 network, 1011...) reconnects with backoff and resumes.
+export const FINAL_CLOSE_CODES = new Set([4401, 4403]);
+// Server closes that prove the WebSocket path itself works (the server chose to close).
+export const SERVER_RETRY_CODES = new Set([4408, 4429, 4503]);
+
+export function backoffDelay(attempt) {
+  const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+  return base / 2 + Math.random() * base / 2;
+}
 const PING_MS = 20_000;
 const REPLY_TIMEOUT_MS = 15_000;
 
@@ -28,6 +41,7 @@ export class SocketClient {
     this.everOpened = false;
     this.pingTimer = null;
     this.retryTimer = null;
+    this.closeReason = null;
   }
 
   start() {
@@ -97,6 +111,13 @@ export class SocketClient {
       } catch (error) {
         if (ws !== this.ws) return;
         this.opts.onResume && this.opts.onResume({ ok: false, error });
+        if (!error || error.code !== "resync_required") {
+          // Not resumed (the server could not read the outbox: `unavailable`, or no answer):
+          // going live now would skip the missed events. Reconnect with backoff and resume then.
+          this.closeReason = 4503;
+          try { ws.close(4000, "resume failed"); } catch (_) { /* closing already */ }
+          return;
+        }
       }
       if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
       this.attempt = 0;
@@ -125,12 +146,14 @@ export class SocketClient {
       const wasOpen = this.ready;
       this._teardown({ code: "offline", message: "Connection lost." });
       this.ws = null;
+      const code = this.closeReason || ev.code;
+      this.closeReason = null;
       if (this.stopped) return;
-      if (ev.code === 4401 || ev.code === 4403) {
-        this.opts.onState("closed", { code: ev.code });
+      if (FINAL_CLOSE_CODES.has(code)) {
+        this.opts.onState("closed", { code });
         return;
       }
-      this._scheduleRetry(ev.code, wasOpen);
+      this._scheduleRetry(code, wasOpen);
     };
     ws.onerror = () => { /* onclose follows */ };
   }
@@ -146,8 +169,7 @@ export class SocketClient {
   }
 
   _scheduleRetry(code, wasOpen = false) {
-    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
-    const delay = base / 2 + Math.random() * base / 2;
+    const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     this.opts.onState("reconnecting", { attempt: this.attempt, code, delay, wasOpen });
     clearTimeout(this.retryTimer);

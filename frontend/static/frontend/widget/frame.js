@@ -1,6 +1,7 @@
 // The widget inside its iframe: visitor session, history, live events, offline outbox, UI.
 // Talks to the host page only through postMessage with the loader (origin checked).
 import { uid } from "../shared/dom.js";
+import { backoffDelay } from "../shared/socket.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
 import * as view from "./view.js";
 import { hideError, scrollToBottom, showError } from "./view.js";
@@ -187,12 +188,10 @@ function onTransportState(transport, s, info) {
     return;
   }
   if (s === "closed" && info && info.code === 4401) {
-    // The stored token is no longer valid: start over with a fresh visitor session.
-    st.session = null;
-    save(KEY, null);
-    startSession().catch(showFatal);
+    revalidateVisitor(transport);
     return;
   }
+  if (s === "open") unauthorizedInARow = 0;
   const conn = $("w-conn");
   if (s === "open") {
     conn.hidden = true;
@@ -203,6 +202,31 @@ function onTransportState(transport, s, info) {
   } else if (s === "closed" && info && info.code === 4403) {
     conn.hidden = false;
     conn.textContent = "Chat is unavailable.";
+  }
+}
+
+// The stored visitor (localStorage) is the visitor's conversation: it is forgotten only when the
+// server says it is no longer valid, never because the server or the network failed.
+// 4401 (a token the server refuses) asks the sessions endpoint again for the same visitor
+// (source_id): the same or a new token continues the same conversation. Only when the server
+// refuses that visitor (4xx) is the stored visitor dropped and a new one started. An outage
+// (503, 5xx, network) keeps it and retries. Repeated 4401s back off, so a server that keeps
+// refusing the socket is not hammered.
+let unauthorizedInARow = 0;
+async function revalidateVisitor(transport) {
+  if (st.transport === transport) { transport.stop(); st.transport = null; }
+  unauthorizedInARow += 1;
+  if (unauthorizedInARow > 1) await new Promise((r) => setTimeout(r, backoffDelay(unauthorizedInARow)));
+  try {
+    await startSession();
+  } catch (err) {
+    if (err && err.status >= 400 && err.status < 500 && err.status !== 429) {
+      st.session = null;
+      save(KEY, null);
+      startSession().catch(showFatal);
+      return;
+    }
+    showFatal(err);
   }
 }
 

@@ -2,7 +2,7 @@
 // and callbacks onEvent(frame) / onState(state). WebSocket first; SSE and long-polling read the
 // same events (same ids) and send commands as REST POSTs. Every (re)connect resumes after the
 // last event id the widget has applied (the owner dedupes by event id and message id).
-import { SocketClient, wsUrl } from "../shared/socket.js";
+import { SERVER_RETRY_CODES, SocketClient, backoffDelay, wsUrl } from "../shared/socket.js";
 import { COMMAND, SSE_EVENT_NAMES } from "../shared/protocol.js";
 
 const API = "/api/widget/v1";
@@ -80,10 +80,11 @@ export class WsTransport extends Base {
       lastEventId: this.lastEventId,
       onEvent: this.onEvent,
       onState: (s, info) => {
-        if (s === "reconnecting") {
+        if (s === "reconnecting" && !(info && SERVER_RETRY_CODES.has(info.code))) {
           // Never opened after two tries, or open sockets dropped again and again: something
           // in the way (proxy, firewall) breaks WebSockets. An outage where nothing connects
-          // keeps retrying the socket.
+          // keeps retrying the socket. A close the server chose (4503 unavailable, 4429, 4408)
+          // proves WebSockets work: it just reconnects with backoff, never steps down.
           const now = Date.now();
           this.drops = this.drops.filter((t) => now - t < 60_000);
           if (info && info.wasOpen) this.drops.push(now);
@@ -162,7 +163,7 @@ export class SseTransport extends Base {
     if (!this.everOpened && this.failures >= 2) { this.setState("failed"); return; }
     if (this.failures >= 2) this._probe();
     this.setState("reconnecting", { attempt: this.failures });
-    const delay = Math.min(10_000, this.failures <= 1 ? 200 : 500 * 2 ** this.failures);
+    const delay = this.failures <= 1 ? 200 : backoffDelay(this.failures);
     this.timer = setTimeout(() => this._open(), delay);
   }
   /** EventSource hides HTTP statuses: look once at why the stream is refused (409 = resync). */
@@ -209,9 +210,10 @@ export class PollTransport extends Base {
         if (this.stopped) return;
         if (err && err.code === "resync_required") { this.setState("resync"); await sleep(500); continue; }
         if (err && (err.status === 401 || err.status === 403)) { this.setState("closed", { code: err.status === 401 ? 4401 : 4403 }); return; }
+        // 503 (unavailable), 429, 5xx, network: retry with jittered backoff, keep the visitor.
         this.failures += 1;
-        this.setState("reconnecting", { attempt: this.failures });
-        await sleep(Math.min(10_000, 300 * 2 ** this.failures));
+        this.setState("reconnecting", { attempt: this.failures, code: err && err.status === 503 ? 4503 : undefined });
+        await sleep(backoffDelay(this.failures));
       }
     }
   }
