@@ -11,7 +11,6 @@ from django.db import transaction
 from django.db.models import Count
 
 from assignment.policy import Candidate, eligible_user_ids, has_capacity
-from presence.policy import ONLINE
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import RoundRobinQueue
 from chat.events import EventType
@@ -20,6 +19,7 @@ from chat.payloads import user_summary
 from chat.services.assignee import conversation_write_assignee
 from chat.services.conversations import conversation_emit
 from chat.services.inboxes import inbox_member_hold
+from presence.policy import ONLINE
 
 User = get_user_model()
 

@@ -13,7 +13,6 @@ more than N.
 """
 from __future__ import annotations
 
-
 from django.conf import settings
 
 from chat.models import Inbox

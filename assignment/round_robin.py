@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from assignment.policy import rebuild_queue
 from chat.models import Inbox, InboxMember, OperatorProfile, Role
 from chat.store import SharedStore, get_store
-
-from assignment.policy import rebuild_queue
 
 
 class RoundRobinQueue:

@@ -46,9 +46,9 @@ from chat.models import Conversation, ConversationStatus, Inbox, Priority
 from chat.selectors.scope import caller_scope
 from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
+from presence import clock
 from presence.policy import ONLINE
 from presence.tracker import OnlineStatusTracker, get_tracker
-from presence import clock
 
 User = get_user_model()
 

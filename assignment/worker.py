@@ -19,14 +19,14 @@ from django.db.models import Exists, OuterRef
 
 from assignment.engine import load_user, operator_name
 from assignment.services import release_conversations, serve_waiting
-from chat.models import Conversation, ConversationStatus, Event, Inbox
-from chat.services.conversations import conversations_wake_snoozed
 from chat.errors import Unavailable
+from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.outages import is_outage, unavailable_on_outage
+from chat.services.conversations import conversations_wake_snoozed
 from chat.store import get_store
+from presence import clock
 from presence.selectors import is_offline_since, offline_since_user_ids
 from presence.tracker import as_datetime, get_tracker
-from presence import clock
 
 logger = logging.getLogger(__name__)
 

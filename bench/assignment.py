@@ -148,9 +148,9 @@ def role_baseline(args) -> dict:
 
 def role_e2e(args) -> dict:
     django_setup()
+    from chat.models import Inbox
     from chat.services.conversations import conversation_create
     from tests.factories import ContactInboxFactory
-    from chat.models import Inbox
 
     inbox = Inbox.objects.get(pk=args.inbox)
     contact_inboxes = [

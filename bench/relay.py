@@ -120,11 +120,11 @@ def load_data(env: dict[str, str], *, pairs: int, fanout: int, idle: int) -> Dat
          for i in range(pairs)]
     )
     users = operators("pair-op-", pairs)
-    InboxMember.objects.bulk_create([InboxMember(inbox=i, user=u) for i, u in zip(inboxes, users)])
+    InboxMember.objects.bulk_create([InboxMember(inbox=i, user=u) for i, u in zip(inboxes, users, strict=True)])
     tokens = dict(Token.objects.filter(user__in=users).values_list("user_id", "key"))
     from chat.services.conversations import conversation_create
 
-    for inbox, user in zip(inboxes, users):
+    for inbox, user in zip(inboxes, users, strict=True):
         (ci,) = visitors(inbox, f"pair-{inbox.pk}-", 1)
         # An open conversation already exists: the relay measures messages, not conversation starts.
         conversation_create(contact_inbox=ci)
@@ -167,7 +167,7 @@ class Server:
                     break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{cmd} did not start")
+                    raise RuntimeError(f"{cmd} did not start") from None
                 time.sleep(0.1)
 
     @property

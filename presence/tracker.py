@@ -30,10 +30,10 @@ from django.db import transaction
 from chat.events import EventType, dispatch
 from chat.models import Audience, Inbox, InboxMember, OperatorProfile
 from chat.store import SharedStore, get_store
-from presence.models import OperatorPresence
-from presence.selectors import published_statuses
-from presence.policy import OFFLINE, ONLINE, closed_socket_deadline, effective_status, socket_deadline
 from presence import clock
+from presence.models import OperatorPresence
+from presence.policy import OFFLINE, ONLINE, closed_socket_deadline, effective_status, socket_deadline
+from presence.selectors import published_statuses
 
 ALIVE_KEY = "presence:alive"
 _EPSILON = 1e-6

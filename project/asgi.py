@@ -13,11 +13,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 
-from django.conf import settings  # noqa: E402
-
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import websocket_urlpatterns
 
 
 def start_background_work() -> None:

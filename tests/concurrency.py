@@ -77,7 +77,7 @@ class HeldTransaction:
         if self._thread.is_alive() or self._thread.ident is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> "HeldTransaction":
+    def __enter__(self) -> HeldTransaction:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -59,6 +59,36 @@ def _configured_services_answer() -> Iterator[None]:
     assert not leftovers, f"keys left in Redis without an expiry: {sorted(leftovers)[:20]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_released(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Before pytest-django drops the test database, end this process's sessions on it.
+
+    The pool closes its idle connections, but a connection checked out in a context that ended
+    without returning it (an async test's asgiref sync thread, Channels' consumer tasks cancelled
+    at the test's end) stays open, and DROP DATABASE then fails ("being accessed by other
+    users"), a warning that is an error here. Live servers, workers and helper threads have all
+    been stopped by now (their fixtures end first), so every remaining session is this process's.
+    """
+    yield
+    if not settings.DATABASE_IS_POSTGRES:
+        return
+    import psycopg
+    from django.db import connection
+
+    connection.close()
+    connection.close_pool()
+    db = connection.settings_dict
+    # A connection of our own, outside the pool (asking through the pool would open it again).
+    with django_db_blocker.unblock(), psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or None,
+        password=db["PASSWORD"] or None, dbname=db["NAME"], autocommit=True,
+    ) as own:
+        own.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def redis_keys_without_expiry(client) -> list[str]:
     """Keys of this run's key spaces without a TTL, and keys outside every test key space
     (something wrote without the prefix, e.g. a channel layer without its ``prefix``). Other

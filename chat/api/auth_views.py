@@ -13,7 +13,7 @@ from chat.api import serializers as s
 from chat.api.security import IsOperator, LoginThrottle
 from chat.errors import NotAuthenticated
 from chat.payloads import user_summary
-from chat.selectors.scope import operator_member_inbox_ids, operator_profile, operator_role, operator_get
+from chat.selectors.scope import operator_get, operator_member_inbox_ids, operator_profile, operator_role
 from chat.services.agents import agent_update, operator_authenticate, operator_logout, operator_token
 from presence.hooks import operator_set_availability
 

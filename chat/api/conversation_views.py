@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from assignment import services as assignment
 from chat.api import serializers as s
-from chat.api.parsers import JSONParser
 from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
+from chat.api.parsers import JSONParser
 from chat.api.security import IsOperator
 from chat.models import ConversationStatus, MessageDirection
 from chat.payloads import message_payload

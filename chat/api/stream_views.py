@@ -38,12 +38,12 @@ from chat.events import contact_inbox_group
 from chat.realtime import codec
 from chat.realtime.access import WidgetAccess, widget_access, widget_origin_allowed
 from chat.realtime.control import EPHEMERAL_FRAME, SOCKET_CLOSE
-from chat.services.origins import normalize_origin, origin_listed
 from chat.realtime.hub import QueueSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, widget_stream_lease
 from chat.realtime.replay import check_position, resume
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
+from chat.services.origins import normalize_origin, origin_listed
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from chat.api import auth_views, contact_views, conversation_views as cv, widget_views
-from chat.api import schema  # noqa: F401  (registers the widget token security scheme)
+from chat.api import (
+    auth_views,
+    contact_views,
+    schema,  # noqa: F401  (registers the widget token security scheme)
+    widget_views,
+)
+from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
 
 

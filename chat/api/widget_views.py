@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api import serializers as s
-from chat.api.parsers import JSONParser
 from chat.api.cors import add_cors_headers, origin_allowed, preflight_response, request_origin
 from chat.api.pagination import int_param, limit_param
+from chat.api.parsers import JSONParser
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view

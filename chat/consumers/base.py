@@ -22,7 +22,6 @@ from django.conf import settings
 from chat.errors import (
     AppError,
     ContactBlocked,
-    InvalidData,
     InvalidFrame,
     NotAuthenticated,
     NotFound,

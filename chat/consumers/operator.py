@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import get_user
-from chat.realtime.threads import run_db
 
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
@@ -30,6 +29,7 @@ from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, CredentialKind, credential_fingerprint
 from chat.realtime.scopes import OperatorScope
+from chat.realtime.threads import run_db
 from chat.services.conversations import (
     conversation_for_event,
     conversation_set_priority,
@@ -39,7 +39,6 @@ from chat.services.conversations import (
 from chat.services.messages import message_create
 from chat.validation import parse_time
 from presence import hooks as presence
-
 
 # --- Synchronous glue (runs in a thread): authorize, call one service, shape the reply ---------
 

@@ -1,7 +1,6 @@
 """Contacts for operators: scoped list/search, detail, update, block/unblock, conversations."""
 from __future__ import annotations
 
-
 import pytest
 
 from chat.events import contact_inbox_group

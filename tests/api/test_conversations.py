@@ -149,7 +149,7 @@ def test_pages_never_repeat_or_skip_while_messages_arrive(world, client_a):
     visitors = [ContactInboxFactory(inbox=world.inbox_a) for _ in range(11)]
     conversations = [make_conversation(contact_inbox=v) for v in visitors]
     everyone = {world.conv_a.pk, *(c.pk for c in conversations)}
-    by_id = {c.pk: v for c, v in zip(conversations, visitors)}
+    by_id = {c.pk: v for c, v in zip(conversations, visitors, strict=True)}
     by_id[world.conv_a.pk] = world.visitor_a
     moved: set[int] = set()
 

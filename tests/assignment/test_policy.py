@@ -1,8 +1,6 @@
 """Pure decisions: no database, no store."""
 from __future__ import annotations
 
-
-
 from assignment.policy import (
     Candidate,
     Refusal,
@@ -10,8 +8,8 @@ from assignment.policy import (
     eligible_user_ids,
     escalation_refusal,
     manual_assignment_refusal,
-    reopened_assignee_must_go,
     rebuild_queue,
+    reopened_assignee_must_go,
 )
 from presence.policy import closed_socket_deadline, socket_deadline
 

@@ -12,8 +12,8 @@ from assignment.worker import presence_tick, release_tick, snooze_tick, waiting_
 from chat.models import Availability, Conversation, ConversationStatus, Message, MessageDirection
 from chat.services.conversations import conversation_set_status
 from chat.services.inboxes import inbox_member_remove, inbox_members_add
-from presence import hooks
 from chat.services.messages import visitor_message_send
+from presence import hooks
 from tests.factories import ContactInboxFactory, InboxMemberFactory, UserFactory, make_conversation
 from tests.presence.helpers import auto_inbox, connect, operators
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from chat.errors import InvalidData
 from chat.models import Branch

@@ -24,7 +24,6 @@ from tests.factories import (
 )
 from tests.realtime.conftest import command, db, joined_operator, widget_socket
 
-
 SOCKET_ROUNDS = 40
 REST_ROUNDS = 20
 

@@ -18,7 +18,7 @@ from chat.events import EventType
 from chat.models import Audience, Event, Inbox
 from tests.concurrency import HeldTransaction
 from tests.factories import make_conversation
-from tests.live import TIMEOUT, Client, close_code, live_servers, operator, widget, ws_url  # noqa: F401
+from tests.live import TIMEOUT, Client, close_code, live_servers, operator, widget, ws_url
 from tests.payloads import message_stub
 from tests.realtime.conftest import ORIGIN, SKIPPED_TYPES, db
 from tests.realtime.test_resume import note

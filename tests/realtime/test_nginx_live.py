@@ -79,10 +79,11 @@ http {{
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         self.log = self.prefix / "logs" / "stdout.log"
-        self.process = subprocess.Popen(
-            [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"), "-g", "daemon off;"],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-        )
+        with self.log.open("wb") as out:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"), "-g", "daemon off;"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
         wait_listening(self.port, self.process, self.log)
         self.url = f"http://127.0.0.1:{self.port}"
 
