@@ -2,6 +2,7 @@
 // `reply`; durable events carry an `id`. On every (re)connect it sends the optional auth frame,
 // then `resume` from the last event id the owner has applied, so nothing is missed; the owner
 // dedupes by event id (replays may overlap what was already applied).
+import { CLOSE, COMMAND, ERROR, FRAME } from "./protocol.js";
 
 // Reconnect delays (DESIGN.md §13): exponential, capped, with "equal jitter" (half fixed, half
 // random) so that the clients of a restarted server do not all come back at the same instant.
@@ -9,9 +10,9 @@ const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15000, 30000];
 // Close codes after which retrying with the same credentials is pointless: 4401 wrong, expired or
 // revoked credential; 4403 forbidden. Every other close (4503 unavailable, 4429 too slow, 4408
 // idle, 1006 network, 1011...) reconnects with backoff and resumes.
-export const FINAL_CLOSE_CODES = new Set([4401, 4403]);
+export const FINAL_CLOSE_CODES = new Set([CLOSE.UNAUTHORIZED, CLOSE.FORBIDDEN]);
 // Server closes that prove the WebSocket path itself works (the server chose to close).
-export const SERVER_RETRY_CODES = new Set([4408, 4429, 4503]);
+export const SERVER_RETRY_CODES = new Set([CLOSE.IDLE_TIMEOUT, CLOSE.TOO_SLOW, CLOSE.UNAVAILABLE]);
 
 export function backoffDelay(attempt) {
   const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
@@ -106,15 +107,15 @@ export class SocketClient {
       if (auth) ws.send(JSON.stringify(auth));
       this.ready = true;
       try {
-        const reply = await this._send("resume", { last_event_id: this.opts.lastEventId() });
+        const reply = await this._send(COMMAND.RESUME, { last_event_id: this.opts.lastEventId() });
         this.opts.onResume && this.opts.onResume({ ok: true, data: reply });
       } catch (error) {
         if (ws !== this.ws) return;
         this.opts.onResume && this.opts.onResume({ ok: false, error });
-        if (!error || error.code !== "resync_required") {
+        if (!error || error.code !== ERROR.RESYNC_REQUIRED) {
           // Not resumed (the server could not read the outbox: `unavailable`, or no answer):
           // going live now would skip the missed events. Reconnect with backoff and resume then.
-          this.closeReason = 4503;
+          this.closeReason = CLOSE.UNAVAILABLE;
           try { ws.close(4000, "resume failed"); } catch (_) { /* closing already */ }
           return;
         }
@@ -124,13 +125,13 @@ export class SocketClient {
       this.everOpened = true;
       this.opts.onState("open");
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.isOpen && this._send("ping", {}).catch(() => {}), PING_MS);
+      this.pingTimer = setInterval(() => this.isOpen && this._send(COMMAND.PING, {}).catch(() => {}), PING_MS);
     };
     ws.onmessage = (msg) => {
       let frame;
       try { frame = JSON.parse(msg.data); } catch (_) { return; }
       if (!frame || typeof frame !== "object") return;
-      if (frame.type === "reply") {
+      if (frame.type === FRAME.REPLY) {
         const waiter = this.pending.get(frame.ref);
         if (!waiter) return;
         this.pending.delete(frame.ref);

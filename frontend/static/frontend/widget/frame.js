@@ -5,7 +5,7 @@ import { backoffDelay } from "../shared/socket.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
 import * as view from "./view.js";
 import { hideError, scrollToBottom, showError } from "./view.js";
-import { COMMAND, EPHEMERAL, EVENT } from "../shared/protocol.js";
+import { CLOSE, COMMAND, EPHEMERAL, EVENT } from "../shared/protocol.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const KEY = `messenger:${boot.website_token}`;
@@ -187,7 +187,7 @@ function onTransportState(transport, s, info) {
     loadHistory().then(() => transport.drop && transport.drop()).catch(() => {});
     return;
   }
-  if (s === "closed" && info && info.code === 4401) {
+  if (s === "closed" && info && info.code === CLOSE.UNAUTHORIZED) {
     revalidateVisitor(transport);
     return;
   }
@@ -199,7 +199,7 @@ function onTransportState(transport, s, info) {
   } else if (s === "reconnecting" && (info?.attempt || 0) >= 1) {
     conn.hidden = false;
     conn.textContent = "Reconnecting…";
-  } else if (s === "closed" && info && info.code === 4403) {
+  } else if (s === "closed" && info && info.code === CLOSE.FORBIDDEN) {
     conn.hidden = false;
     conn.textContent = "Chat is unavailable.";
   }

@@ -3,7 +3,7 @@
 // same events (same ids) and send commands as REST POSTs. Every (re)connect resumes after the
 // last event id the widget has applied (the owner dedupes by event id and message id).
 import { SERVER_RETRY_CODES, SocketClient, backoffDelay, wsUrl } from "../shared/socket.js";
-import { COMMAND, SSE_EVENT_NAMES } from "../shared/protocol.js";
+import { CLOSE, COMMAND, ERROR, SSE_EVENT_NAMES } from "../shared/protocol.js";
 
 const API = "/api/widget/v1";
 
@@ -93,7 +93,7 @@ export class WsTransport extends Base {
         }
         this.setState(s, info);
       },
-      onResume: (r) => { if (!r.ok && r.error && r.error.code === "resync_required") this.setState("resync"); },
+      onResume: (r) => { if (!r.ok && r.error && r.error.code === ERROR.RESYNC_REQUIRED) this.setState("resync"); },
     });
     this.client.start();
   }
@@ -139,7 +139,7 @@ export class SseTransport extends Base {
       if (!frame.type || (e.type !== "message" && frame.type !== e.type && !("data" in frame))) {
         frame = { type: e.type, id: e.lastEventId ? Number(e.lastEventId) : undefined, data: frame };
       }
-      if (frame.type === "resync_required" || (frame.error && frame.error.code === "resync_required")) {
+      if (frame.type === "resync_required" || (frame.error && frame.error.code === ERROR.RESYNC_REQUIRED)) {
         this.setState("resync");
         return;
       }
@@ -208,11 +208,11 @@ export class PollTransport extends Base {
         for (const frame of (data && data.events) || []) this.onEvent(frame);
       } catch (err) {
         if (this.stopped) return;
-        if (err && err.code === "resync_required") { this.setState("resync"); await sleep(500); continue; }
-        if (err && (err.status === 401 || err.status === 403)) { this.setState("closed", { code: err.status === 401 ? 4401 : 4403 }); return; }
+        if (err && err.code === ERROR.RESYNC_REQUIRED) { this.setState("resync"); await sleep(500); continue; }
+        if (err && (err.status === 401 || err.status === 403)) { this.setState("closed", { code: err.status === 401 ? CLOSE.UNAUTHORIZED : CLOSE.FORBIDDEN }); return; }
         // 503 (unavailable), 429, 5xx, network: retry with jittered backoff, keep the visitor.
         this.failures += 1;
-        this.setState("reconnecting", { attempt: this.failures, code: err && err.status === 503 ? 4503 : undefined });
+        this.setState("reconnecting", { attempt: this.failures, code: err && err.status === 503 ? CLOSE.UNAVAILABLE : undefined });
         await sleep(backoffDelay(this.failures));
       }
     }
