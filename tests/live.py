@@ -67,6 +67,17 @@ def test_database_url() -> str:
             f"/{db_settings['NAME']}")
 
 
+def stop_process(process: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; reaped either way."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -79,13 +90,7 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout=timeout)
 
 
 def server_env(**overrides: str) -> dict[str, str]:

@@ -203,12 +203,7 @@ async def test_worker_survives_a_redis_outage(private_redis, django_db_setup, tm
         await wait_for(lambda: _worker_log_has(log, "recovered", mark), timeout=10, what="the recovery logged")
         assert worker.poll() is None, log.read_text()[-2000:]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
+        live.stop_process(worker)
     assert worker.returncode == 0, log.read_text()[-2000:]
 
 
@@ -307,12 +302,7 @@ async def test_worker_survives_a_database_outage(pg_path, tmp_path):
         await wait_for(lambda: _worker_log_has(log, "recovered", mark), timeout=30, what="the recovery logged")
         assert worker.poll() is None, log.read_text()[-2000:]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
+        live.stop_process(worker)
     assert worker.returncode == 0, log.read_text()[-2000:]
 
 
