@@ -140,7 +140,7 @@ WORKER_BACKOFF_MAX_SECONDS = 30.0
 def outage_backoff(*, failures: int, interval: float, cap: float = WORKER_BACKOFF_MAX_SECONDS) -> float:
     """Seconds to wait after the ``failures``-th consecutive failed tick: "equal jitter"
     exponential backoff, between half and all of ``min(cap, interval * 2**failures)``."""
-    ceiling = min(cap, interval * 2 ** min(failures, 16))
+    ceiling = min(cap, interval * 2.0 ** min(failures, 16))
     return ceiling / 2 + random.random() * ceiling / 2
 
 

@@ -135,7 +135,8 @@ def dispatch(
     transaction.on_commit(lambda: _publish(published))
     # One poke per transaction, not per event. Django drops the hooks of a rolled-back
     # savepoint together with its events, so a surviving event always has a poke after it.
-    if not any(hook is _poke_after_commit for _, hook, _ in connection.run_on_commit):
+    # Entries are (savepoint ids, func, robust); the stubs say a pair, hence the starred tail.
+    if not any(hook is _poke_after_commit for _, hook, *_ in connection.run_on_commit):
         transaction.on_commit(_poke_after_commit)
     return row
 

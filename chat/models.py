@@ -248,7 +248,7 @@ class Attachment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return self.file.name
+        return self.file.name or ""
 
 
 class Audience(models.TextChoices):

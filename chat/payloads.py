@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser
 
 from chat.models import Contact, Conversation, Message
 from chat.services.attachments import attachment_url
@@ -21,7 +21,7 @@ def iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def user_summary(user: AbstractBaseUser | None) -> dict[str, Any] | None:
+def user_summary(user: AbstractUser | None) -> dict[str, Any] | None:
     if user is None:
         return None
     profile = getattr(user, "operator_profile", None)
@@ -45,7 +45,9 @@ def message_payload(message: Message) -> dict[str, Any]:
     if message.sender_user_id is not None:
         sender: dict[str, Any] | None = {"type": "user", **(user_summary(message.sender_user) or {})}
     elif message.sender_contact_id is not None:
-        sender = {"type": "contact", "id": message.sender_contact_id, "name": message.sender_contact.name}
+        contact = message.sender_contact
+        assert contact is not None  # its id is set, and the foreign key guarantees the row
+        sender = {"type": "contact", "id": message.sender_contact_id, "name": contact.name}
     else:
         sender = None
     attachments = []

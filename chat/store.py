@@ -11,12 +11,13 @@ the one instance that settings chose.
 """
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 
@@ -43,7 +44,8 @@ class SharedStore(Protocol):
     def hdel(self, key: str, *fields: str) -> int: ...
     def sadd(self, key: str, *members: str) -> int: ...
     def srem(self, key: str, *members: str) -> int: ...
-    def smembers(self, key: str) -> set[str]: ...
+    # ``builtins.set``: in a class body ``set`` names the method above.
+    def smembers(self, key: str) -> builtins.set[str]: ...
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         """Sliding-window log: record ``member`` at ``now`` if fewer than ``limit`` entries fall
         in ``(now - window, now]``; True if it was recorded (admitted), atomically."""
@@ -209,7 +211,7 @@ class MemoryStore:
             self._put(key, current - set(members))
             return removed
 
-    def smembers(self, key: str) -> set[str]:
+    def smembers(self, key: str) -> builtins.set[str]:
         with self._lock:
             return set(self._get(key, set) or set())
 
@@ -327,6 +329,9 @@ class RedisStore:
         self._window_add = self._redis.register_script(_WINDOW_ADD)
         self._lease_acquire = self._redis.register_script(_LEASE_ACQUIRE)
 
+    # decode_responses=True: every reply is str, which redis-py's types cannot express (they
+    # say ``bytes | str``); the casts below say so, they convert nothing.
+
     def _k(self, key: str) -> str:
         return self._prefix + key
 
@@ -335,7 +340,7 @@ class RedisStore:
         return self._redis
 
     def get(self, key: str) -> str | None:
-        return self._redis.get(self._k(key))
+        return cast("str | None", self._redis.get(self._k(key)))
 
     def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         if ttl is None:
@@ -371,7 +376,7 @@ class RedisStore:
         return self._redis.zrem(self._k(key), *members) if members else 0
 
     def zrangebyscore(self, key: str, low: float, high: float) -> list[str]:
-        return list(self._redis.zrangebyscore(self._k(key), low, high))
+        return cast("list[str]", list(self._redis.zrangebyscore(self._k(key), low, high)))
 
     def zremrangebyscore(self, key: str, low: float, high: float) -> int:
         return int(self._redis.zremrangebyscore(self._k(key), low, high))
@@ -384,7 +389,7 @@ class RedisStore:
             self._redis.hset(self._k(key), mapping={str(k): str(v) for k, v in mapping.items()})
 
     def hgetall(self, key: str) -> dict[str, str]:
-        return dict(self._redis.hgetall(self._k(key)))
+        return cast("dict[str, str]", dict(self._redis.hgetall(self._k(key))))
 
     def hdel(self, key: str, *fields: str) -> int:
         return self._redis.hdel(self._k(key), *fields) if fields else 0
@@ -395,8 +400,8 @@ class RedisStore:
     def srem(self, key: str, *members: str) -> int:
         return self._redis.srem(self._k(key), *members) if members else 0
 
-    def smembers(self, key: str) -> set[str]:
-        return set(self._redis.smembers(self._k(key)))
+    def smembers(self, key: str) -> builtins.set[str]:
+        return cast("builtins.set[str]", set(self._redis.smembers(self._k(key))))
 
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         return bool(self._window_add(keys=[self._k(key)], args=[repr(float(now)), repr(float(window)), int(limit), member]))
@@ -405,14 +410,14 @@ class RedisStore:
         return int(self._redis.zcount(self._k(key), f"({now - window!r}", "+inf"))
 
     def lease_acquire(self, key: str, member: str, *, now: float, ttl: float, limit: int) -> bool:
-        args = [repr(float(now)), repr(float(ttl)), int(limit), member]
+        args: list[str | int] = [repr(float(now)), repr(float(ttl)), int(limit), member]
         return bool(self._lease_acquire(keys=[self._k(key)], args=args))
 
     def lease_release(self, key: str, member: str) -> None:
         self._redis.zrem(self._k(key), member)
 
     def list_items(self, key: str) -> list[str]:
-        return list(self._redis.lrange(self._k(key), 0, -1))
+        return cast("list[str]", list(self._redis.lrange(self._k(key), 0, -1)))
 
     def list_replace(self, key: str, items: Sequence[str]) -> None:
         pipe = self._redis.pipeline(transaction=True)

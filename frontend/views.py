@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
@@ -70,6 +70,7 @@ def panel_directory(user: Any) -> list[dict[str, Any]]:
 def panel(request: HttpRequest) -> HttpResponse:
     """The operator panel: one page, the rest is ES modules talking to the API and socket."""
     user = request.user
+    assert user.is_authenticated  # @login_required
     boot = {
         "user": {
             **(user_summary(user) or {}),
@@ -81,7 +82,7 @@ def panel(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/panel.html", {"boot": boot})
 
 
-def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponse:
+def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponseBase:
     stat = path.stat()
     if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), stat.st_mtime):
         return HttpResponse(status=304)
@@ -93,7 +94,7 @@ def _file_response(request: HttpRequest, path: Path, content_type: str, max_age:
 
 
 @require_safe
-def widget_loader(request: HttpRequest) -> HttpResponse:
+def widget_loader(request: HttpRequest) -> HttpResponseBase:
     """``/widget.js``: the one script a business pastes into its site (kept tiny, cached briefly
     so that a fix reaches every site within minutes)."""
     response = _file_response(request, LOADER_PATH, "text/javascript; charset=utf-8", max_age=300)
@@ -102,7 +103,7 @@ def widget_loader(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def static_file(request: HttpRequest, path: str) -> HttpResponse:
+def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve app statics (``/static/...``) through the staticfiles finders, with DEBUG on or off.
 
     The product runs as a single ASGI process in embedded mode (``runserver``, daphne or

@@ -18,11 +18,13 @@ def attachment_download(request: HttpRequest, pk: int, signature: str) -> FileRe
         handle = attachment.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
+    name = attachment.file.name
+    assert name  # a FieldFile is truthy only when it has a name (checked above)
     inline = attachment.file_type in INLINE_TYPES
     response = FileResponse(
         handle,
         as_attachment=not inline,
-        filename=attachment.file.name.rsplit("/", 1)[-1],
+        filename=name.rsplit("/", 1)[-1],
         content_type=attachment.file_type if inline else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"

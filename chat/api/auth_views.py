@@ -50,6 +50,7 @@ class LogoutView(APIView):
         # ends the session; sockets opened with it close (4401), other sessions stay.
         token_key = request.auth.key if isinstance(request.auth, Token) else None
         session_key = None if token_key else request.session.session_key
+        assert request.user.is_authenticated  # IsOperator
         user_id = request.user.pk
         logout(request._request)
         operator_logout(user_id=user_id, token_key=token_key, session_key=session_key)
@@ -83,6 +84,7 @@ class ProfileView(APIView):
     def patch(self, request: Request) -> Response:
         data = s.validated(s.ProfileUpdateInput, request.data, partial=True)
         user = request.user
+        assert user.is_authenticated  # IsOperator
         if "display_name" in data:
             agent_update(user=user, name=data["display_name"])
         if "availability" in data:

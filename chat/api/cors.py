@@ -12,9 +12,9 @@ No credentials (cookies) are allowed: the widget authenticates with its token he
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 from chat.models import ChannelType, Inbox
@@ -44,7 +44,10 @@ def origin_allowed_by_any_inbox(origin: str | None) -> bool:
     return False
 
 
-def add_cors_headers(response: HttpResponse, *, origin: str | None, allowed: bool) -> HttpResponse:
+ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
+
+
+def add_cors_headers(response: ResponseT, *, origin: str | None, allowed: bool) -> ResponseT:
     patch_vary_headers(response, ["Origin"])
     if allowed and origin:
         response["Access-Control-Allow-Origin"] = origin

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, overload
 
 from django.utils.dateparse import parse_datetime
 
@@ -36,6 +36,10 @@ def int_param(params: Any, name: str) -> int | None:
         raise InvalidData(f"{name} must be an integer.", fields={name: ["An integer."]}) from None
 
 
+@overload
+def encode_cursor(key: tuple[str, int]) -> str: ...
+@overload
+def encode_cursor(key: None) -> None: ...
 def encode_cursor(key: tuple[str, int] | None) -> str | None:
     """Opaque cursor for a (last_activity_at, id) keyset position."""
     if key is None:

@@ -83,6 +83,11 @@ class StoreRateThrottle(SimpleRateThrottle):
     the history, then writes it back: under 8-way concurrency 680 of 680 requests passed a
     600/min limit. Refusals go through DRF's ``Throttled`` (429 ``rate_limited`` JSON)."""
 
+    # Set by SimpleRateThrottle.__init__ from parse_rate (the stubs leave them out). Both are
+    # None only when ``rate`` is None, and then neither is read.
+    num_requests: int
+    duration: int
+
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.rate is None:
             return True

@@ -26,7 +26,9 @@ from chat.models import (
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="A chat.errors.ErrorCode value, the same as the socket replies.")
     message = serializers.CharField()
-    fields = serializers.DictField(required=False, child=serializers.ListField(child=serializers.CharField()))
+    # The metaclass moves declared fields out of the class namespace, so this does not shadow
+    # Serializer.fields at runtime; the stubs cannot see that.
+    fields = serializers.DictField(required=False, child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class ErrorSerializer(serializers.Serializer):

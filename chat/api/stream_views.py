@@ -30,9 +30,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
-from chat.api.cors import add_cors_headers, preflight_response
+from chat.api.cors import ResponseT, add_cors_headers, preflight_response
 from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
 from chat.events import contact_inbox_group
 from chat.realtime import codec
@@ -93,7 +93,7 @@ def _error(exc: AppError, request: Any, access: WidgetAccess | None = None) -> H
     return _cors(JsonResponse({"error": exc.as_dict()}, status=exc.http_status), request, access)
 
 
-def _cors(response: HttpResponse, request: Any, access: WidgetAccess | None) -> HttpResponse:
+def _cors(response: ResponseT, request: Any, access: WidgetAccess | None) -> ResponseT:
     origin = normalize_origin(request.META.get("HTTP_ORIGIN"))
     allowed = access is not None and origin_listed(origin, access.allowed_origins)
     return add_cors_headers(response, origin=origin, allowed=allowed)
@@ -140,7 +140,7 @@ def _event_type(text: str) -> str:
     return text[9 : text.index('"', 9)] if text.startswith('{"type":"') else "message"
 
 
-async def widget_stream(request: Any) -> HttpResponse:
+async def widget_stream(request: Any) -> HttpResponseBase:
     if request.method == "OPTIONS":
         return await sync_to_async(preflight_response)(request)
     access = None

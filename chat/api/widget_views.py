@@ -5,7 +5,7 @@ is looked up. Answers carry CORS headers for the inbox's allowed origins only (c
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -70,7 +70,8 @@ class WidgetView(APIView):
 
     @property
     def contact_inbox(self) -> ContactInbox:
-        return self.request.auth
+        # WidgetTokenAuthentication puts the ContactInbox in request.auth (IsWidgetVisitor checks it).
+        return cast(ContactInbox, self.request.auth)
 
 
 class WidgetSessionView(WidgetView):
@@ -101,7 +102,7 @@ class WidgetSessionView(WidgetView):
             custom_attributes=data.get("custom_attributes"),
         )
         contact_inbox = session.contact_inbox
-        request.cors_inbox = contact_inbox.inbox
+        request.cors_inbox = contact_inbox.inbox  # type: ignore[attr-defined]  # a note for cors_inbox(), read by getattr
         conversation = (
             widget_conversation_view(conversation_payload(session.conversation)) if session.conversation else None
         )

@@ -210,6 +210,7 @@ class WidgetConsumer(StreamConsumer):
 
     async def socket_heartbeat(self) -> None:
         access = self.access
+        assert access is not None  # only from ping, a command run after authentication
         await run_db(presence.contact_socket_heartbeat)(
             contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)
 

@@ -22,7 +22,7 @@ import logging
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -125,7 +125,7 @@ class SocketSink(Sink):
     """
 
     def __init__(self, scope: Scope, *, send: Callable[[str], Awaitable[None]],
-                 close: Callable[[int], Awaitable[None]], backlog: Callable[[], int] | None = None) -> None:
+                 close: Callable[[int], Coroutine[Any, Any, None]], backlog: Callable[[], int] | None = None) -> None:
         super().__init__(scope)
         self._send = send
         self._close = close

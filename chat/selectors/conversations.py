@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
@@ -50,7 +50,7 @@ class ConversationPage:
     next_key: tuple[str, int] | None  # opaque position of the last row
 
 
-def _unread_subquery() -> Subquery:
+def _unread_subquery() -> Coalesce:
     unread = (
         Message.objects.filter(
             conversation_id=OuterRef("pk"),
@@ -160,11 +160,14 @@ def _search_q(q: str) -> Q:
     said = Message.objects.filter(conversation_id=OuterRef("pk"), content__icontains=q).exclude(
         direction=MessageDirection.ACTIVITY
     )
-    return (
+    # Q | Exists is a Q at runtime (Q combines any conditional expression); the stubs only
+    # know Q | Q.
+    return cast(
+        Q,
         Q(contact__name__icontains=q)
         | Q(contact__email__icontains=q)
         | Q(contact__phone__icontains=q)
-        | Exists(said)
+        | Exists(said),
     )
 
 

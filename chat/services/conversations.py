@@ -92,7 +92,7 @@ def conversation_create(
 
 def actor_name(*, user: Any | None = None, contact: Any | None = None) -> str:
     if user is not None:
-        return (user_summary(user) or {}).get("name", "someone")
+        return str((user_summary(user) or {}).get("name", "someone"))
     if contact is not None:
         return contact.name or "the contact"
     return "the system"

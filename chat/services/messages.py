@@ -203,6 +203,7 @@ def _record_locked(
 
     incoming = direction == MessageDirection.INCOMING
     if incoming:
+        assert sender_contact is not None  # message_create refuses an incoming message without it
         if Contact.objects.filter(pk=sender_contact.pk, blocked=True).exists():
             raise ContactBlocked()
         check_flood(contact_id=sender_contact.pk)
@@ -231,6 +232,7 @@ def _record_locked(
             activity_add(conversation=conversation, content=f"Conversation was reopened by {actor_name(contact=sender_contact)}")
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         conversations.update(last_activity_at=Now(), waiting_since=Coalesce("waiting_since", Now()))
+        assert sender_contact is not None  # as above
         Contact.objects.filter(pk=sender_contact.pk).update(last_activity_at=Now())
         transaction.on_commit(lambda: invalidate_operator_unread(conversation.assignee_id))
     elif private or sender_user is None:
@@ -246,7 +248,8 @@ def _record_locked(
     if attachments:
         message = Message.objects.select_related("sender_user__operator_profile", "sender_contact").get(pk=message.pk)
     else:
-        message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}
+        # Django's private prefetch cache (no attachments: spares message_payload a query).
+        message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
     dispatch(
         EventType.MESSAGE_CREATED,
         payload=message_payload(message),

@@ -197,6 +197,8 @@ def widget_current_conversation(
     session answer). None before the first message, and when the latest conversation is
     resolved in an inbox that starts a new one instead of reopening it."""
     if contact_inbox is None:
+        if contact_inbox_id is None:
+            return None
         contact_inbox = ContactInbox.objects.select_related("inbox").filter(pk=contact_inbox_id).first()
         if contact_inbox is None:
             return None

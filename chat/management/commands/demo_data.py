@@ -1,6 +1,9 @@
 """``manage.py demo_data``: a branch, an inbox, three operators and a few conversations."""
 from __future__ import annotations
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -29,10 +32,10 @@ DEMO_CONVERSATIONS = [
 class Command(BaseCommand):
     help = "Load demo data (a branch, an inbox, operators, conversations) unless data exists."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if any inbox exists.")
 
-    def handle(self, *args, if_empty: bool = False, **options):
+    def handle(self, *args: Any, if_empty: bool = False, **options: Any) -> None:
         if Inbox.objects.exists():
             if not if_empty:
                 self.stdout.write("Data already present; demo data not loaded.")
@@ -64,6 +67,7 @@ class Command(BaseCommand):
             conversation = None
             for question in questions:
                 conversation = visitor_message_send(contact_inbox_id=contact_inbox.pk, content=question).message.conversation
+            assert conversation is not None  # every demo conversation has at least one question
             if answer:
                 message_create(conversation_id=conversation.pk, direction="outgoing", content=answer,
                                sender_user=operators[Role.AGENT])
