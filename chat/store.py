@@ -11,7 +11,6 @@ the one instance that settings chose.
 """
 from __future__ import annotations
 
-import builtins
 import fnmatch
 import threading
 import time
@@ -32,20 +31,12 @@ class SharedStore(Protocol):
     def expire(self, key: str, ttl: float) -> None: ...
     def acquire(self, key: str, ttl: float) -> bool:
         """Set ``key`` only if absent, expiring after ``ttl``: True for the first caller per window."""
-    def incr(self, key: str, *, ttl: float) -> int:
-        """Increment a counter; the window (``ttl``) starts at the first increment."""
     def zadd(self, key: str, scores: Mapping[str, float]) -> None: ...
     def zrem(self, key: str, *members: str) -> int: ...
     def zrangebyscore(self, key: str, low: float, high: float) -> list[str]: ...
     def zremrangebyscore(self, key: str, low: float, high: float) -> int: ...
     def zcard(self, key: str) -> int: ...
-    def hset(self, key: str, mapping: Mapping[str, str]) -> None: ...
-    def hgetall(self, key: str) -> dict[str, str]: ...
-    def hdel(self, key: str, *fields: str) -> int: ...
-    def sadd(self, key: str, *members: str) -> int: ...
-    def srem(self, key: str, *members: str) -> int: ...
     # ``builtins.set``: in a class body ``set`` names the method above.
-    def smembers(self, key: str) -> builtins.set[str]: ...
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         """Sliding-window log: record ``member`` at ``now`` if fewer than ``limit`` entries fall
         in ``(now - window, now]``; True if it was recorded (admitted), atomically."""
@@ -139,16 +130,6 @@ class MemoryStore:
             self.set(key, "1", ttl=ttl)
             return True
 
-    def incr(self, key: str, *, ttl: float) -> int:
-        with self._lock:
-            current = self._get(key, str)
-            if current is None:
-                self.set(key, "1", ttl=ttl)
-                return 1
-            value = int(current) + 1
-            self._data[key] = str(value)
-            return value
-
     def zadd(self, key: str, scores: Mapping[str, float]) -> None:
         with self._lock:
             zset = dict(self._get(key, dict) or {})
@@ -179,41 +160,6 @@ class MemoryStore:
     def zcard(self, key: str) -> int:
         with self._lock:
             return len(self._get(key, dict) or {})
-
-    def hset(self, key: str, mapping: Mapping[str, str]) -> None:
-        with self._lock:
-            hashed = dict(self._get(key, dict) or {})
-            hashed.update({str(k): str(v) for k, v in mapping.items()})
-            self._put(key, hashed)
-
-    def hgetall(self, key: str) -> dict[str, str]:
-        with self._lock:
-            return dict(self._get(key, dict) or {})
-
-    def hdel(self, key: str, *fields: str) -> int:
-        with self._lock:
-            hashed = dict(self._get(key, dict) or {})
-            removed = sum(1 for f in fields if hashed.pop(f, None) is not None)
-            self._put(key, hashed)
-            return removed
-
-    def sadd(self, key: str, *members: str) -> int:
-        with self._lock:
-            current = set(self._get(key, set) or set())
-            added = len(set(members) - current)
-            self._put(key, current | set(members))
-            return added
-
-    def srem(self, key: str, *members: str) -> int:
-        with self._lock:
-            current = set(self._get(key, set) or set())
-            removed = len(current & set(members))
-            self._put(key, current - set(members))
-            return removed
-
-    def smembers(self, key: str) -> builtins.set[str]:
-        with self._lock:
-            return set(self._get(key, set) or set())
 
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         with self._lock:
@@ -360,14 +306,6 @@ class RedisStore:
     def acquire(self, key: str, ttl: float) -> bool:
         return bool(self._redis.set(self._k(key), "1", nx=True, px=max(1, int(ttl * 1000))))
 
-    def incr(self, key: str, *, ttl: float) -> int:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(self._k(key))
-        # NX: only the first increment of a window sets its expiry (a fixed window).
-        pipe.pexpire(self._k(key), max(1, int(ttl * 1000)), nx=True)
-        value, _ = pipe.execute()
-        return int(value)
-
     def zadd(self, key: str, scores: Mapping[str, float]) -> None:
         if scores:
             self._redis.zadd(self._k(key), {str(m): float(s) for m, s in scores.items()})
@@ -383,25 +321,6 @@ class RedisStore:
 
     def zcard(self, key: str) -> int:
         return int(self._redis.zcard(self._k(key)))
-
-    def hset(self, key: str, mapping: Mapping[str, str]) -> None:
-        if mapping:
-            self._redis.hset(self._k(key), mapping={str(k): str(v) for k, v in mapping.items()})
-
-    def hgetall(self, key: str) -> dict[str, str]:
-        return cast("dict[str, str]", dict(self._redis.hgetall(self._k(key))))
-
-    def hdel(self, key: str, *fields: str) -> int:
-        return self._redis.hdel(self._k(key), *fields) if fields else 0
-
-    def sadd(self, key: str, *members: str) -> int:
-        return self._redis.sadd(self._k(key), *members) if members else 0
-
-    def srem(self, key: str, *members: str) -> int:
-        return self._redis.srem(self._k(key), *members) if members else 0
-
-    def smembers(self, key: str) -> builtins.set[str]:
-        return cast("builtins.set[str]", set(self._redis.smembers(self._k(key))))
 
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         return bool(self._window_add(keys=[self._k(key)], args=[repr(float(now)), repr(float(window)), int(limit), member]))

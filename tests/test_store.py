@@ -50,10 +50,6 @@ def test_acquire_is_true_once_per_window(store):
     assert store.acquire("throttle", 30) is True
 
 
-def test_incr_counts_and_sets_window_once(store):
-    assert [store.incr("c", ttl=60) for _ in range(3)] == [1, 2, 3]
-
-
 def test_sorted_set_ranges(store):
     store.zadd("z", {"a": 1, "b": 2, "c": 3})
     assert store.zrangebyscore("z", 2, 10) == ["b", "c"]
@@ -63,17 +59,6 @@ def test_sorted_set_ranges(store):
     assert store.zrangebyscore("z", float("-inf"), float("inf")) == ["c"]
     store.zadd("z", {"c": 9})
     assert store.zrangebyscore("z", 5, 10) == ["c"]
-
-
-def test_hash_and_set(store):
-    store.hset("h", {"a": "1", "b": "2"})
-    assert store.hgetall("h") == {"a": "1", "b": "2"}
-    assert store.hdel("h", "a") == 1
-    assert store.hgetall("h") == {"b": "2"}
-    assert store.sadd("s", "x", "y") == 2
-    assert store.sadd("s", "x") == 0
-    assert store.srem("s", "x") == 1
-    assert store.smembers("s") == {"y"}
 
 
 def test_list_replace_and_rotate_first(store):
@@ -173,8 +158,8 @@ def test_redis_store_expiry_is_set():
     try:
         s.set("k", "v", ttl=10)
         assert 0 < s.client.pttl(s._k("k")) <= 10_000
-        s.incr("c", ttl=60)
-        assert 0 < s.client.pttl(s._k("c")) <= 60_000
+        s.window_add("w", now=1.0, window=60, limit=5, member="m")
+        assert 0 < s.client.pttl(s._k("w")) <= 60_000
         s.lease_acquire("l", "m", now=1.0, ttl=30, limit=1)
         assert 0 < s.client.pttl(s._k("l")) <= 30_000
     finally:
