@@ -16,6 +16,7 @@ from chat.api import (
 )
 from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
+from chat.api.operator_stream_views import operator_conversation_stream
 
 
 def route(pattern: str, view, name: str) -> list:
@@ -92,6 +93,9 @@ def not_found(request, *args, **kwargs) -> JsonResponse:
 
 urlpatterns = [
     path("v1/", include(v1)),
+    # The seed's operator stream (SSE, an async view): chat/api/operator_stream_views.py
+    path("messenger/conversations/<int:conversation_id>/stream/", operator_conversation_stream,
+         name="messenger-conversation-stream"),
     path("widget/v1/", include(widget_v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
