@@ -70,6 +70,7 @@ v1 = [
            "conversation-toggle-priority"),
     *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
     *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
+    *route("conversations/<int:conversation_id>/transcript", cv.TranscriptView.as_view(), "conversation-transcript"),
     *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),
     *route("contacts/<int:contact_id>/", contact_views.ContactDetailView.as_view(), "contact-detail"),
     *route("contacts/<int:contact_id>/block", contact_views.ContactBlockView.as_view(), "contact-block"),
@@ -84,6 +85,7 @@ widget_v1 = [
     *route("messages", widget_views.WidgetMessagesView.as_view(), "widget-messages"),
     *route("typing", widget_views.WidgetTypingView.as_view(), "widget-typing"),
     *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
+    *route("transcript", widget_views.WidgetTranscriptView.as_view(), "widget-transcript"),
 ]
 
 def not_found(request, *args, **kwargs) -> JsonResponse:
