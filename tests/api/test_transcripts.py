@@ -109,3 +109,19 @@ def test_transcript_query_count_is_constant(world, django_assert_max_num_queries
     client = token_client(world.agent_a)
     with django_assert_max_num_queries(14):
         assert client.get(f"/api/v1/conversations/{world.conv_a.pk}/transcript?format=txt").status_code == 200
+
+
+def test_schema_lists_the_transcripts_and_the_operator_stream(tmp_path):
+    import yaml
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    paths = yaml.safe_load(out.read_text())["paths"]
+    operator = paths["/api/v1/conversations/{conversation_id}/transcript"]["get"]
+    assert {p["name"] for p in operator["parameters"]} >= {"format", "after"}
+    assert set(operator["responses"]["200"]["content"]) == {"application/json", "text/plain"}
+    widget = paths["/api/widget/v1/transcript"]["get"]
+    assert {p["name"] for p in widget["parameters"]} >= {"conversation_id", "format", "X-Widget-Token"}
+    stream = paths["/api/messenger/conversations/{conversation_id}/stream/"]["get"]
+    assert "text/event-stream" in stream["responses"]["200"]["content"]
