@@ -149,6 +149,17 @@ class OperatorStreamListener:
         self._task = asyncio.get_running_loop().create_task(self._forward())
 
     async def _forward(self) -> None:
+        try:
+            await self._receive_forever()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Without the listener a revocation could not reach this stream: end it, the client
+            # reconnects (and is checked again).
+            logger.warning("operator stream listener failed; ending the stream", exc_info=True)
+            self._end()
+
+    async def _receive_forever(self) -> None:
         while True:
             message = await self._layer.receive(self._channel)
             kind = message.get("type")
