@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -18,6 +19,7 @@ from chat.api import serializers as s
 from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
 from chat.api.parsers import JSONParser
 from chat.api.security import IsOperator
+from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
 from chat.models import ConversationStatus, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.conversations import (
@@ -31,6 +33,7 @@ from chat.selectors.conversations import (
 )
 from chat.selectors.messages import message_history_for_operator
 from chat.selectors.snapshot import snapshot_read
+from chat.selectors.transcripts import transcript_for_operator
 from chat.services import conversations as conversation_services
 from chat.services.messages import message_create
 from chat.validation import query_text
@@ -259,3 +262,31 @@ class MessageListView(APIView):
             attachments=files,
         )
         return Response(message_payload(recorded.message), status=201 if recorded.created else 200)
+
+
+TRANSCRIPT_PARAMETERS = [
+    OpenApiParameter("format", str, enum=["json", "txt"], description="json (default): message objects; txt: plain text."),
+    OpenApiParameter("after", int, description="Only messages with a larger id (the previous part's next)."),
+]
+
+
+class TranscriptView(APIView):
+    permission_classes = [IsOperator]
+    content_negotiation_class = IgnoreFormatNegotiation
+
+    @extend_schema(
+        parameters=TRANSCRIPT_PARAMETERS,
+        responses={
+            (200, "application/json"): s.TranscriptSerializer,
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Readable transcript"),
+            **ERRORS,
+        },
+        summary="Download the transcript, oldest first (private notes and activity lines included, marked)",
+        description="An attachment (Content-Disposition). Long conversations come in parts: `next` (json) or "
+                    "the last line (txt) gives the `after` for the rest.",
+        tags=["conversations"],
+    )
+    def get(self, request: Request, conversation_id: int) -> Any:
+        chosen, after = transcript_params(request.query_params)
+        transcript = transcript_for_operator(user=request.user, conversation_id=conversation_id, after=after)
+        return transcript_response(transcript, chosen)

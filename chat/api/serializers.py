@@ -380,3 +380,14 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, *, part
     serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+# --- Transcripts (chat/api/transcripts.py) ----------------------------------------------------
+
+
+class TranscriptSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    display_id = serializers.IntegerField()
+    generated_at = serializers.DateTimeField()
+    messages = MessageSerializer(many=True, help_text="Oldest first.")
+    next = serializers.IntegerField(allow_null=True, help_text="Pass as ?after= for the rest of a long conversation.")

@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -110,7 +110,7 @@ async def _authenticate(request: Any) -> WidgetAccess:
     return access
 
 
-def _int_param(value: str | None, name: str) -> int | None:
+def position_param(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
@@ -135,7 +135,7 @@ async def _subscribe(access: WidgetAccess, after: int | None) -> tuple[StreamHub
     return hub, sink
 
 
-def _event_type(text: str) -> str:
+def frame_type(text: str) -> str:
     # Frames are encoded with "type" as their first key: {"type":"message.created",...}
     return text[9 : text.index('"', 9)] if text.startswith('{"type":"') else "message"
 
@@ -146,30 +146,37 @@ async def widget_stream(request: Any) -> HttpResponseBase:
     access = None
     try:
         access = await _authenticate(request)
-        after = _int_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
+        after = position_param(request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id")
         lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
         except BaseException:
-            await _release(lease)
+            await release_lease(lease)
             raise
     except AppError as exc:
         return _error(exc, request, access)
     listener = EphemeralListener(sink, access.contact_inbox_id)
     await listener.start()
-    response = StreamingHttpResponse(_sse(hub, sink, lease, listener), content_type="text/event-stream")
+    response = StreamingHttpResponse(sse_body(hub, sink, lease, listener), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return _cors(response, request, access)
 
 
-def _sse_item(event_id: int | None, text: str) -> bytes:
+def _sse_item(event_id: int | None, text: str, event_name: Callable[[str], str] = frame_type) -> bytes:
     # Ephemeral frames carry no id line, so they never move the browser's Last-Event-ID.
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {_event_type(text)}\ndata: {text}\n\n".encode()
+    return f"{head}event: {event_name(text)}\ndata: {text}\n\n".encode()
 
 
-async def _sse(hub: StreamHub, sink: QueueSink, lease: Lease, listener: EphemeralListener) -> AsyncIterator[bytes]:
+class Listener(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def sse_body(hub: StreamHub, sink: QueueSink, lease: Lease, listener: Listener,
+                   event_name: Callable[[str], str] = frame_type) -> AsyncIterator[bytes]:
+    """The SSE body of a subscribed sink (widget stream and the operator conversation stream,
+    chat/api/operator_stream_views.py); gives back the sink, the listener and the lease at the end."""
     try:
         yield b"retry: 1000\n\n"
         deadline = time.monotonic() + settings.SSE_MAX_SECONDS
@@ -181,7 +188,7 @@ async def _sse(hub: StreamHub, sink: QueueSink, lease: Lease, listener: Ephemera
         while True:
             items = sink.take()
             if items:
-                chunk = b"".join(_sse_item(event_id, text) for event_id, text in items)
+                chunk = b"".join(_sse_item(event_id, text, event_name) for event_id, text in items)
                 budget -= len(chunk)
                 yield chunk
             remaining = deadline - time.monotonic()
@@ -192,7 +199,7 @@ async def _sse(hub: StreamHub, sink: QueueSink, lease: Lease, listener: Ephemera
     finally:
         await listener.stop()
         await hub.leave(sink)
-        await _release(lease)
+        await release_lease(lease)
 
 
 async def _claim(access: WidgetAccess) -> Lease:
@@ -204,7 +211,7 @@ async def _claim(access: WidgetAccess) -> Lease:
     return lease
 
 
-async def _release(lease: Lease) -> None:
+async def release_lease(lease: Lease) -> None:
     try:
         await run_db(lease_release)(lease)
     except Exception:  # it expires by itself
@@ -217,7 +224,7 @@ async def widget_events(request: Any) -> HttpResponse:
     access = None
     try:
         access = await _authenticate(request)
-        after = _int_param(request.GET.get("after"), "after")
+        after = position_param(request.GET.get("after"), "after")
         lease = await _claim(access)
         try:
             hub, sink = await _subscribe(access, after)
@@ -235,7 +242,7 @@ async def widget_events(request: Any) -> HttpResponse:
             finally:
                 await hub.leave(sink)
         finally:
-            await _release(lease)
+            await release_lease(lease)
     except AppError as exc:
         return _error(exc, request, access)
     # The frames are already encoded: splice them instead of decoding and encoding again.

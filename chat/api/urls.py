@@ -16,6 +16,7 @@ from chat.api import (
 )
 from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
+from chat.api.operator_stream_views import operator_conversation_stream
 
 
 def route(pattern: str, view, name: str) -> list:
@@ -69,6 +70,7 @@ v1 = [
            "conversation-toggle-priority"),
     *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
     *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
+    *route("conversations/<int:conversation_id>/transcript", cv.TranscriptView.as_view(), "conversation-transcript"),
     *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),
     *route("contacts/<int:contact_id>/", contact_views.ContactDetailView.as_view(), "contact-detail"),
     *route("contacts/<int:contact_id>/block", contact_views.ContactBlockView.as_view(), "contact-block"),
@@ -83,6 +85,7 @@ widget_v1 = [
     *route("messages", widget_views.WidgetMessagesView.as_view(), "widget-messages"),
     *route("typing", widget_views.WidgetTypingView.as_view(), "widget-typing"),
     *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
+    *route("transcript", widget_views.WidgetTranscriptView.as_view(), "widget-transcript"),
 ]
 
 def not_found(request, *args, **kwargs) -> JsonResponse:
@@ -92,6 +95,9 @@ def not_found(request, *args, **kwargs) -> JsonResponse:
 
 urlpatterns = [
     path("v1/", include(v1)),
+    # The seed's operator stream (SSE, an async view): chat/api/operator_stream_views.py
+    path("messenger/conversations/<int:conversation_id>/stream/", operator_conversation_stream,
+         name="messenger-conversation-stream"),
     path("widget/v1/", include(widget_v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

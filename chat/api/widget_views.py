@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -19,10 +20,13 @@ from chat.api.cors import add_cors_headers, origin_allowed, preflight_response, 
 from chat.api.pagination import int_param, limit_param
 from chat.api.parsers import JSONParser
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
+from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
+from chat.errors import InvalidData
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
 from chat.selectors.snapshot import snapshot_read
+from chat.selectors.transcripts import transcript_for_visitor
 from chat.services.conversations import touch_contact_last_seen
 from chat.services.messages import visitor_message_send
 from chat.services.typing import typing_set
@@ -187,3 +191,31 @@ class WidgetReadView(WidgetView):
         if conversation is not None:
             touch_contact_last_seen(conversation_id=conversation.pk)
         return Response(status=204)
+
+
+class WidgetTranscriptView(WidgetView):
+    content_negotiation_class = IgnoreFormatNegotiation
+
+    @extend_schema(
+        parameters=[
+            TOKEN_HEADER,
+            OpenApiParameter("conversation_id", int, required=True, description="One of the visitor's conversations."),
+            OpenApiParameter("format", str, enum=["json", "txt"], description="json (default) or txt."),
+            OpenApiParameter("after", int, description="Only messages with a larger id (the previous part's next)."),
+        ],
+        responses={
+            (200, "application/json"): s.TranscriptSerializer,
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Readable transcript"),
+            **ERRORS,
+        },
+        summary="Download the visitor's transcript, oldest first (public messages only)",
+        tags=["widget"],
+    )
+    def get(self, request: Request) -> Any:
+        chosen, after = transcript_params(request.query_params)
+        conversation_id = int_param(request.query_params, "conversation_id")
+        if conversation_id is None:
+            raise InvalidData("conversation_id is required.", fields={"conversation_id": ["Required."]})
+        transcript = transcript_for_visitor(contact_inbox=self.contact_inbox, conversation_id=conversation_id,
+                                            after=after)
+        return transcript_response(transcript, chosen)

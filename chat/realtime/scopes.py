@@ -21,11 +21,13 @@ from chat.selectors.event_visibility import Rule, operator_event_rule, widget_ev
 class OperatorScope:
     user_id: int
     inbox_ids: frozenset[int] | None  # None: every inbox
+    # One conversation only (the operator stream of chat/api/operator_stream_views.py).
+    conversation_id: int | None = None
     rule: Rule = field(init=False, compare=False, repr=False)
     sees: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        rule = operator_event_rule(user_id=self.user_id, inbox_ids=self.inbox_ids)
+        rule = operator_event_rule(user_id=self.user_id, inbox_ids=self.inbox_ids, conversation_id=self.conversation_id)
         object.__setattr__(self, "rule", rule)
         object.__setattr__(self, "sees", rule.compile())
 

@@ -33,6 +33,7 @@ class EventColumns(Protocol):
 
     type: str
     inbox_id: int | None
+    conversation_id: int | None
     contact_inbox_id: int | None
     user_id: int | None
     audience: str
@@ -148,12 +149,19 @@ def _chain(parts: list[Callable[[Any], bool]], *, all_of: bool) -> Callable[[Any
 # --- The declaration ---------------------------------------------------------------------------
 
 
-def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None) -> Rule:
-    """Events an operator may see; ``inbox_ids=None``: every inbox (administrators)."""
+def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None, conversation_id: int | None = None) -> Rule:
+    """Events an operator may see; ``inbox_ids=None``: every inbox (administrators).
+
+    ``conversation_id``: only that conversation's events (the per-conversation operator stream,
+    ``/api/messenger/conversations/{id}/stream/``); the rest of the rule is unchanged, so its
+    operator-only events are in and other operators' personal events out."""
     not_someone_elses = AnyOf((IsNull("user_id"), Eq("user_id", user_id)))
-    if inbox_ids is None:
-        return AllOf((not_someone_elses,))
-    return AllOf((In("inbox_id", frozenset(inbox_ids)), not_someone_elses))
+    parts: tuple[Rule, ...] = (not_someone_elses,)
+    if inbox_ids is not None:
+        parts = (In("inbox_id", frozenset(inbox_ids)), *parts)
+    if conversation_id is not None:
+        parts = (Eq("conversation_id", conversation_id), *parts)
+    return AllOf(parts)
 
 
 def widget_event_rule(*, inbox_id: int, contact_inbox_id: int) -> Rule:

@@ -150,6 +150,9 @@ function renderHeader(ctl) {
       snooze, pick, pickGo,
       priority,
       h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      // A plain link: the session cookie authenticates the GET, the server names the file.
+      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
+        dataset: { testid: "download-transcript" } }, "Download transcript"),
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
         onclick: () => document.body.classList.toggle("show-contact") }, "Contact")));
 }

@@ -403,6 +403,44 @@ const render = () => view.render(st, (item) => { item.state = "queued"; hideErro
 $("launcher").addEventListener("click", () => setOpen(!st.open));
 $("w-messages").addEventListener("scroll", (e) => { if (e.target.scrollTop < 40) loadOlder(); });
 $("close").addEventListener("click", () => setOpen(false));
+
+// --- menu: download the transcript ---------------------------------------------------------------
+function currentConversationId() {
+  if (st.conversation && st.conversation.id) return st.conversation.id;
+  const newest = [...st.messages.values()].sort((a, b) => b.id - a.id)[0];
+  return newest ? newest.conversation_id : null;
+}
+function setMenu(open) {
+  $("w-menu").hidden = !open;
+  $("w-menu-button").setAttribute("aria-expanded", String(open));
+  $("w-transcript").disabled = !(st.session && currentConversationId());
+  if (open) $("w-transcript").focus();
+}
+$("w-menu-button").addEventListener("click", () => setMenu($("w-menu").hidden));
+$("w-menu").addEventListener("keydown", (e) => { if (e.key === "Escape") { setMenu(false); $("w-menu-button").focus(); } });
+$("w-transcript").addEventListener("click", () => {
+  setMenu(false);
+  downloadTranscript().catch(() => showError("transcript_failed", "Could not download the transcript."));
+});
+async function downloadTranscript() {
+  const id = currentConversationId();
+  if (!st.session || !id) return;
+  // The token travels in a header, so a plain link cannot carry it: fetch, then save the blob.
+  const response = await fetch(`/api/widget/v1/transcript?conversation_id=${encodeURIComponent(id)}&format=txt`, {
+    headers: { "X-Widget-Token": st.session.pubsub_token }, credentials: "omit",
+  });
+  if (!response.ok) throw new Error(String(response.status));
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = match ? match[1] : "transcript.txt";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 const input = $("w-input");
 function submit() {
   const text = input.value;
