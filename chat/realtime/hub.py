@@ -29,6 +29,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat.events import STREAM_GROUP
+from chat.metrics import EVENTS_DELIVERED, child
 from chat.models import Event
 from chat.outbox import read_released, watermark
 from chat.realtime.codes import CloseCode
@@ -50,6 +51,9 @@ class Sink:
     (a resume replays only outside that range). While a replay runs, live events are held and
     delivered after it.
     """
+
+    # The ``transport`` label of messenger_events_delivered (chat/metrics.py).
+    transport = "websocket"
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -206,8 +210,9 @@ class QueueSink(Sink):
     """An SSE response or a long-poll request: items are taken by the view's coroutine. Bounded
     like a socket's queue, in frames and in bytes."""
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, *, transport: str = "http") -> None:
         super().__init__(scope)
+        self.transport = transport
         self.items: deque[tuple[int | None, str]] = deque()
         self.queued_bytes = 0
         self.ready = asyncio.Event()
@@ -301,6 +306,13 @@ class StreamHub:
         sink.hold()
         return self.cursor
 
+    def close_streams(self) -> None:
+        """Shutdown: end every SSE and long-poll sink now (their clients reconnect to another
+        process and resume). Sockets are closed by their consumers, with 4503."""
+        for sink in list(self._sinks):
+            if isinstance(sink, QueueSink):
+                sink.overflow()
+
     def poke(self) -> None:
         """Read the outbox now (tests, and anyone who knows something was committed)."""
         self._wake.set()
@@ -341,7 +353,11 @@ class StreamHub:
         only queue, so nothing else runs on the loop while an event is being fanned out.
 
         The indexes only narrow the candidates; each scope's ``sees`` (chat.selectors.
-        event_visibility, the same rule replay queries with) decides."""
+        event_visibility, the same rule replay queries with) decides.
+
+        Frames handed out are counted per transport in a local dict and added to the metric
+        once per batch (the loop runs once per subscriber of each event)."""
+        handed: dict[str, int] = {}
         for event in events:
             text = None
             for sink in self._operator_candidates(event):
@@ -349,12 +365,16 @@ class StreamHub:
                     if text is None:
                         text = OperatorScope.encode(event)
                     sink.deliver(event.id, text)
+                    handed[sink.transport] = handed.get(sink.transport, 0) + 1
             text = None
             for sink in self._widget_candidates(event):
                 if sink.scope.sees(event):
                     if text is None:
                         text = WidgetScope.encode(event)
                     sink.deliver(event.id, text)
+                    handed[sink.transport] = handed.get(sink.transport, 0) + 1
+        for transport, count in handed.items():
+            child(EVENTS_DELIVERED, transport).inc(count)
 
     def _operator_candidates(self, event: Event) -> Iterable[Sink]:
         """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones."""
@@ -463,6 +483,11 @@ class StreamHub:
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref.WeakKeyDictionary()
+
+
+def current_hubs() -> list[StreamHub]:
+    """The hubs of this process that exist now (one in production), without creating one."""
+    return list(_hubs.values())
 
 
 def get_hub() -> StreamHub:
