@@ -1,0 +1,99 @@
+"""Socket-side metrics and log ids, through the real ASGI application (chat/metrics.py,
+chat/logcontext.py): open sockets by kind, commands by type and outcome, events written after
+commit, frames delivered by the hub, and a socket id on the lines a socket logs."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from channels.layers import get_channel_layer
+from prometheus_client import REGISTRY
+
+from chat.events import user_group
+from chat.logcontext import RequestIdFilter
+from tests.realtime.conftest import (
+    command,
+    eventually,
+    is_type,
+    joined_operator,
+    receive_until,
+    widget_socket,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_sockets_commands_and_events_are_counted(world) -> None:
+    operators_before = sample("messenger_sockets_open", kind="operator")
+    widgets_before = sample("messenger_sockets_open", kind="widget")
+    ok_before = sample("messenger_commands_total", type="message.create", outcome="ok")
+    unknown_before = sample("messenger_commands_total", type="unknown", outcome="unknown_command")
+    written_before = sample("messenger_events_written_total", type="message.created")
+    delivered_before = sample("messenger_events_delivered_total", transport="websocket")
+
+    op = await joined_operator(world.op_a)
+    visitor, _ = await widget_socket(world.visitor)
+    assert sample("messenger_sockets_open", kind="operator") == operators_before + 1
+    assert sample("messenger_sockets_open", kind="widget") == widgets_before + 1
+
+    reply = await command(visitor, "message.create", {"content": "hello"}, ref="m1")
+    assert reply["ok"], reply
+    await receive_until(op, is_type("message.created"))
+    assert sample("messenger_commands_total", type="message.create", outcome="ok") == ok_before + 1
+    assert sample("messenger_events_written_total", type="message.created") >= written_before + 1
+    # The operator's copy and the visitor's own echo at least.
+    assert sample("messenger_events_delivered_total", transport="websocket") >= delivered_before + 2
+
+    # A type the client made up is counted as "unknown": clients cannot grow the label set.
+    reply = await command(visitor, "made.up.command-123", {}, ref="x")
+    assert reply["error"]["code"] == "unknown_command"
+    assert sample("messenger_commands_total", type="unknown", outcome="unknown_command") == unknown_before + 1
+    assert sample("messenger_commands_total", type="made.up.command-123", outcome="unknown_command") == 0
+
+    await op.disconnect()
+    await visitor.disconnect()
+    await eventually(lambda: sample("messenger_sockets_open", kind="operator") == operators_before)
+    await eventually(lambda: sample("messenger_sockets_open", kind="widget") == widgets_before)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(RequestIdFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_lines_logged_by_a_socket_carry_its_id(world) -> None:
+    handler = Records()
+    logging.getLogger().addHandler(handler)
+    try:
+        op = await joined_operator(world.op_a)
+        # A control message no handler takes: the consumer logs a warning from its own task.
+        await get_channel_layer().group_send(user_group(world.op_a.pk), {"type": "no.such.control"})
+        await eventually(lambda: any("no.such.control" in r.getMessage() for r in handler.records))
+        await op.disconnect()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    record = next(r for r in handler.records if "no.such.control" in r.getMessage())
+    assert record.request_id.startswith("ws-") and len(record.request_id) == 19
+
+
+async def test_lines_logged_by_a_request_carry_its_id() -> None:
+    from django.test import AsyncClient
+
+    handler = Records()
+    logging.getLogger().addHandler(handler)
+    try:
+        response = await AsyncClient().get("/no/such/page", headers={"X-Request-ID": "req-abc-123"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert response.status_code == 404 and response["X-Request-ID"] == "req-abc-123"
+    record = next(r for r in handler.records if "/no/such/page" in r.getMessage())
+    assert record.request_id == "req-abc-123"
