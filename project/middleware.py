@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
@@ -95,7 +94,7 @@ class RequestIdMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         started = self._begin(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        response = await self.get_response(request)
         return self._end(request, response, started)
 
     @staticmethod

@@ -63,7 +63,7 @@ def _redis_client() -> Any:
     import redis
 
     timeout = settings.READY_CHECK_TIMEOUT_SECONDS
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return redis.Redis.from_url(settings.REDIS_URL or "", socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def _redis_ping() -> None:

@@ -34,14 +34,13 @@ from chat.errors import (
 )
 from chat.metrics import COMMANDS, SOCKETS_OPEN, child
 from chat.outages import as_unavailable, is_outage
-from chat.realtime import codec
+from chat.realtime import codec, shutdown
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, operator_socket_lease, widget_socket_lease
 from chat.realtime.outbound import server_backlog
 from chat.realtime.replay import resume
-from chat.realtime import shutdown
 from chat.realtime.scopes import OperatorScope, Scope
 from chat.realtime.threads import run_db
 from chat.services.typing import typing_set

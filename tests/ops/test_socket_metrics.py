@@ -97,3 +97,16 @@ async def test_lines_logged_by_a_request_carry_its_id() -> None:
     assert response.status_code == 404 and response["X-Request-ID"] == "req-abc-123"
     record = next(r for r in handler.records if "/no/such/page" in r.getMessage())
     assert record.request_id == "req-abc-123"
+
+
+async def test_stream_lag_is_zero_once_the_hub_caught_up(world) -> None:
+    from django.test import AsyncClient
+
+    op = await joined_operator(world.op_a)
+    visitor, _ = await widget_socket(world.visitor)
+    assert (await command(visitor, "message.create", {"content": "lag?"}, ref="m"))["ok"]
+    await receive_until(op, is_type("message.created"))  # delivered by this loop's hub
+    text = (await AsyncClient().get("/metrics")).content.decode()
+    assert "messenger_stream_lag_events 0.0" in text
+    await op.disconnect()
+    await visitor.disconnect()
