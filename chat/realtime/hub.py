@@ -258,6 +258,7 @@ class StreamHub:
         self._operators_everywhere: set[Sink] = set()
         self._widgets_by_contact_inbox: dict[int, set[Sink]] = {}
         self._widgets_by_inbox: dict[int, set[Sink]] = {}
+        self._other_transports = 0  # subscribed sinks that are not WebSockets (SSE, long-poll)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -279,6 +280,8 @@ class StreamHub:
                 await self._start()
             self._sinks.add(sink)
             self._index(sink)
+            if sink.transport != "websocket":
+                self._other_transports += 1
             sink.start_at(self.cursor)
             return self.cursor
 
@@ -288,6 +291,8 @@ class StreamHub:
                 return
             self._sinks.discard(sink)
             self._unindex(sink)
+            if sink.transport != "websocket":
+                self._other_transports -= 1
             if not self._sinks:
                 await self._stop()
 
@@ -355,9 +360,12 @@ class StreamHub:
         The indexes only narrow the candidates; each scope's ``sees`` (chat.selectors.
         event_visibility, the same rule replay queries with) decides.
 
-        Frames handed out are counted per transport in a local dict and added to the metric
-        once per batch (the loop runs once per subscriber of each event)."""
-        handed: dict[str, int] = {}
+        Frames handed out are counted in locals and added to the metric once per batch (the
+        loop runs once per subscriber of each event: an int increment, ~13 ns, where a dict
+        update per sink cost ~75 ns). Sinks of other transports than WebSocket are looked at
+        only while some are subscribed."""
+        handed = 0
+        others: dict[str, int] | None = {} if self._other_transports else None
         for event in events:
             text = None
             for sink in self._operator_candidates(event):
@@ -365,16 +373,24 @@ class StreamHub:
                     if text is None:
                         text = OperatorScope.encode(event)
                     sink.deliver(event.id, text)
-                    handed[sink.transport] = handed.get(sink.transport, 0) + 1
+                    handed += 1
+                    if others is not None and sink.transport != "websocket":
+                        others[sink.transport] = others.get(sink.transport, 0) + 1
             text = None
             for sink in self._widget_candidates(event):
                 if sink.scope.sees(event):
                     if text is None:
                         text = WidgetScope.encode(event)
                     sink.deliver(event.id, text)
-                    handed[sink.transport] = handed.get(sink.transport, 0) + 1
-        for transport, count in handed.items():
-            child(EVENTS_DELIVERED, transport).inc(count)
+                    handed += 1
+                    if others is not None and sink.transport != "websocket":
+                        others[sink.transport] = others.get(sink.transport, 0) + 1
+        if handed:
+            for transport, count in (others or {}).items():
+                handed -= count
+                child(EVENTS_DELIVERED, transport).inc(count)
+            if handed:
+                child(EVENTS_DELIVERED, "websocket").inc(handed)
 
     def _operator_candidates(self, event: Event) -> Iterable[Sink]:
         """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones."""

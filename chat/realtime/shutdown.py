@@ -112,7 +112,7 @@ def install_sigterm_handler() -> bool:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        if _state["draining"] or loop.is_closed():  # asked twice (or no loop left): stop now
+        if _state["draining"] or not loop.is_running():  # asked twice, or no loop to drain on: stop now
             _chain(previous, signum, frame)
             return
         _state["draining"] = True

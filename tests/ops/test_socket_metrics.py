@@ -110,3 +110,29 @@ async def test_stream_lag_is_zero_once_the_hub_caught_up(world) -> None:
     assert "messenger_stream_lag_events 0.0" in text
     await op.disconnect()
     await visitor.disconnect()
+
+
+async def test_long_poll_deliveries_are_counted_as_http(world, settings) -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from chat.realtime.hub import get_hub
+    from tests.factories import make_conversation
+    from tests.realtime.conftest import db
+    from tests.realtime.test_fallbacks import headers_for
+    from tests.realtime.test_resume import note
+
+    settings.LONGPOLL_WAIT_SECONDS = 5
+    conversation = await db(make_conversation)(contact_inbox=world.visitor)
+    client = AsyncClient()
+    start = (await client.get("/api/widget/v1/events", headers=headers_for(world.visitor))).json()
+    http_before = sample("messenger_events_delivered_total", transport="http")
+    ws_before = sample("messenger_events_delivered_total", transport="websocket")
+    waiting = asyncio.ensure_future(client.get(f"/api/widget/v1/events?after={start['last_event_id']}",
+                                               headers=headers_for(world.visitor)))
+    await eventually(lambda: len(get_hub()) > 0)
+    await db(note)(conversation, "to the long-poll")
+    assert len((await asyncio.wait_for(waiting, 10)).json()["events"]) == 1
+    assert sample("messenger_events_delivered_total", transport="http") == http_before + 1
+    assert sample("messenger_events_delivered_total", transport="websocket") == ws_before
