@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from chat.event_types import OPERATOR_ONLY_TYPES, ControlType, EphemeralType, EventType
+from chat.metrics import EVENTS_WRITTEN, child
 from chat.models import Audience, Event
 from chat.outbox import outbox_insert
 
@@ -142,6 +143,7 @@ def dispatch(
 
 
 def _publish(event: PublishedEvent) -> None:
+    child(EVENTS_WRITTEN, event.type).inc()  # counted once committed
     for types, callback in list(_subscribers):
         if types is None or event.type in types:
             try:

@@ -4,6 +4,10 @@ Importing this module starts nothing: management commands and tests import it fr
 RUN_IN_PROCESS_WORKER (the embedded default) the worker's ticks start in the process that
 *serves* this application, once: at the ASGI lifespan startup (uvicorn) or, for servers that
 send no lifespan (daphne, ``runserver``), with the first connection.
+
+At the same moment the graceful shutdown is put in front of the server's own SIGTERM handler
+(chat/realtime/shutdown.py): on SIGTERM the process finishes its sockets' in-flight commands,
+closes them with 4503 and only then lets the server stop.
 """
 import os
 from typing import Any
@@ -20,7 +24,11 @@ from chat.routing import websocket_urlpatterns
 
 
 def start_background_work() -> None:
-    """Start what runs beside the server in this process (idempotent)."""
+    """Start what runs beside the server in this process (idempotent). Runs on the server's
+    event loop, after the server installed its signal handlers."""
+    from chat.realtime.shutdown import install_sigterm_handler
+
+    install_sigterm_handler()
     if settings.RUN_IN_PROCESS_WORKER:
         from assignment.worker import start_in_process_worker
 

@@ -1,4 +1,11 @@
-"""Outages answer 503 JSON everywhere, not only in DRF views (DESIGN.md §13).
+"""Request ids and latency for every request; outages answer 503 JSON everywhere (DESIGN.md §13).
+
+``RequestIdMiddleware`` (first in MIDDLEWARE) gives each request its id (chat/logcontext.py): the
+client's or load balancer's ``X-Request-ID`` when it is sane, else a new one, echoed in the
+response's ``X-Request-ID``; and it times the request into
+``messenger_http_request_duration_seconds`` labelled by the URL *pattern* (never the raw path).
+
+Outages:
 
 DRF views go through ``chat.api.errors.exception_handler``. Everything else (pages, the SSE and
 long-poll views, attachment downloads, the admin, Django's own middleware such as the session
@@ -14,13 +21,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 
+from chat import logcontext
 from chat.api.errors import RETRY_AFTER_SECONDS
+from chat.metrics import HTTP_REQUEST_DURATION, child
 from chat.outages import as_unavailable
 
 logger = logging.getLogger(__name__)
@@ -52,3 +64,52 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
         if response is not None:
             return response
     return defaults.server_error(request)
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Methods kept as label values; anything else a client invents is counted as "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestIdMiddleware:
+    """First in MIDDLEWARE: the request's log id and its latency metric (module docstring).
+
+    The id is set, not reset: under ASGI each request runs in a task of its own, and a streamed
+    response (SSE) is iterated after this returns, still in that task, still with the id."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        started = self._begin(request)
+        return self._end(request, self.get_response(request), started)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        started = self._begin(request)
+        response = await self.get_response(request)
+        return self._end(request, response, started)
+
+    @staticmethod
+    def _begin(request: HttpRequest) -> float:
+        request_id = logcontext.sane_id(request.headers.get(REQUEST_ID_HEADER)) or logcontext.new_id()
+        logcontext.request_id.set(request_id)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return time.perf_counter()
+
+    @staticmethod
+    def _end(request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
+        elapsed = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None and match.route else "unmatched"
+        method = request.method if request.method in _METHODS else "other"
+        child(HTTP_REQUEST_DURATION, method, route, str(response.status_code)).observe(elapsed)
+        response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
+        return response

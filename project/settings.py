@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "chat",
     "presence",
     "assignment",
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request's log id (X-Request-ID) and its latency metric, around everything else.
+    "project.middleware.RequestIdMiddleware",
     # An outage (PostgreSQL or Redis out of reach) raised by any view answers 503 JSON.
     "project.middleware.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -219,14 +222,55 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Support messenger API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
+# --- Logs (docs/operations.md, "Logs") ---------------------------------------------------------
+# One handler, on the root logger; every logger propagates to it and no other has a handler of
+# its own, so each line is printed once. Django's default configuration gives the "django"
+# logger a console handler of its own (active with DEBUG) that also propagated to ours: every
+# django.* line (e.g. "Not Found: /x") was printed twice. The servers' basicConfig (daphne) is
+# replaced by this one when Django starts. LOG_FORMAT=json: one JSON object per line
+# (python-json-logger); the default, "text", is one readable line. Both carry the request or
+# socket id (chat/logcontext.py).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}")
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    "filters": {"request_id": {"()": "chat.logcontext.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message", "request_id"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Replace Django's own handlers (console, mail_admins, django.server's) by propagation.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
+
+# --- Operations endpoints and shutdown (project/ops.py, chat/realtime/shutdown.py) -------------
+# When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+# Bound of each /readyz check (PostgreSQL, Redis) and of the stream-lag read of /metrics.
+READY_CHECK_TIMEOUT_SECONDS: float = env.float("READY_CHECK_TIMEOUT_SECONDS", default=1.5)
+# On SIGTERM: how long in-flight socket commands may take before every socket is closed (4503).
+SHUTDOWN_GRACE_SECONDS: float = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
 # --- Product tunables (flat, prefixed) --------------------------------------------------------
 MESSAGE_MAX_LENGTH: int = 150_000

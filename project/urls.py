@@ -3,11 +3,16 @@ from django.contrib import admin
 from django.urls import include, path
 
 from chat.api.attachment_views import attachment_download
+from project import ops
 
 # An outage raised outside a view (e.g. by a middleware) answers 503 JSON, not an HTML 500.
 handler500 = "project.middleware.server_error"
 
 urlpatterns = [
+    # Operations (DESIGN.md §13): project/ops.py
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # Attachment files, only through their signed links (chat/services/attachments.py)
     path("attachments/<int:pk>/<str:signature>/", attachment_download, name="attachment-download"),

@@ -19,6 +19,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from chat import logcontext
 from chat.errors import (
     AppError,
     ContactBlocked,
@@ -28,10 +29,12 @@ from chat.errors import (
     PermissionDenied,
     RateLimited,
     ResyncRequired,
+    Unavailable,
     UnknownCommand,
 )
+from chat.metrics import COMMANDS, SOCKETS_OPEN, child
 from chat.outages import as_unavailable, is_outage
-from chat.realtime import codec
+from chat.realtime import codec, shutdown
 from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
@@ -43,6 +46,9 @@ from chat.realtime.threads import run_db
 from chat.services.typing import typing_set
 
 logger = logging.getLogger(__name__)
+
+# The ``kind`` label of messenger_sockets_open, from the side the consumer speaks for.
+SOCKET_KINDS = {"agent": "operator", "contact": "widget"}
 
 # A handler returns the reply's data, or NO_REPLY when it sent its reply itself.
 NO_REPLY: Any = object()
@@ -122,6 +128,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.groups_joined: set[str] = set()
         self.lease: Lease | None = None
         self.lease_renewed = 0.0
+        self.counted = False  # in messenger_sockets_open
+        self.idle = asyncio.Event()  # no command in flight (graceful shutdown waits for it)
+        self.idle.set()
 
     # --- Channels plumbing ---------------------------------------------------------------------
 
@@ -139,6 +148,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Channels opens the socket's layer channel before the first ASGI message; on Redis that
         # fails while Redis is out of reach. Answer the handshake as any other outage: accept,
         # then close with 4503, so the client reads a code that says "retry".
+        # Every log line of this socket (its own task and the tasks and threads it starts)
+        # carries its id (chat/logcontext.py).
+        logcontext.request_id.set(logcontext.new_id("ws-"))
         try:
             await super().__call__(scope, receive, send)
         except Exception as exc:
@@ -153,6 +165,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
                                backlog=server_backlog(self.base_send))
+        SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).inc()
+        self.counted = True
+        if shutdown.draining():  # this process is going away: the client retries elsewhere at once
+            await self.accept()
+            await self.close_with(CloseCode.UNAVAILABLE, reason="Server restarting.")
+            return
+        shutdown.track(self)
         try:
             await self.connect()
         except Exception as exc:
@@ -235,6 +254,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if getattr(self, "_cleaned", False):
             return
         self._cleaned = True
+        shutdown.untrack(self)
+        if self.counted:
+            self.counted = False
+            SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).dec()
         if self.sink is not None:
             self.sink.closed = True
             if self.hub is not None:
@@ -282,13 +305,32 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.bad_frame(exc)
             return
         if not self.bucket.take():
+            self.count_command(command.type, RateLimited.code)
             self.emit(codec.reply_app_error(command.ref, RateLimited(
                 f"More than {settings.WS_COMMANDS_PER_10S} commands in 10 s; slow down.")))
             return
+        if shutdown.draining():  # closing with 4503 soon: the client sends it again after resuming
+            self.count_command(command.type, Unavailable.code)
+            self.emit(codec.reply_app_error(command.ref, Unavailable("The server is restarting; reconnect.")))
+            return
+        self.idle.clear()
         try:
             await self.run_command(command)
         except SocketRefused as exc:  # the widget's auth frame joins the stream
             await self.close_with(exc.code, reason=exc.reason)
+        finally:
+            self.idle.set()
+
+    async def shut_down(self) -> None:
+        """Graceful shutdown (chat/realtime/shutdown.py): let the command in flight finish and
+        its reply go out, then close with 4503."""
+        await self.idle.wait()
+        await self.close_with(CloseCode.UNAVAILABLE, reason="Server restarting.")
+
+    def count_command(self, command_type: str, outcome: str) -> None:
+        # Only allow-listed types become label values: a client cannot grow the metric.
+        known = command_type in self.commands
+        child(COMMANDS, command_type if known else "unknown", str(outcome)).inc()
 
     async def _renew_lease(self, lease: Lease) -> None:
         try:
@@ -302,24 +344,29 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def run_command(self, command: codec.Command) -> None:
         name = self.allowed_commands().get(command.type)
         if name is None:
+            self.count_command(command.type, UnknownCommand.code)
             self.emit(codec.reply_app_error(command.ref, UnknownCommand(f"Unknown command {command.type!r}.")))
             return
         handler = getattr(self, name)
         try:
             data = await handler(command.data, command.ref)
         except AppError as exc:
+            self.count_command(command.type, exc.code)
             self.emit(codec.reply_app_error(command.ref, exc))
             return
         except Exception as exc:
             unavailable = as_unavailable(exc)
             if unavailable is not None:  # PostgreSQL or Redis out of reach: retry later
+                self.count_command(command.type, unavailable.code)
                 logger.warning("command %s: service unavailable: %r", command.type, exc)
                 self.emit(codec.reply_app_error(command.ref, unavailable))
                 return
+            self.count_command(command.type, codec.INTERNAL_ERROR)
             logger.exception("command %s failed", command.type)
             self.emit(codec.reply_error(command.ref, {"code": codec.INTERNAL_ERROR,
                                                       "message": "The server could not do this; try again later."}))
             return
+        self.count_command(command.type, "ok")
         if data is not NO_REPLY:
             self.emit(codec.reply_ok(command.ref, data))
 

@@ -22,6 +22,7 @@ An outage (PostgreSQL or Redis out of reach, chat/outages.py) raised by the call
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
 import threading
@@ -79,6 +80,8 @@ def run_db(func: Callable[..., Any], *, pool: str = "commands") -> Callable[...,
     @functools.wraps(func)
     async def call(*args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_executor(pool), _in_pool_thread, loop, func, args, kwargs)
+        # In the caller's context (its log request/socket id), as asgiref's sync_to_async does.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(_executor(pool), context.run, _in_pool_thread, loop, func, args, kwargs)
 
     return call
