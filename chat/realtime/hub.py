@@ -28,6 +28,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.errors import Unavailable
 from chat.events import STREAM_GROUP
 from chat.metrics import EVENTS_DELIVERED, child
 from chat.models import Event
@@ -262,6 +263,7 @@ class StreamHub:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._outage = False  # the last outbox read failed for an outage (logged once)
         self._channel: str | None = None
 
     @property
@@ -467,9 +469,18 @@ class StreamHub:
                 held = await self._catch_up()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database blinked: try again at the next poll
+            except Unavailable:  # PostgreSQL is out of reach: say so once, poll until it is back
+                if not self._outage:
+                    logger.warning("stream hub: database unavailable; delivering again when it returns")
+                    self._outage = True
+                held = False
+            except Exception:  # anything else: logged in full, tried again at the next poll
                 logger.exception("stream hub read failed")
                 held = False
+            else:
+                if self._outage:
+                    logger.warning("stream hub: database back; delivery resumed")
+                    self._outage = False
             poll = settings.STREAM_POLL_SECONDS
             if held:
                 delay = min(poll, (delay * 2) if delay and delay < poll else _HELD_RETRY_SECONDS)
