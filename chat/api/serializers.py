@@ -378,3 +378,36 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, *, part
     serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class SearchContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+
+
+class SearchConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_id = serializers.IntegerField()
+    inbox = serializers.IntegerField()
+    status = serializers.CharField()
+    contact = SearchContactSerializer()
+
+
+class MessageHitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=MessageDirection.values, help_text="Never activity.")
+    private = serializers.BooleanField()
+    sender = SenderSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    snippet = serializers.CharField(help_text=(
+        "The matching passage, HTML-escaped; the only markup is <mark>…</mark> around the hits."))
+    conversation = SearchConversationSerializer()
+
+
+class MessageSearchPageSerializer(serializers.Serializer):
+    results = MessageHitSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="The next (older) page's URL path, or null.")
+    next_before = serializers.IntegerField(allow_null=True)
