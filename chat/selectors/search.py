@@ -69,8 +69,8 @@ class _Headline(Func):
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, column_params = compiler.compile(self.source_expressions[0])
         query, query_params = compiler.compile(self.source_expressions[1])
-        options = (f"StartSel={SNIPPET_START}, StopSel={SNIPPET_STOP}, MaxWords=24, MinWords=10, "
-                   'MaxFragments=2, FragmentDelimiter=" … "')
+        options = (f"StartSel={SNIPPET_START}, StopSel={SNIPPET_STOP}, MaxWords=30, MinWords=12, "
+                   "ShortWord=0")
         sql = (f"ts_headline('simple'::regconfig, replace(replace({column}, %s, ''), %s, ''), "
                f"websearch_to_tsquery('simple'::regconfig, {query}), %s)")
         return sql, [*column_params, SNIPPET_START, SNIPPET_STOP, *query_params, options]
