@@ -184,3 +184,17 @@ def test_contacts_of_unrelated_inbox_do_not_leak(world, client_a):
     make_conversation(contact_inbox=visitor)
     assert conversation_ids(client_a, "zoltan") == []
     assert Contact.objects.filter(name="Zoltan").exists() and Conversation.objects.count() == 3
+
+
+def test_message_hits_past_the_walk_window(world, client_a, client_b, monkeypatch):
+    """Message hits older than the walked window are found (the gather plan), scoped, paged."""
+    monkeypatch.setattr(search, "MESSAGE_WALK_WINDOW", 2)
+    old = [visitor_says(world.visitor_a, f"warranty claim {i}").pk for i in range(3)]
+    visitor_says(world.visitor_b, "warranty elsewhere")
+    for i in range(4):
+        visitor_says(world.visitor_a, f"filler {i}")
+    first = client_a.get(URL, {"q": "warranty", "limit": 2}).json()
+    second = client_a.get(first["next"]).json()
+    assert [r["id"] for r in first["results"] + second["results"]] == list(reversed(old))
+    assert second["next"] is None
+    assert len(hit_ids(client_b, "warranty")) == 1
