@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 
 from chat.models import Contact, Conversation
-from chat.selectors import search
 from chat.services.conversations import activity_add
 from tests.api.conftest import assert_error, operator_says, visitor_says
 from tests.factories import ContactFactory, ContactInboxFactory, make_conversation
@@ -89,7 +88,7 @@ def test_newest_matching_conversations_first_and_keyset_pages(world, client_a):
 
 def test_rare_match_past_the_walk_window(world, client_a, monkeypatch):
     """The conversation list finds matches deeper than the walked window (the gather plan)."""
-    monkeypatch.setattr(search, "WALK_WINDOW", 3)
+    monkeypatch.setattr("chat.selectors.search.WALK_WINDOW", 3)
     visitor, old = new_conversation(world.inbox_a)
     visitor_says(visitor, "the blue widget arrived broken")
     for _ in range(5):
@@ -188,7 +187,7 @@ def test_contacts_of_unrelated_inbox_do_not_leak(world, client_a):
 
 def test_message_hits_past_the_walk_window(world, client_a, client_b, monkeypatch):
     """Message hits older than the walked window are found (the gather plan), scoped, paged."""
-    monkeypatch.setattr(search, "MESSAGE_WALK_WINDOW", 2)
+    monkeypatch.setattr("chat.selectors.search.MESSAGE_WALK_WINDOW", 2)
     old = [visitor_says(world.visitor_a, f"warranty claim {i}").pk for i in range(3)]
     visitor_says(world.visitor_b, "warranty elsewhere")
     for i in range(4):
