@@ -108,6 +108,10 @@ if DATABASE_IS_POSTGRES:
     # libpq's connect_timeout (whole seconds, at least 2): an unreachable host fails fast too.
     DB_CONNECT_TIMEOUT_SECONDS: int = env.int("DB_CONNECT_TIMEOUT_SECONDS", default=3)
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_SECONDS)
+    # No JIT: it compiles any statement whose *estimated* cost passes 100,000, and the search
+    # statements carry a branch that rarely runs but is costed high: 0.7 s of compiling for a
+    # 5 ms query (docs/benchmarks.md, "Search"). Short OLTP queries never gain from it.
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
     # With CONN_HEALTH_CHECKS the pool tries each connection (an empty query) before handing it
     # out, and on the first dead one replaces every dead idle connection (project/postgresql):
     # the connections a PostgreSQL restart killed never fail a request. Without a pool, Django

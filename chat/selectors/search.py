@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.expressions import RawSQL
 
 from chat.models import Conversation, Message, MessageDirection
@@ -31,7 +31,7 @@ from chat.selectors.scope import caller_scope
 # (per-row probes, cheap when matches are common), and only when fewer than a page turn up,
 # gather every match through the indexes (cheap when matches are rare). See _pg_ids.
 WALK_WINDOW = 150
-MESSAGE_WALK_WINDOW = 1000
+MESSAGE_WALK_WINDOW = 500
 SNIPPET_START, SNIPPET_STOP = "\ue000", "\ue001"  # private-use: never left in content (stripped)
 SNIPPET_CHARS = 160
 _WORD = re.compile(r"\w")
@@ -52,7 +52,8 @@ class _TextMatches(Func):
     def __init__(self, column: str, q: str) -> None:
         super().__init__(F(column), Value(q, output_field=TextField()))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
+               arg_joiner: str | None = None, **extra_context: Any) -> Any:
         column, column_params = compiler.compile(self.source_expressions[0])
         query, query_params = compiler.compile(self.source_expressions[1])
         sql = f"to_tsvector('simple'::regconfig, {column}) @@ websearch_to_tsquery('simple'::regconfig, {query})"
@@ -67,7 +68,8 @@ class _Headline(Func):
     def __init__(self, column: str, q: str) -> None:
         super().__init__(F(column), Value(q, output_field=TextField()))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
+               arg_joiner: str | None = None, **extra_context: Any) -> Any:
         column, column_params = compiler.compile(self.source_expressions[0])
         query, query_params = compiler.compile(self.source_expressions[1])
         options = (f"StartSel={SNIPPET_START}, StopSel={SNIPPET_STOP}, MaxWords=30, MinWords=12, "
@@ -210,12 +212,16 @@ def _pg_message_ids(*, user: Any, q: str, before: int | None, limit: int) -> Raw
     window = scoped.order_by("-id").values("pk")[:MESSAGE_WALK_WINDOW]
     walk = scoped.filter(pk__in=window).filter(messages_matching_q(q=q)).order_by("-id").values("pk")[:limit]
     walk_sql, walk_params = walk.query.sql_with_params()
-    hits_sql, hits_params = hits.order_by().values("pk", "conversation_id").query.sql_with_params()
+    # Each hit carries its inbox, read by a scalar subquery (one primary-key probe per hit; the
+    # planner cannot turn it into a join that hashes the whole conversation table, which it
+    # does when it overestimates the hits); the scope is then a check of a few inbox ids.
+    inbox_of = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("inbox_id")[:1]
+    hits_sql, hits_params = hits.order_by().values("pk", inbox=Subquery(inbox_of)).query.sql_with_params()
     in_scope, scope_params = "", ()
-    if not scope.is_admin:
-        visible = Conversation.objects.filter(scope.inbox_q()).order_by().values("pk")
-        visible_sql, scope_params = visible.query.sql_with_params()
-        in_scope = f"WHERE hits.conversation_id IN ({visible_sql})"
+    inboxes = scope.inbox_subquery()
+    if inboxes is not None:
+        inboxes_sql, scope_params = inboxes.order_by().query.sql_with_params()
+        in_scope = f"WHERE hits.inbox IN ({inboxes_sql})"
     sql = (f"WITH walk AS MATERIALIZED ({walk_sql}) SELECT pk FROM walk UNION ALL "
            f"SELECT * FROM (SELECT hits.pk FROM ({hits_sql} OFFSET 0) AS hits {in_scope} "
            f"ORDER BY hits.pk DESC LIMIT %s) AS gathered WHERE (SELECT count(*) FROM walk) < %s")
