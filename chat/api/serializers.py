@@ -398,7 +398,7 @@ class SearchConversationSerializer(serializers.Serializer):
 class MessageHitSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
-    direction = serializers.ChoiceField(choices=MessageDirection.values, help_text="Never activity.")
+    direction = serializers.CharField(help_text="incoming or outgoing (activity lines are never hits).")
     private = serializers.BooleanField()
     sender = SenderSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
