@@ -197,3 +197,23 @@ def test_message_hits_past_the_walk_window(world, client_a, client_b, monkeypatc
     assert [r["id"] for r in first["results"] + second["results"]] == list(reversed(old))
     assert second["next"] is None
     assert len(hit_ids(client_b, "warranty")) == 1
+
+
+def test_search_pages_cost_a_constant_number_of_queries(world, client_a):
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(6):
+        visitor, _conv = new_conversation(world.inbox_a)
+        visitor_says(visitor, f"hello {i}")
+    visitor_says(world.visitor_a, "unique needle")
+
+    def count(url: str) -> int:
+        client_a.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client_a.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    plain = count("/api/v1/conversations/?status=all&limit=2")
+    assert count("/api/v1/conversations/?status=all&limit=2&q=hello") == plain  # found by the walk
+    assert count("/api/v1/conversations/?status=all&limit=2&q=needle") == plain  # found by the gather
+    assert count(URL + "?q=hello&limit=1") == count(URL + "?q=hello&limit=5") == count(URL + "?q=needle")
