@@ -24,9 +24,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "msg_bench_history"
+DB_NAME = os.environ.get("BENCH_DB", "msg_bench_history")  # another name for parallel runs
 WORDS = ("order parcel refund delivery invoice account password login shipping address payment card "
          "return exchange size colour broken late missing thanks hello please help question issue").split()
+
+
+RARE_WORD = "xylophone"
+RARE_EVERY = 50_000
 
 
 def admin_dsn(base: str) -> str:
@@ -148,6 +152,8 @@ def load(*, conversations: int, messages: int, seed: int = 7) -> dict[str, Any]:
                 for n in range(count):
                     kind = n % 2 if rng.random() > 0.1 else 2
                     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 14)))
+                    if total % RARE_EVERY == RARE_EVERY // 2:
+                        text += f" {RARE_WORD}"  # the rare word of the search cases: ~20 messages
                     at = ts(created + timedelta(seconds=60 * (n + 1)))
                     if kind == 0:
                         row = (cid, "incoming", False, cid, None, text, "", "text", "{}", "{}", None, None, at)
@@ -171,6 +177,21 @@ def load(*, conversations: int, messages: int, seed: int = 7) -> dict[str, Any]:
         cursor.execute("VACUUM ANALYZE")
     return {"admin": admin, "agents": agents, "members": members, "messages": total, "load_seconds": loaded,
             "total_seconds": time.perf_counter() - started}
+
+
+def existing() -> dict[str, Any]:
+    """The loaded database of an earlier ``--keep`` run (``--reuse``)."""
+    from django.contrib.auth import get_user_model
+
+    from chat.models import InboxMember, Message
+
+    User = get_user_model()
+    agents = list(User.objects.filter(username__startswith="agent").order_by("pk"))
+    members: dict[int, list[int]] = {}
+    for inbox_id, user_id in InboxMember.objects.order_by("pk").values_list("inbox_id", "user_id"):
+        members.setdefault(inbox_id, []).append(user_id)
+    return {"admin": User.objects.get(username="admin"), "agents": agents, "members": members,
+            "messages": Message.objects.count(), "load_seconds": 0.0, "total_seconds": 0.0}
 
 
 # --- Timing -----------------------------------------------------------------------------------
@@ -207,7 +228,8 @@ def summarize_plan(plan: dict[str, Any]) -> str:
             label = f"{kind} {node.get('Index Name') or relation}"
             if kind in ("Seq Scan", "Bitmap Heap Scan"):
                 label = f"{kind} {relation}"
-        elif kind == "Bitmap Index Scan" and node.get("Index Name", "").startswith(("conv", "msg", "chat_")):
+        elif kind == "Bitmap Index Scan" and node.get("Index Name", "").startswith(("conv", "msg", "chat_",
+                                                                                  "contact_")):
             label = f"Bitmap Index Scan {node['Index Name']}"
         elif kind in ("Sort", "Incremental Sort"):
             label = kind
@@ -261,7 +283,7 @@ def run(args: argparse.Namespace) -> None:
 
     from chat.models import Conversation
 
-    data = load(conversations=args.conversations, messages=args.messages)
+    data = existing() if args.reuse else load(conversations=args.conversations, messages=args.messages)
     print(f"loaded {args.conversations} conversations, {data['messages']} messages in {data['load_seconds']:.0f} s "
           f"(with VACUUM ANALYZE: {data['total_seconds']:.0f} s)\n")
 
@@ -276,7 +298,7 @@ def run(args: argparse.Namespace) -> None:
     base = "/api/v1/conversations/?limit=25"
     first = agent_client.get(base + "&status=all").json()
     page_20 = first["next"]
-    for _ in range(18):  # page 20 of "all"
+    for _ in range(18 if not args.only else 0):  # page 20 of "all"
         page_20 = agent_client.get(page_20).json()["next"]
     visible = list(Conversation.objects.filter(inbox_id__in=[i for i, m in data["members"].items() if agent.pk in m])
                    .order_by("?").values_list("pk", flat=True)[:200])
@@ -302,8 +324,18 @@ def run(args: argparse.Namespace) -> None:
         ("agent: open, one inbox", agent_client,
          [base + f"&status=open&inbox={next(i for i, m in data['members'].items() if agent.pk in m)}"]),
         ("agent: search q=<contact name>", agent_client, [base + "&status=all&q=Customer 4242"]),
-        ("agent: search q=<message word>", agent_client, [base + "&status=all&q=refund"]),
-        ("agent: search q=<rare text>", agent_client, [base + "&status=all&q=zzz-no-such-text"]),
+        ("agent: search q=<common word>", agent_client, [base + "&status=all&q=refund"]),
+        ("agent: search q=<rare word>", agent_client, [base + f"&status=all&q={RARE_WORD}"]),
+        ("agent: search q=<text found nowhere>", agent_client, [base + "&status=all&q=zzz-no-such-text"]),
+        ("agent: search q=<contact email>", agent_client, [base + "&status=all&q=customer4242@mail"]),
+        ("admin: search q=<rare word>", admin_client, [base + f"&status=all&q={RARE_WORD}"]),
+        ("admin: search q=<common word>", admin_client, [base + "&status=all&q=refund"]),
+        ("agent: messages q=<common word>", agent_client, ["/api/v1/search/messages?q=refund"]),
+        ("agent: messages q=<rare word>", agent_client, [f"/api/v1/search/messages?q={RARE_WORD}"]),
+        ("agent: messages q=<contact name>", agent_client, ["/api/v1/search/messages?q=Customer 4242"]),
+        ("agent: messages q=<phrase>", agent_client, ['/api/v1/search/messages?q="refund please"']),
+        ("admin: messages q=<common word>", admin_client, ["/api/v1/search/messages?q=refund"]),
+        ("admin: messages q=<rare word>", admin_client, [f"/api/v1/search/messages?q={RARE_WORD}"]),
         ("agent: tab counts (meta, open)", agent_client, ["/api/v1/conversations/meta/?status=open"]),
         ("admin: open / all", admin_client, [base + "&status=open"]),
         ("admin: open / unassigned", admin_client, [base + "&status=open&assignee=unassigned"]),
@@ -318,7 +350,9 @@ def run(args: argparse.Namespace) -> None:
     print("| case | p50 ms | p95 ms | main query (EXPLAIN ANALYZE) |")
     print("|---|---:|---:|---|")
     for name, client, urls in cases:
-        runs = args.runs if "q=<" not in name else max(10, args.runs // 4)
+        if args.only and args.only not in name:
+            continue
+        runs = args.runs
         durations, plan = time_case(client, urls, runs)
         print(f"| {name} | {statistics.median(durations):.1f} | {percentile(durations, 0.95):.1f} | {plan} |",
               flush=True)
@@ -330,14 +364,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="time the database of an earlier --keep run")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     args = parser.parse_args()
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-    recreate_database(base)
+    if not args.reuse:
+        recreate_database(base)
     try:
         django_setup(base)
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+        if not args.reuse:
+            call_command("migrate", verbosity=0)
         run(args)
     finally:
         from django.db import connections

@@ -131,10 +131,15 @@ if DATABASE_IS_POSTGRES:
         })
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-    # A transaction that holds event ids must not stay open forever (see docs/realtime.md):
-    # the stream holds later events back until it ends.
+    # Session settings, one libpq "options" string:
+    # * a transaction that holds event ids must not stay open forever (see docs/realtime.md):
+    #   the stream holds later events back until it ends;
+    # * no JIT: it compiles any statement whose *estimated* cost passes 100,000, and the search
+    #   statements carry a branch that rarely runs but is costed high: 0.7 s of compiling for a
+    #   5 ms query (docs/benchmarks.md, "Search"). Short OLTP queries never gain from it.
     DATABASES["default"]["OPTIONS"].setdefault(
-        "options", f"-c idle_in_transaction_session_timeout={env.int('DB_IDLE_IN_TRANSACTION_MS', default=60000)}"
+        "options",
+        f"-c idle_in_transaction_session_timeout={env.int('DB_IDLE_IN_TRANSACTION_MS', default=60000)} -c jit=off",
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

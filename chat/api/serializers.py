@@ -391,3 +391,39 @@ class TranscriptSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     messages = MessageSerializer(many=True, help_text="Oldest first.")
     next = serializers.IntegerField(allow_null=True, help_text="Pass as ?after= for the rest of a long conversation.")
+
+
+# --- Search (chat/api/search_views.py) --------------------------------------------------------
+
+
+class SearchContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+
+
+class SearchConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_id = serializers.IntegerField()
+    inbox = serializers.IntegerField()
+    status = serializers.CharField()
+    contact = SearchContactSerializer()
+
+
+class MessageHitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    direction = serializers.CharField(help_text="incoming or outgoing (activity lines are never hits).")
+    private = serializers.BooleanField()
+    sender = SenderSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    snippet = serializers.CharField(help_text=(
+        "The matching passage, HTML-escaped; the only markup is <mark>…</mark> around the hits."))
+    conversation = SearchConversationSerializer()
+
+
+class MessageSearchPageSerializer(serializers.Serializer):
+    results = MessageHitSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="The next (older) page's URL path, or null.")
+    next_before = serializers.IntegerField(allow_null=True)

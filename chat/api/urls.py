@@ -12,6 +12,7 @@ from chat.api import (
     auth_views,
     contact_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
+    search_views,
     widget_views,
 )
 from chat.api import conversation_views as cv
@@ -71,6 +72,7 @@ v1 = [
     *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
     *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
     *route("conversations/<int:conversation_id>/transcript", cv.TranscriptView.as_view(), "conversation-transcript"),
+    *route("search/messages", search_views.MessageSearchView.as_view(), "search-messages"),
     *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),
     *route("contacts/<int:contact_id>/", contact_views.ContactDetailView.as_view(), "contact-detail"),
     *route("contacts/<int:contact_id>/block", contact_views.ContactBlockView.as_view(), "contact-block"),

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils.dateparse import parse_datetime
 
@@ -25,6 +25,7 @@ from chat.errors import InvalidData, NotFound
 from chat.models import Conversation, ConversationStatus, Message, MessageDirection, Priority
 from chat.payloads import conversation_payload, iso
 from chat.selectors.scope import caller_scope
+from chat.selectors.search import conversations_matching_q
 
 # The list shows the start of the last message; the full text is in the history.
 LAST_MESSAGE_PREVIEW_CHARS = 500
@@ -138,8 +139,6 @@ def _filtered(user: Any, filters: ConversationFilters, *, with_status: bool = Tr
         qs = qs.filter(priority=filters.priority)
     if filters.contact_id is not None:
         qs = qs.filter(contact_id=filters.contact_id)
-    if filters.q.strip():
-        qs = qs.filter(_search_q(filters.q.strip()))
     return qs
 
 
@@ -154,21 +153,6 @@ def _assignee_q(user: Any, assignee: str) -> Q:
         return Q(assignee_id=int(assignee))
     except (TypeError, ValueError):
         raise InvalidData("Unknown assignee filter.", fields={"assignee": ["me, unassigned, all or a user id."]}) from None
-
-
-def _search_q(q: str) -> Q:
-    said = Message.objects.filter(conversation_id=OuterRef("pk"), content__icontains=q).exclude(
-        direction=MessageDirection.ACTIVITY
-    )
-    # Q | Exists is a Q at runtime (Q combines any conditional expression); the stubs only
-    # know Q | Q.
-    return cast(
-        Q,
-        Q(contact__name__icontains=q)
-        | Q(contact__email__icontains=q)
-        | Q(contact__phone__icontains=q)
-        | Exists(said),
-    )
 
 
 def _keyset(qs: QuerySet[Conversation], after: tuple[str, int] | None) -> QuerySet[Conversation]:
@@ -205,6 +189,9 @@ def conversation_list_for_operator(
     """One page of the conversations the operator may see, newest activity first; ``after`` is
     the previous page's ``next_key``."""
     qs = _keyset(_filtered(user, filters), after)
+    if filters.q:
+        # Exactly the first limit + 1 matches in page order (chat.selectors.search).
+        qs = qs.filter(conversations_matching_q(q=filters.q, candidates=qs, limit=limit + 1))
     rows = list(_annotated(qs).order_by("-last_activity_at", "-id")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
@@ -228,6 +215,8 @@ def conversation_check_visible(*, user: Any, conversation_id: int) -> None:
 def conversation_counts_for_operator(*, user: Any, filters: ConversationFilters) -> dict[str, int]:
     """The tab counts for a status (and inbox etc.): mine, unassigned, all; one query."""
     qs = _filtered(user, filters, with_assignee=False)
+    if filters.q:
+        qs = qs.filter(conversations_matching_q(q=filters.q))
     # Count inbox_id (never null), not id: every column used is then in the (inbox, status,
     # assignee) index, so PostgreSQL answers from the index alone (index-only scan).
     return qs.aggregate(

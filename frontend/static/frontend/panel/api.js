@@ -48,6 +48,8 @@ export const api = {
   conversations: ({ status, assignee, inbox, q, cursor }) =>
     cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q })}`),
   meta: ({ status, inbox, q }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q })}`),
+  searchMessages: ({ q, cursor }) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/search/messages${qs({ q })}`),
   conversation: (id) => request("GET", `/api/v1/conversations/${id}/`),
   messages: (id, before) => request("GET", `/api/v1/conversations/${id}/messages/${qs({ before })}`),
   sendMessage: (id, body) => request("POST", `/api/v1/conversations/${id}/messages/`, body),

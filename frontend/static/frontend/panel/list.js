@@ -1,7 +1,7 @@
 // Column (a): tabs with counts, filters, and the conversation cards.
 import { clear, h, initials } from "../shared/dom.js";
 import { duration, relative } from "../shared/time.js";
-import { state, userName, visibleConversations } from "./state.js";
+import { snippetParts, state, userName, visibleConversations } from "./state.js";
 
 export function renderCounts() {
   for (const el of document.querySelectorAll("[data-count]")) {
@@ -19,7 +19,8 @@ export function renderList(ctl) {
   const focusedId = focused ? focused.dataset.id : null;
   clear(list);
   if (!convs.length) {
-    list.append(h("li", { class: "list-empty" }, state.conn === "connecting" ? "Loading…" : "No conversations here"));
+    const empty = state.filters.q ? "No conversations match" : "No conversations here";
+    list.append(h("li", { class: "list-empty" }, state.conn === "connecting" ? "Loading…" : empty));
   }
   for (const conv of convs) list.append(card(conv, ctl));
   if (state.listNext) {
@@ -30,6 +31,51 @@ export function renderList(ctl) {
     const again = list.querySelector(`.conv-card[data-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus();
   }
+}
+
+/** The "Messages" section under the list while searching: message hits with their snippets
+ *  (built as text nodes and <mark> elements from snippetParts, never parsed as HTML). */
+export function renderHits(ctl) {
+  let section = document.getElementById("message-hits");
+  if (!section) {
+    const list = document.getElementById("conv-list");
+    section = h("section", { id: "message-hits", class: "message-hits", "aria-label": "Messages" });
+    list.after(section);
+  }
+  clear(section);
+  const hits = state.hits;
+  section.hidden = !state.filters.q;
+  if (!state.filters.q) return;
+  section.append(h("h3", { class: "hits-title" }, "Messages"));
+  const ul = h("ul", { class: "hit-list", dataset: { testid: "message-hits" } });
+  if (!hits.results.length) {
+    ul.append(h("li", { class: "list-empty" }, hits.loading ? "Searching…" : "No messages match"));
+  }
+  for (const hit of hits.results) ul.append(hitCard(hit, ctl));
+  section.append(ul);
+  if (hits.next) {
+    section.append(h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreHits() }, "More messages"));
+  }
+}
+
+function hitCard(hit, ctl) {
+  const contact = (hit.conversation && hit.conversation.contact) || {};
+  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const open = () => ctl.select(hit.conversation_id);
+  return h("li", {
+      class: `hit-card${hit.private ? " private" : ""}`, tabindex: "0",
+      dataset: { testid: "message-hit", conversation: String(hit.conversation_id), id: String(hit.id) },
+      onclick: open,
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
+    },
+    h("div", { class: "card-row" },
+      h("span", { class: "card-name" }, name),
+      h("span", { class: "card-id muted" }, `#${hit.conversation.display_id}`),
+      h("span", { class: "spacer" }),
+      h("time", { class: "card-time muted", datetime: hit.created_at || "" }, relative(hit.created_at))),
+    h("div", { class: "hit-snippet" },
+      hit.private ? h("span", { class: "muted" }, "Note: ") : null,
+      snippetParts(hit.snippet).map((part) => (part.mark ? h("mark", {}, part.text) : part.text))));
 }
 
 function card(conv, ctl) {

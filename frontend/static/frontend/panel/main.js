@@ -6,7 +6,7 @@ import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
 import { renderContact } from "./contact.js";
 import { eventApplier } from "./events.js";
-import { moveSelection, renderCounts, renderList } from "./list.js";
+import { moveSelection, renderCounts, renderHits, renderList } from "./list.js";
 import { askNotificationPermissionOnClick, notifyAssigned as notify, toast } from "./notify.js";
 import { state, thread, rememberUser, upsertConversation, matchesFilters } from "./state.js";
 import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
@@ -29,6 +29,7 @@ function flush() {
   const parts = new Set(dirty);
   dirty.clear();
   if (parts.has("list")) renderList(ctl);
+  if (parts.has("hits")) renderHits(ctl);
   if (parts.has("counts")) renderCounts();
   if (parts.has("thread")) renderThread(ctl);
   else if (parts.has("messages")) renderMessages(ctl);
@@ -50,6 +51,7 @@ async function loadList() {
   if (mine !== listRequest) return;
   applySnapshot(data);
   state.listNext = data.next || null;
+  state.searchIds = listParams().q ? new Set((data.results || []).map((c) => c.id)) : null;
   // Drop rows the server no longer lists under these filters (e.g. resolved elsewhere while
   // the socket was down); the open conversation stays.
   const ids = new Set((data.results || []).map((c) => c.id));
@@ -74,9 +76,38 @@ function applySnapshot(data) {
 async function loadMoreConversations() {
   if (!state.listNext) return;
   const data = await api.conversations({ cursor: state.listNext });
-  for (const row of data.results || []) if (!state.convs.has(row.id)) upsertConversation(row);
+  for (const row of data.results || []) {
+    if (!state.convs.has(row.id)) upsertConversation(row);
+    if (state.searchIds) state.searchIds.add(row.id);
+  }
   state.listNext = data.next || null;
   schedule("list");
+}
+
+let hitsRequest = 0;
+async function loadHits() {
+  const mine = ++hitsRequest;
+  const q = state.filters.q;
+  state.hits = { q, results: [], next: null, loading: !!q };
+  schedule("hits");
+  if (!q) return;
+  try {
+    const data = await api.searchMessages({ q });
+    if (mine !== hitsRequest) return;
+    state.hits = { q, results: data.results || [], next: data.next || null, loading: false };
+  } catch (err) {
+    if (mine === hitsRequest) state.hits = { q, results: [], next: null, loading: false };
+  }
+  schedule("hits");
+}
+
+async function loadMoreHits() {
+  const hits = state.hits;
+  if (!hits.next) return;
+  const data = await api.searchMessages({ cursor: hits.next });
+  if (state.hits !== hits) return;
+  state.hits = { ...hits, results: [...hits.results, ...(data.results || [])], next: data.next || null };
+  schedule("hits");
 }
 
 let countsTimer = 0;
@@ -283,6 +314,7 @@ const ctl = {
   select,
   loadOlder,
   loadMoreConversations,
+  loadMoreHits,
   send: (cid, content, isPrivate) => send(cid, content, isPrivate),
   retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId); },
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
@@ -331,7 +363,7 @@ const search = document.getElementById("search");
 let searchTimer = 0;
 search.addEventListener("input", () => {
   clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => { state.filters.q = search.value.trim(); schedule("list"); loadList().catch(() => {}); }, 250);
+  searchTimer = setTimeout(() => { state.filters.q = search.value.trim(); schedule("list"); loadList().catch(() => {}); loadHits(); }, 250);
 });
 
 document.addEventListener("keydown", (e) => {

@@ -19,6 +19,10 @@ export const state = {
   inboxes: new Map(),      // inbox id -> {id, name}
   typing: new Map(),       // conversation id -> expiry (ms epoch)
   conn: "connecting",
+  // Search (filters.q): the server decides what matches (full text over every message and the
+  // contact's name/email/phone); the list shows its result set, never a client-side re-filter.
+  searchIds: null,         // Set of conversation ids the server returned for filters.q, or null
+  hits: { q: "", results: [], next: null, loading: false },  // /api/v1/search/messages
 };
 
 export class Thread {
@@ -93,14 +97,23 @@ export function matchesFilters(conv) {
   if (f.inbox && String(conv.inbox) !== String(f.inbox)) return false;
   if (f.tab === "mine" && !(conv.assignee && conv.assignee.id === state.me.id)) return false;
   if (f.tab === "unassigned" && conv.assignee) return false;
-  if (f.q) {
-    const q = f.q.toLowerCase();
-    const c = conv.contact || {};
-    const hay = [c.name, c.email, c.phone, c.identifier, conv.last_message && conv.last_message.content, `#${conv.display_id}`]
-      .filter(Boolean).join(" ").toLowerCase();
-    if (!hay.includes(q)) return false;
-  }
+  if (f.q) return !!state.searchIds && state.searchIds.has(conv.id);
   return true;
+}
+
+/** Split a search snippet (HTML-escaped text whose only markup is <mark>…</mark>) into
+ *  [{text, mark}] parts, unescaped: the caller makes text nodes of them, never HTML. */
+export function snippetParts(snippet) {
+  const unescape = (text) => text.replace(/&(lt|gt|quot|#x27|#39|amp);/g, (_, name) =>
+    ({ lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'", amp: "&" })[name]);
+  const parts = [];
+  let mark = false;
+  for (const piece of String(snippet || "").split(/(<\/?mark>)/)) {
+    if (piece === "<mark>") mark = true;
+    else if (piece === "</mark>") mark = false;
+    else if (piece) parts.push({ text: unescape(piece), mark });
+  }
+  return parts;
 }
 
 export function visibleConversations() {
