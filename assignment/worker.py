@@ -23,6 +23,7 @@ from chat.errors import Unavailable
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.outages import is_outage, unavailable_on_outage
 from chat.services.conversations import conversations_wake_snoozed
+from chat.services.webhooks import webhooks_tick
 from chat.store import get_store
 from presence import clock
 from presence.selectors import is_offline_since, offline_since_user_ids
@@ -89,13 +90,21 @@ def prune_events_tick(*, now: float | None = None, batch: int = 5000) -> int:
         deleted += Event.objects.filter(id__in=ids).delete()[0]
 
 
+def webhook_tick(*, now: float | None = None) -> dict[str, object]:
+    """Fan outbox events out to webhooks and send the due deliveries (chat/services/webhooks.py)."""
+    return webhooks_tick(now=None if now is None else as_datetime(now))
+
+
 TASKS: dict[str, Callable[..., object]] = {
     "presence": presence_tick,
     "release": release_tick,
     "snooze": snooze_tick,
     "waiting": waiting_tick,
     "prune_events": prune_events_tick,
+    # Safe in several workers at once by itself (SKIP LOCKED claims): not behind the store lock.
+    "webhooks": webhook_tick,
 }
+CONCURRENT_TASKS = frozenset({"webhooks"})
 
 
 def store_is_process_local() -> bool:
@@ -119,7 +128,7 @@ def run_tick(
             results[name] = "skipped (in-process store: run the ticks inside the server)"
             continue
         with unavailable_on_outage():
-            if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
+            if exclusive and name not in CONCURRENT_TASKS and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
                 results[name] = "skipped"
                 continue
         try:
