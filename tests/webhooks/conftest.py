@@ -27,6 +27,8 @@ class Receiver:
     extra_headers: dict[str, str] = field(default_factory=dict)
     # Called (in the server's thread) before answering a request: a test's way to hold it.
     before_answer: Callable[[Hit], None] | None = None
+    # Writes the whole answer instead of the default one (status, headers, body).
+    respond: Callable[[BaseHTTPRequestHandler], None] | None = None
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
     @property
@@ -53,6 +55,9 @@ def receiver() -> Iterator[Receiver]:
                 recv.arrived.notify_all()
             if recv.before_answer is not None:
                 recv.before_answer(recv.hits[-1])
+            if recv.respond is not None:
+                recv.respond(self)
+                return
             self.send_response(status)
             for name, value in recv.extra_headers.items():
                 self.send_header(name, value)
