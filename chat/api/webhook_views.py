@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from chat.api import serializers as s
 from chat.api.pagination import int_param, limit_param
 from chat.api.security import IsAdministrator
+from chat.models import Webhook
 from chat.services import webhooks as webhook_services
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer}
@@ -22,8 +23,12 @@ def _arguments(data: dict[str, Any]) -> dict[str, Any]:
     return {_FIELDS[name]: value for name, value in data.items() if name in _FIELDS}
 
 
-class WebhookViewSet(viewsets.ViewSet):
+class WebhookViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAdministrator]
+    # Read only by the schema generator (the id's type); the services load the rows.
+    queryset = Webhook.objects.none()
+    lookup_value_regex = r"\d+"
+    pagination_class = None
 
     @extend_schema(summary="Webhooks (without their secrets)", tags=["webhooks"],
                    responses={200: s.WebhookSerializer(many=True), **ERRORS})

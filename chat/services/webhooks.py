@@ -76,10 +76,10 @@ def delivery_outcome_observed(*, outcome: str) -> None:
 # --- Administration ------------------------------------------------------------------------------
 
 
-def _clean_url(url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
+def _clean_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise InvalidData("url is required.", fields={"url": ["An http or https URL."]})
-    url = url.strip()
+    url: str = value.strip()
     if len(url) > URL_MAX_LENGTH:
         raise InvalidData("url is too long.", fields={"url": [f"At most {URL_MAX_LENGTH} characters."]})
     try:

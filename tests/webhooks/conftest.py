@@ -46,7 +46,7 @@ def receiver() -> Iterator[Receiver]:
     state: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             recv = state["r"]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with recv.arrived:

@@ -128,3 +128,15 @@ def test_send_test_event_reports_a_failure(admin, receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     result = admin.post(f"/api/v1/webhooks/{hook['id']}/test").json()
     assert result["delivered"] is False and result["status"] is None and "127.0.0.1" in result["error"]
+
+
+def test_non_numeric_id_is_the_json_404(admin):
+    assert_error(admin.get("/api/v1/webhooks/abc/"), 404, "not_found")
+    assert_error(admin.post("/api/v1/webhooks/abc/test"), 404, "not_found")
+
+
+def test_endpoints_are_in_the_schema(admin):
+    paths = admin.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    assert {"/api/v1/webhooks/", "/api/v1/webhooks/{id}/", "/api/v1/webhooks/{id}/deliveries/",
+            "/api/v1/webhooks/{id}/test/"} <= set(paths)
+    assert set(paths["/api/v1/webhooks/{id}/"]) >= {"patch", "delete"}

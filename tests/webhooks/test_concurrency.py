@@ -1,9 +1,8 @@
 """Several workers at once, and late commits (PostgreSQL)."""
 from __future__ import annotations
 
-from collections import Counter
-
 import threading
+from collections import Counter
 
 import pytest
 from django.db import transaction
