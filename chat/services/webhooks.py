@@ -26,16 +26,18 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -354,6 +356,15 @@ def _send(claim: Claim) -> HttpOutcome:
     return post(claim.url, body=claim.body, headers=headers)
 
 
+# SQLite (embedded mode) has one writer at a time and refuses a second one at once ("table is
+# locked") instead of waiting: there the chains' short transactions take turns; sends still overlap.
+_sqlite_turns = threading.Lock()
+
+
+def _db_turn() -> AbstractContextManager[Any]:
+    return nullcontext() if connection.vendor == "postgresql" else _sqlite_turns
+
+
 def _webhook_chain(webhook_id: int, now: datetime | None, deadline: float) -> list[str]:
     """Send one webhook's eligible deliveries, oldest first, until none is left, the per-tick
     limit, or the tick's deadline."""
@@ -362,13 +373,15 @@ def _webhook_chain(webhook_id: int, now: datetime | None, deadline: float) -> li
         for _ in range(DELIVERIES_PER_WEBHOOK_PER_TICK):
             if time.monotonic() > deadline:
                 break
-            claim = delivery_claim(webhook_id=webhook_id, now=now or timezone.now())
+            with _db_turn():
+                claim = delivery_claim(webhook_id=webhook_id, now=now or timezone.now())
             if claim is None:
                 break
             # No connection held across the request (the pool is shared with the server's work).
             connections["default"].close()
             outcome = _send(claim)
-            results.append(delivery_record(claim=claim, outcome=outcome, now=now or timezone.now()))
+            with _db_turn():
+                results.append(delivery_record(claim=claim, outcome=outcome, now=now or timezone.now()))
     finally:
         connections.close_all()
     return results
