@@ -140,3 +140,15 @@ def test_endpoints_are_in_the_schema(admin):
     assert {"/api/v1/webhooks/", "/api/v1/webhooks/{id}/", "/api/v1/webhooks/{id}/deliveries/",
             "/api/v1/webhooks/{id}/test/"} <= set(paths)
     assert set(paths["/api/v1/webhooks/{id}/"]) >= {"patch", "delete"}
+
+
+def test_django_admin_shows_webhooks_without_secret_and_read_only(db):
+    from django.test import Client
+
+    hook = Webhook.objects.create(url="https://crm.example/h", subscriptions=["message.created"], secret="x" * 40)
+    site = Client()
+    site.force_login(UserFactory(is_superuser=True, is_staff=True))
+    page = site.get(f"/admin/chat/webhook/{hook.pk}/change/")
+    assert page.status_code == 200 and b"crm.example" in page.content and b"x" * 40 not in page.content
+    assert site.post(f"/admin/chat/webhook/{hook.pk}/change/", {"url": "https://evil.example/"}).status_code == 403
+    assert site.get("/admin/chat/webhookdelivery/").status_code == 200
