@@ -282,7 +282,8 @@ def retry_delay(*, failures: int, base: float | None = None, cap: float | None =
 
 
 def _due(now: datetime) -> QuerySet[WebhookDelivery]:
-    return WebhookDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    # A paused webhook's pending deliveries wait (and go out once it is active again).
+    return WebhookDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now, webhook__active=True)
 
 
 def _eligible(webhook_id: int, now: datetime) -> QuerySet[WebhookDelivery]:

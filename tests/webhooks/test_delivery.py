@@ -200,3 +200,16 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, settings):
     assert webhooks_tick()["outcomes"] == {"delivered": 2}
     assert WebhookDelivery.objects.get(webhook=slow).state == DeliveryState.DELIVERED
     assert WebhookDelivery.objects.get(webhook=fast).state == DeliveryState.DELIVERED
+
+
+def test_a_paused_webhook_holds_its_pending_deliveries(receiver):
+    inbox = InboxFactory()
+    hook = webhook_create(url=receiver.url, subscriptions=["presence.updated"])
+    first = presence(inbox.id)
+    hooks.webhooks_fan_out()
+    hooks.webhook_update(webhook_id=hook.id, active=False)
+    presence(inbox.id)  # while paused: no delivery for it
+    assert webhooks_tick()["outcomes"] == {} and receiver.hits == []
+    hooks.webhook_update(webhook_id=hook.id, active=True)
+    assert webhooks_tick()["outcomes"] == {"delivered": 1}
+    assert [int(h.headers["x-messenger-delivery"]) for h in receiver.hits] == [first]
