@@ -131,6 +131,7 @@ def webhook_create(
     secret: str | None = None,
 ) -> Webhook:
     """A webhook; the secret is generated when none is given (the caller shows it once)."""
+    _cursor_exists()
     return Webhook.objects.create(
         url=_clean_url(url),
         subscriptions=_clean_subscriptions(subscriptions),
@@ -235,10 +236,16 @@ def _matches(webhook: Webhook, event: Event) -> bool:
 # --- 1. Fan-out ----------------------------------------------------------------------------------
 
 
+def _cursor_exists() -> None:
+    """The fan-out's cursor, made at the outbox's watermark on first use: the first webhook
+    does not receive the whole retained outbox."""
+    WebhookCursor.objects.bulk_create([WebhookCursor(id=1, last_event_id=watermark())], ignore_conflicts=True)
+
+
 def webhooks_fan_out(*, now: datetime | None = None) -> int:
     """Deliveries for the released outbox events past the cursor; how many were created."""
     now = now or timezone.now()
-    WebhookCursor.objects.bulk_create([WebhookCursor(id=1, last_event_id=0)], ignore_conflicts=True)
+    _cursor_exists()
     created = 0
     for _ in range(FAN_OUT_BATCHES_PER_TICK):
         with transaction.atomic():

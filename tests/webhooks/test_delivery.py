@@ -213,3 +213,12 @@ def test_a_paused_webhook_holds_its_pending_deliveries(receiver):
     hooks.webhook_update(webhook_id=hook.id, active=True)
     assert webhooks_tick()["outcomes"] == {"delivered": 1}
     assert [int(h.headers["x-messenger-delivery"]) for h in receiver.hits] == [first]
+
+
+def test_the_first_webhook_does_not_get_the_retained_outbox(receiver):
+    inbox = InboxFactory()
+    presence(inbox.id)  # before any webhook
+    webhook_create(url=receiver.url, subscriptions=["presence.updated"])
+    after = presence(inbox.id, "busy")
+    webhooks_tick()
+    assert [int(h.headers["x-messenger-delivery"]) for h in receiver.hits] == [after]
