@@ -101,10 +101,8 @@ TASKS: dict[str, Callable[..., object]] = {
     "snooze": snooze_tick,
     "waiting": waiting_tick,
     "prune_events": prune_events_tick,
-    # Safe in several workers at once by itself (SKIP LOCKED claims): not behind the store lock.
     "webhooks": webhook_tick,
 }
-CONCURRENT_TASKS = frozenset({"webhooks"})
 
 
 def store_is_process_local() -> bool:
@@ -128,7 +126,7 @@ def run_tick(
             results[name] = "skipped (in-process store: run the ticks inside the server)"
             continue
         with unavailable_on_outage():
-            if exclusive and name not in CONCURRENT_TASKS and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
+            if exclusive and not store.acquire(f"worker:{name}", max(0.5, interval * 0.8)):
                 results[name] = "skipped"
                 continue
         try:

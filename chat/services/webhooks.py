@@ -150,7 +150,7 @@ def webhook_update(
     active: bool = _UNSET, secret: str = _UNSET,
 ) -> Webhook:
     """Change what is given. Deliveries already created keep their body and go on."""
-    webhook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
+    webhook = Webhook.objects.select_for_update(no_key=True).filter(pk=webhook_id).first()
     if webhook is None:
         raise NotFound()
     if url is not _UNSET:
@@ -249,7 +249,7 @@ def webhooks_fan_out(*, now: datetime | None = None) -> int:
     created = 0
     for _ in range(FAN_OUT_BATCHES_PER_TICK):
         with transaction.atomic():
-            cursor = WebhookCursor.objects.select_for_update(skip_locked=True).filter(id=1).first()
+            cursor = WebhookCursor.objects.select_for_update(no_key=True, skip_locked=True).filter(id=1).first()
             if cursor is None:
                 return created  # another worker is fanning out
             webhooks = list(Webhook.objects.filter(active=True))
@@ -318,7 +318,7 @@ def delivery_claim(*, webhook_id: int, now: datetime) -> Claim | None:
     while its attempt is in flight."""
     with transaction.atomic():
         row = (
-            _eligible(webhook_id, now).select_for_update(skip_locked=True, of=("self",))
+            _eligible(webhook_id, now).select_for_update(no_key=True, skip_locked=True, of=("self",))
             .select_related("webhook").first()
         )
         if row is None:
@@ -343,7 +343,7 @@ def delivery_record(*, claim: Claim, outcome: HttpOutcome, now: datetime) -> str
         result, fields = "retry", {"next_attempt_at": now + timedelta(seconds=delay)}
     with transaction.atomic():
         row = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(no_key=True)
             .filter(pk=claim.delivery_id, attempts=claim.attempt, state=DeliveryState.PENDING).first()
         )
         if row is None:
@@ -405,6 +405,8 @@ def webhooks_deliver(*, now: datetime | None = None) -> list[str]:
     if not webhook_ids:
         return []
     random.shuffle(webhook_ids)  # no webhook always last when there are more than the pool takes
+    if not connection.in_atomic_block:
+        connection.close()  # back to the pool while the chains (each with its own) send
     results: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, settings.WEBHOOK_CONCURRENCY), thread_name_prefix="webhook") as pool:
         for chain in pool.map(lambda wid: _webhook_chain(wid, now, deadline), webhook_ids):

@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from chat.event_types import EventType
 from chat.events import dispatch
@@ -26,6 +26,7 @@ def test_two_workers_deliver_each_delivery_once(receiver, settings):
     hooks_ = [webhook_create(url=f"{receiver.url}/{i}", subscriptions=["presence.updated"]) for i in range(3)]
     with transaction.atomic():
         ids = [dispatch(EventType.PRESENCE_UPDATED, payload=PRESENCE, inbox_id=inbox.id).id for _ in range(8)]
+    connection.close()  # this thread's connection back to the pool (DB_POOL_MAX_SIZE is small here)
     results = run_concurrently(lambda i: webhooks_tick(), 2)
     assert not [r for r in results if isinstance(r, Exception)], results
     while WebhookDelivery.objects.filter(state=DeliveryState.PENDING).exists():
