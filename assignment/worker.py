@@ -23,6 +23,7 @@ from chat.errors import Unavailable
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.outages import is_outage, unavailable_on_outage
 from chat.services.conversations import conversations_wake_snoozed
+from chat.services.webhooks import webhooks_tick
 from chat.store import get_store
 from presence import clock
 from presence.selectors import is_offline_since, offline_since_user_ids
@@ -89,12 +90,18 @@ def prune_events_tick(*, now: float | None = None, batch: int = 5000) -> int:
         deleted += Event.objects.filter(id__in=ids).delete()[0]
 
 
+def webhook_tick(*, now: float | None = None) -> dict[str, object]:
+    """Fan outbox events out to webhooks and send the due deliveries (chat/services/webhooks.py)."""
+    return webhooks_tick(now=None if now is None else as_datetime(now))
+
+
 TASKS: dict[str, Callable[..., object]] = {
     "presence": presence_tick,
     "release": release_tick,
     "snooze": snooze_tick,
     "waiting": waiting_tick,
     "prune_events": prune_events_tick,
+    "webhooks": webhook_tick,
 }
 
 

@@ -28,11 +28,14 @@ from chat.models import (
     InboxMember,
     Message,
     OperatorProfile,
+    Webhook,
+    WebhookDelivery,
 )
 from chat.services import agents as agent_services
 from chat.services import branches as branch_services
 from chat.services import contacts as contact_services
 from chat.services import inboxes as inbox_services
+from chat.services import webhooks as webhook_services
 
 User = get_user_model()
 
@@ -301,4 +304,40 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request: Any) -> bool:
+        return False
+
+
+# --- Webhooks: shown here, changed through the API (chat/services/webhooks.py validates) --------
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "url", "inbox", "active", "created_at")
+    list_filter = ("active",)
+    fields = ("url", "subscriptions", "inbox", "active", "created_at")  # never the secret
+
+    def delete_model(self, request: Any, obj: Webhook) -> None:
+        webhook_services.webhook_delete(webhook_id=obj.pk)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for webhook_id in list(queryset.values_list("pk", flat=True)):
+            webhook_services.webhook_delete(webhook_id=webhook_id)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnlyAdmin):
+    list_display = ("event_id", "webhook", "event_type", "state", "attempts", "last_status", "next_attempt_at",
+                    "delivered_at")
+    list_filter = ("state", "event_type")
+    raw_id_fields = ("webhook",)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False

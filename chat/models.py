@@ -285,3 +285,79 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"
+
+
+# --- Webhooks (DESIGN.md §12, docs/webhooks.md) ---------------------------------------------------
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Webhook(models.Model):
+    """An outgoing subscription: outbox events of ``subscriptions`` (event types), of one inbox or
+    all (``inbox`` null), POSTed to ``url`` signed with ``secret``. Rules: chat/services/webhooks.py."""
+
+    url = models.CharField(max_length=2048)
+    secret = models.CharField(max_length=128, default=new_webhook_secret)
+    subscriptions = models.JSONField(default=list)
+    inbox = models.ForeignKey(Inbox, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One (webhook, event): the body as first built (byte-identical on every retry, and
+    independent of the outbox's pruning), and the state of its attempts. ``next_attempt_at`` is
+    also the lease of an attempt in flight (docs/webhooks.md, "Delivery loop")."""
+
+    id = models.BigAutoField(primary_key=True)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.BigIntegerField()
+    event_type = models.CharField(max_length=40)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    # Attempts started (a claim counts one, so a crash between send and record counts too).
+    attempts = models.PositiveIntegerField(default=0)
+    # Attempts whose outcome was recorded; 0 = never tried to the end (blocks later events).
+    outcomes = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-event_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_webhook_delivery"),
+        ]
+        indexes = [
+            # The loop's "what is due" scan, pending rows only.
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="whdelivery_due"),
+            # Per webhook, the oldest pending first (claims and the ordering check).
+            models.Index(fields=["webhook", "event_id"], condition=Q(state="pending"), name="whdelivery_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.event_id} → webhook {self.webhook_id}"
+
+
+class WebhookCursor(models.Model):
+    """The fan-out's position in the outbox (one row, id 1): every released event at or below
+    ``last_event_id`` has its deliveries."""
+
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)

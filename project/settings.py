@@ -324,3 +324,15 @@ ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", 
 # ticks in a thread instead (not under pytest, whose tests call the ticks themselves).
 RUN_IN_PROCESS_WORKER: bool = env.bool("RUN_IN_PROCESS_WORKER", default=EMBEDDED and "pytest" not in sys.modules)
 ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
+
+# Webhooks (docs/webhooks.md)
+# Private, loopback, link-local, reserved and metadata destinations are refused unless true.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Retry k waits a uniform random time in [0, min(MAX, BASE * 2**(k-1))] ("full jitter").
+WEBHOOK_RETRY_BASE_SECONDS: float = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS: float = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_MAX_ATTEMPTS: int = env.int("WEBHOOK_MAX_ATTEMPTS", default=9)
+# Endpoints sent to at once by one worker tick, and the tick's time budget (seconds).
+WEBHOOK_CONCURRENCY: int = env.int("WEBHOOK_CONCURRENCY", default=4)
+WEBHOOK_TICK_BUDGET_SECONDS: float = env.float("WEBHOOK_TICK_BUDGET_SECONDS", default=4.0)

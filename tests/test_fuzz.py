@@ -202,13 +202,18 @@ def rest_desk(db, settings, monkeypatch):
     return type("RestDesk", (), {"admin": admin, "visitor": visitor, "ids": ids})
 
 
+def _surrogates(text: str) -> bool:
+    """Lone surrogates cannot be encoded into a URL path at all (no client can send them)."""
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
 @fuzz(250)
 @given(data=st.data())
 def test_generated_requests_at_every_endpoint_answer_cleanly(rest_desk, data):
     route = data.draw(st.sampled_from(ROUTES + ["/api/v1/nowhere/<str:x>/", "/ws/<str:x>"]), label="route")
     path = _fill(route, lambda conv: data.draw(
         st.one_of(st.sampled_from(rest_desk.ids), st.integers(min_value=0, max_value=2**70))
-        if conv == "int" else TEXT.filter(lambda t: "/" not in t and t not in (".", "..")), label=conv))
+        if conv == "int" else TEXT.filter(lambda t: "/" not in t and t not in (".", "..") and not _surrogates(t)), label=conv))
     method = data.draw(st.sampled_from(["get", "post", "patch", "put", "delete"]), label="method")
     params = data.draw(st.dictionaries(st.sampled_from(QUERY_NAMES), TEXT, max_size=4), label="query")
     body = data.draw(st.one_of(JUNK.map(lambda v: json.dumps(v, allow_nan=True).encode()), DEEP.map(str.encode),
@@ -220,7 +225,7 @@ def test_generated_requests_at_every_endpoint_answer_cleanly(rest_desk, data):
     elif widget == "junk":
         headers["HTTP_X_WIDGET_TOKEN"] = data.draw(TEXT, label="junk token").replace("\n", "")
     client = token_client(rest_desk.admin) if data.draw(st.booleans(), label="operator") else APIClient()
-    query = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params.items() if "\ud800" not in v)
+    query = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params.items() if not _surrogates(v))
     response = client.generic(method.upper(), path + ("?" + query if query else ""), body,
                               content_type="application/json", **headers)
     if response.streaming:  # a file response (the widget loader, statics): read it, which closes it

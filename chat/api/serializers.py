@@ -427,3 +427,70 @@ class MessageSearchPageSerializer(serializers.Serializer):
     results = MessageHitSerializer(many=True)
     next = serializers.CharField(allow_null=True, help_text="The next (older) page's URL path, or null.")
     next_before = serializers.IntegerField(allow_null=True)
+# --- Webhooks (docs/webhooks.md) ------------------------------------------------------------------
+
+
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.CharField(max_length=2048)
+    subscriptions = serializers.ListField(
+        child=serializers.CharField(max_length=60), allow_empty=False, max_length=50,
+        help_text="Durable event types (DESIGN.md §7), at least one.",
+    )
+    inbox = serializers.IntegerField(allow_null=True, required=False, default=None,
+                                     help_text="Only this inbox's events; null: every inbox.")
+    active = serializers.BooleanField(required=False, default=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {"id": instance.id, "url": instance.url, "subscriptions": list(instance.subscriptions),
+                "inbox": instance.inbox_id, "active": instance.active,
+                "created_at": serializers.DateTimeField().to_representation(instance.created_at)}
+
+
+class WebhookCreateInput(WebhookSerializer):
+    secret = serializers.CharField(required=False, allow_blank=True, max_length=128, write_only=True,
+                                   help_text="Generated when not given.")
+
+
+class WebhookUpdateInput(WebhookCreateInput):
+    url = serializers.CharField(max_length=2048, required=False)
+    subscriptions = serializers.ListField(child=serializers.CharField(max_length=60), allow_empty=False,
+                                          max_length=50, required=False)
+    inbox = serializers.IntegerField(allow_null=True, required=False)
+    active = serializers.BooleanField(required=False)
+    secret = serializers.CharField(required=False, max_length=128, write_only=True,
+                                   help_text="A new signing secret (16 to 128 characters).")
+
+
+class WebhookWithSecretSerializer(WebhookSerializer):
+    """On create only: the signing secret."""
+
+    secret = serializers.CharField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {**super().to_representation(instance), "secret": instance.secret}
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    event_id = serializers.IntegerField()
+    event = serializers.CharField(source="event_type")
+    state = serializers.ChoiceField(choices=["pending", "delivered", "failed"])
+    attempts = serializers.IntegerField()
+    last_status = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookDeliveryPageSerializer(serializers.Serializer):
+    results = WebhookDeliverySerializer(many=True)
+    next = serializers.IntegerField(allow_null=True, help_text="Pass as ?before= for older deliveries.")
+
+
+class WebhookTestResultSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.IntegerField()
+    delivery = serializers.CharField(help_text="The X-Messenger-Delivery header sent (test-…).")

@@ -18,6 +18,7 @@ from chat.api import (
 from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
 from chat.api.operator_stream_views import operator_conversation_stream
+from chat.api.webhook_views import WebhookViewSet
 
 
 def route(pattern: str, view, name: str) -> list:
@@ -50,6 +51,7 @@ router = OptionalSlashRouter()
 router.register("branches", BranchViewSet, basename="branch")
 router.register("inboxes", InboxViewSet, basename="inbox")
 router.register("agents", AgentViewSet, basename="agent")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 members_list = InboxMemberViewSet.as_view({"get": "list", "post": "create", "put": "update"})
 members_detail = InboxMemberViewSet.as_view({"delete": "destroy"})
