@@ -5,6 +5,7 @@ chat/api/stream_urls.py.
 """
 from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -92,8 +93,10 @@ widget_v1 = [
     *route("transcript", widget_views.WidgetTranscriptView.as_view(), "widget-transcript"),
 ]
 
+@csrf_exempt  # nothing to protect, and Django's CSRF check would answer a POST with its HTML page
 def not_found(request, *args, **kwargs) -> JsonResponse:
-    """Any other path under /api/ (a typo, a non-numeric id): the JSON error, not an HTML page."""
+    """Any other path under /api/ (a typo, a non-numeric id), for every method: the JSON error,
+    not an HTML page (DESIGN §11)."""
     return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint."}}, status=404)
 
 
