@@ -1,7 +1,12 @@
 """Real-time relay benchmark (docs/benchmarks.md, "Real-time").
 
     .venv/bin/python bench/relay.py [--servers daphne,uvicorn] [--pairs 250] [--loads 100,200,400,800]
-                                    [--duration 5] [--idle 1000,5000] [--fanout 200] [--keep]
+                                    [--baseline-loads ...] [--duration 5] [--idle 1000,5000]
+                                    [--fanout 200] [--keep] [--quick] [--json PATH]
+
+``--quick --json PATH`` runs a short version (under 3 minutes) and writes the summary people
+read: ``relay_ratio`` (full path's knee / bare relay's knee, knee = highest load with p99 <
+100 ms and nothing lost), ``relay_lost``, ``fanout_p95_ms``, ``idle_kib_ratio``.
 
 Loopback only; every phase is bounded and the run stops by itself. For each server it runs the
 full application (widget socket → ``message.create`` → outbox → hub → operator socket: auth,
@@ -405,7 +410,7 @@ async def idle_phase(server: Server, app: str, data: Data, count: int) -> float:
 # --- Main ---------------------------------------------------------------------------------------
 
 
-def table(results: dict[str, Any], loads: list[float], idle_counts: list[int]) -> str:
+def table(results: dict[Any, Any], idle_counts: list[int]) -> str:
     lines = ["| server | path | offered msg/s | delivered msg/s | p50 ms | p95 ms | p99 ms | not delivered in 10 s | refused |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (server, app), res in results.items():
@@ -425,17 +430,50 @@ def table(results: dict[str, Any], loads: list[float], idle_counts: list[int]) -
     return "\n".join(lines)
 
 
+def knee(relay: list[dict[str, Any]], *, p99_ms: float = 100.0) -> float:
+    """The highest offered load with p99 under ``p99_ms`` and nothing lost (0 if none)."""
+    good = [row["load"] for row in relay if row["p99"] < p99_ms and row["lost"] == 0]
+    return max(good, default=0.0)
+
+
+def summary(results: dict[Any, Any]) -> dict[str, Any]:
+    """The figures people read (issue 12): full path against the bare relay, same server."""
+    out: dict[str, Any] = {}
+    for server in sorted({server for server, _ in results}):
+        full, bare = results.get((server, "full")), results.get((server, "baseline"))
+        if not full or not bare:
+            continue
+        full_knee, bare_knee = knee(full["relay"]), knee(bare["relay"])
+        idle_counts = sorted(set(full["idle"]) & set(bare["idle"]))
+        out[server] = {
+            "relay_knee_full": full_knee,
+            "relay_knee_bare": bare_knee,
+            "relay_knee_bare_is_lower_bound": bare_knee == max(row["load"] for row in bare["relay"]),
+            "relay_ratio": round(full_knee / bare_knee, 3) if bare_knee else None,
+            "relay_lost": sum(row["lost"] for row in full["relay"]),
+            "fanout_listeners": full["listeners"],
+            "fanout_p95_ms": round(full["fanout"]["p95"], 1),
+            "fanout_p95_ms_bare": round(bare["fanout"]["p95"], 1),
+            "fanout_lost": full["fanout"]["lost"],
+            "idle_kib_full": {n: round(full["idle"][n], 1) for n in idle_counts},
+            "idle_kib_ratio": round(full["idle"][idle_counts[-1]] / bare["idle"][idle_counts[-1]], 3)
+            if idle_counts and bare["idle"][idle_counts[-1]] > 0 else None,
+        }
+    first = next(iter(out.values()), {})
+    # The top-level keys name the first server's figures (daphne unless --servers says otherwise).
+    return {key: first.get(key) for key in ("relay_ratio", "relay_lost", "fanout_p95_ms", "idle_kib_ratio")} | {
+        "servers": out}
+
+
 async def run(args: argparse.Namespace, env: dict[str, str], data: Data) -> dict[Any, Any]:
-    loads = [float(x) for x in args.loads.split(",")]
     idle_counts = [int(x) for x in args.idle.split(",")] if args.idle else []
-    if not idle_counts:
-        pass
     results: dict[Any, Any] = {}
     for server_kind in args.servers.split(","):
         for app, module in (("full", "project.asgi:application"), ("baseline", "bench.baseline_relay:application")):
             if app not in args.apps.split(","):
                 continue
             print(f"== {server_kind} / {app}", flush=True)
+            loads = [float(x) for x in (args.baseline_loads if app == "baseline" else args.loads).split(",")]
             server = Server(server_kind, module, env)
             try:
                 relay = await relay_phase(server.url, app, data, loads, args.duration)
@@ -452,7 +490,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], data: Data) -> dict
             results[(server_kind, app)] = {"relay": relay, "fanout": fanout, "idle": idle,
                                            "listeners": len(data.fan_tokens)}
     print()
-    print(table(results, loads, idle_counts))
+    print(table(results, idle_counts))
     return results
 
 
@@ -465,8 +503,19 @@ def main() -> None:
     parser.add_argument("--idle", default="1000,5000")
     parser.add_argument("--fanout", type=int, default=200)
     parser.add_argument("--apps", default="full,baseline", help="full, baseline or both")
+    parser.add_argument("--baseline-loads", default=None, help="the bare relay's loads (default: --loads)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run (under 3 minutes): daphne, 100 pairs, 3 s per load, 100 fan-out "
+                             "listeners, 500 idle sockets")
+    parser.add_argument("--json", metavar="PATH", help="write the summary (relay_ratio, relay_lost, "
+                                                       "fanout_p95_ms, idle_kib_ratio, per server) as JSON")
     args = parser.parse_args()
+    if args.quick:
+        args.servers, args.pairs, args.duration = "daphne", 100, 3.0
+        args.loads, args.baseline_loads = "40,80,160,320", "200,400,800"
+        args.idle, args.fanout = "500", 100
+    args.baseline_loads = args.baseline_loads or args.loads
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
     redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/2")
     recreate_database(base)
@@ -474,7 +523,11 @@ def main() -> None:
         env = server_env(base, redis_url)
         idle_total = max([int(x) for x in args.idle.split(",")] or [0]) + 20 if args.idle else 20
         data = load_data(env, pairs=args.pairs, fanout=args.fanout, idle=idle_total)
-        asyncio.run(run(args, env, data))
+        results = asyncio.run(run(args, env, data))
+        figures = summary(results)
+        print(json.dumps(figures, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     finally:
         if not args.keep:
             drop_database(base)
