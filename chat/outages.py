@@ -18,6 +18,7 @@ server), a statement timeout, an integrity error, SQLite's "database is locked".
 """
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,6 +48,10 @@ def _one_is_outage(exc: BaseException) -> bool:
         return True
     # Built-in socket-level failures: refused, reset, aborted, broken pipe.
     if isinstance(exc, ConnectionError):
+        return True
+    # The embedded mode's SQLite: another writer held the database past the busy timeout
+    # (OPTIONS "timeout"): busy, not broken; the request may be retried as after any outage.
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("database is locked", "database is busy")):
         return True
     try:
         import psycopg

@@ -513,8 +513,9 @@ _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref
 
 
 def current_hubs() -> list[StreamHub]:
-    """The hubs of this process that exist now (one in production), without creating one."""
-    return list(_hubs.values())
+    """The hubs of this process's live event loops (one in production), without creating one.
+    A closed loop's hub (tests run one loop per test) no longer delivers anything."""
+    return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]
 
 
 def get_hub() -> StreamHub:

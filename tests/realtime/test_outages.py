@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import time
 
@@ -50,6 +51,7 @@ def _wrapped(cause: BaseException, wrapper: type[Exception] = OperationalError) 
     redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"),
     ConnectionRefusedError(111, "Connection refused"),
     ConnectionResetError(104, "Connection reset by peer"),
+    sqlite3.OperationalError("database is locked"),  # embedded mode: busy past the busy timeout
     Unavailable(),
 ])
 def test_outages_are_recognised_bare_and_wrapped_by_django(exc):
@@ -65,6 +67,7 @@ def test_outages_are_recognised_bare_and_wrapped_by_django(exc):
     psycopg.errors.SerializationFailure("could not serialize access"),
     psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
     psycopg.errors.UniqueViolation("duplicate key"),
+    sqlite3.OperationalError("no such table: chat_message"),
     ValueError("bug"),
     TimeoutError(),
     NotAuthenticated(),
