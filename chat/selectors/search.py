@@ -43,35 +43,40 @@ def search_has_terms(q: str) -> bool:
     return bool(_WORD.search(q))
 
 
-class _TextMatches(Func):
+class _ColumnAndQuery(Func):
+    """A text-search expression over one column and the search box's ``q``: compiles both and
+    hands them to ``sql``, so the SQL is written out whole (the index expressions must match)."""
+
+    def __init__(self, column: str, q: str) -> None:
+        super().__init__(F(column), Value(q, output_field=TextField()))
+
+    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
+               arg_joiner: str | None = None, **extra_context: Any) -> Any:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        query, query_params = compiler.compile(self.source_expressions[1])
+        return self.sql(column, column_params, query, query_params)
+
+    def sql(self, column: str, column_params: list[Any], query: str, query_params: list[Any]) -> tuple[str, list[Any]]:
+        raise NotImplementedError
+
+
+class _TextMatches(_ColumnAndQuery):
     """``to_tsvector('simple', <column>) @@ websearch_to_tsquery('simple', <q>)``: the expression
     of the msg_content_tsv index, so the planner can use it."""
 
     output_field = BooleanField()
 
-    def __init__(self, column: str, q: str) -> None:
-        super().__init__(F(column), Value(q, output_field=TextField()))
-
-    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
-               arg_joiner: str | None = None, **extra_context: Any) -> Any:
-        column, column_params = compiler.compile(self.source_expressions[0])
-        query, query_params = compiler.compile(self.source_expressions[1])
+    def sql(self, column: str, column_params: list[Any], query: str, query_params: list[Any]) -> tuple[str, list[Any]]:
         sql = f"to_tsvector('simple'::regconfig, {column}) @@ websearch_to_tsquery('simple'::regconfig, {query})"
         return sql, [*column_params, *query_params]
 
 
-class _Headline(Func):
+class _Headline(_ColumnAndQuery):
     """``ts_headline`` with private-use markers (stripped from the content first)."""
 
     output_field = TextField()
 
-    def __init__(self, column: str, q: str) -> None:
-        super().__init__(F(column), Value(q, output_field=TextField()))
-
-    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
-               arg_joiner: str | None = None, **extra_context: Any) -> Any:
-        column, column_params = compiler.compile(self.source_expressions[0])
-        query, query_params = compiler.compile(self.source_expressions[1])
+    def sql(self, column: str, column_params: list[Any], query: str, query_params: list[Any]) -> tuple[str, list[Any]]:
         options = (f"StartSel={SNIPPET_START}, StopSel={SNIPPET_STOP}, MaxWords=30, MinWords=12, "
                    "ShortWord=0")
         sql = (f"ts_headline('simple'::regconfig, replace(replace({column}, %s, ''), %s, ''), "
