@@ -30,6 +30,7 @@ class Branch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "branches"
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_branch"),
@@ -42,6 +43,11 @@ class Branch(models.Model):
 class ChannelType(models.TextChoices):
     WEB_WIDGET = "web_widget", "Web widget"
     API = "api", "API"
+
+
+class AssignmentMode(models.TextChoices):
+    AUTO = "auto", "Auto-assign"
+    RING = "ring", "Ring (offer, accept or decline)"
 
 
 class Inbox(models.Model):
@@ -61,6 +67,19 @@ class Inbox(models.Model):
     hmac_secret = models.CharField(max_length=128, default=new_hmac_secret)
     # What an incoming message on a resolved conversation does: reopen it, or start a new one.
     reopen_resolved_conversations = models.BooleanField(default=True)
+    # --- The support desk (DESIGN.md §11, docs/desk.md) ---
+    # Operators see the visitor's unsent draft under the thread (never stored).
+    sneak_peek = models.BooleanField(default=False)
+    # On resolve the widget asks for a 1-5 rating (CsatResponse).
+    csat_survey_enabled = models.BooleanField(default=False)
+    # Business hours: IANA zone; working_hours null = always within hours, else
+    # {"mon": [["09:00", "17:00"]], ..., "sun": []} (a missing or empty day is closed).
+    timezone = models.CharField(max_length=64, default="UTC")
+    working_hours = models.JSONField(null=True, blank=True, default=None)
+    out_of_office_message = models.TextField(blank=True, default="")
+    # "auto" assigns; "ring" offers to one operator at a time (ConversationOffer).
+    assignment_mode = models.CharField(max_length=10, choices=AssignmentMode.choices, default=AssignmentMode.AUTO)
+    ring_timeout_seconds = models.PositiveIntegerField(default=30)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -135,10 +154,26 @@ class ContactInbox(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "contact inboxes"
         constraints = [models.UniqueConstraint(fields=["inbox", "source_id"], name="unique_inbox_source_id")]
 
     def __str__(self) -> str:
         return f"{self.contact} @ {self.inbox}"
+
+
+class Label(models.Model):
+    """A tag on conversations; ``name`` is lower-cased on input (services) and unique."""
+
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=7, default="#1f93ff")
+    description = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ConversationStatus(models.TextChoices):
@@ -176,6 +211,7 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     additional_attributes = models.JSONField(default=dict, blank=True)
     custom_attributes = models.JSONField(default=dict, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -285,6 +321,59 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"
+
+
+# --- The support desk (DESIGN.md §11, docs/desk.md) -------------------------------------------------
+
+
+class CannedResponse(models.Model):
+    """A saved reply, global (``inbox`` null) or for one inbox; ``short_code`` is unique within its
+    scope, and an inbox's response wins over a global one with the same code in the picker."""
+
+    short_code = models.CharField(max_length=100)
+    content = models.TextField(validators=[MaxLengthValidator(10_000)])
+    inbox = models.ForeignKey(Inbox, null=True, blank=True, on_delete=models.CASCADE, related_name="canned_responses")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["short_code", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["short_code"], condition=Q(inbox__isnull=True), name="unique_global_canned_short_code"
+            ),
+            models.UniqueConstraint(
+                fields=["inbox", "short_code"], condition=Q(inbox__isnull=False), name="unique_inbox_canned_short_code"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.short_code}"
+
+
+class CsatResponse(models.Model):
+    """The visitor's satisfaction answer, one per conversation (a repeat within 24 h replaces it)."""
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="csat_response")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="csat_responses")
+    # The assignee when the visitor answered: reports credit the agent who handled it.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="csat_responses"
+    )
+    rating = models.PositiveSmallIntegerField()
+    feedback = models.TextField(blank=True, default="", validators=[MaxLengthValidator(2_000)])
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="csat_rating_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="csat_created_at")]
+
+    def __str__(self) -> str:
+        return f"CSAT {self.rating}"
 
 
 # --- Webhooks (DESIGN.md §12, docs/webhooks.md) ---------------------------------------------------
