@@ -68,6 +68,7 @@ class CommandType(StrEnum):
     PRESENCE_SET = "presence.set"
     RESUME = "resume"
     PING = "ping"
+    CONVERSATION_LABELS = "conversation.labels"
 
 
 class FrameType(StrEnum):
@@ -80,6 +81,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.CONVERSATION_READ, CommandType.CONVERSATION_ASSIGN, CommandType.CONVERSATION_ESCALATE,
     CommandType.CONVERSATION_STATUS, CommandType.CONVERSATION_PRIORITY, CommandType.PRESENCE_SET,
     CommandType.RESUME, CommandType.PING,
+    CommandType.CONVERSATION_LABELS,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
@@ -160,6 +162,8 @@ class ConversationPayload(TypedDict):
     additional_attributes: dict[str, Any]
     custom_attributes: dict[str, Any]
     created_at: str | None
+    # Label names, sorted (docs/desk.md "Labels"); operators only.
+    labels: list[str]
 
 
 class AssigneeChangedPayload(TypedDict):

@@ -36,6 +36,7 @@ from chat.services.conversations import (
     conversation_set_status,
     touch_assignee_last_seen,
 )
+from chat.services.labels import conversation_set_labels
 from chat.services.messages import message_create
 from chat.validation import parse_time
 from presence import hooks as presence
@@ -84,6 +85,12 @@ def _conversation_priority(*, access: OperatorAccess, user: Any, conversation_id
                                                           actor_user=user))
 
 
+def _conversation_labels(*, access: OperatorAccess, user: Any, conversation_id: int, labels: list[Any]) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(conversation_set_labels(conversation_id=conversation_id, labels=labels,
+                                                        actor_user=user))
+
+
 def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None:
     operator_conversation(conversation_id=conversation_id, access=access)
 
@@ -106,6 +113,7 @@ class OperatorConsumer(StreamConsumer):
         "presence.set": "cmd_presence_set",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "conversation.labels": "cmd_conversation_labels",
     }
 
     user: Any
@@ -229,6 +237,13 @@ class OperatorConsumer(StreamConsumer):
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
             priority=field_value(data, "priority", str),
+        )
+
+    async def cmd_conversation_labels(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_labels)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            labels=field_value(data, "labels", list),
         )
 
     async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:

@@ -36,6 +36,7 @@ export const COMMAND = Object.freeze({
   PRESENCE_SET: "presence.set",
   RESUME: "resume",
   PING: "ping",
+  CONVERSATION_LABELS: "conversation.labels",
 });
 
 // The server's own frames.
