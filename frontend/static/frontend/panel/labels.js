@@ -164,4 +164,6 @@ export function openLabelEditor(conv, host, apply) {
   render();
   host.append(root);
   search.focus();
+  // Labels created since the page loaded appear without a reload.
+  reloadLabels().then(() => { if (editor && editor.root === root) render(); });
 }
