@@ -18,6 +18,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import transaction
 
+from chat.errors import AppError
 from chat.models import (
     Attachment,
     Branch,
@@ -35,7 +36,6 @@ from chat.models import (
     WebhookDelivery,
 )
 from chat.services import agents as agent_services
-from chat.errors import AppError
 from chat.services import branches as branch_services
 from chat.services import canned_responses as canned_services
 from chat.services import contacts as contact_services
@@ -366,7 +366,7 @@ class ServiceForm(forms.ModelForm):
         raise NotImplementedError
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's validation step (not in the stubs)
         if self.errors:  # the last step of validation: nothing is written for a refused form
             return
         try:

@@ -79,11 +79,11 @@ def label_clean_description(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidData("description must be text.", fields={"description": ["Text."]})
-    value = clean_text(value.strip(), field="description")
-    if len(value) > DESCRIPTION_MAX_LENGTH:
+    text: str = clean_text(value.strip(), field="description")
+    if len(text) > DESCRIPTION_MAX_LENGTH:
         raise InvalidData("description is too long.",
                           fields={"description": [f"At most {DESCRIPTION_MAX_LENGTH} characters."]})
-    return value
+    return text
 
 
 def label_clean_names(values: Any) -> list[str]:

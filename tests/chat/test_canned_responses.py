@@ -68,7 +68,8 @@ def test_two_creators_of_the_same_code_at_once_get_one_response_and_one_conflict
     for round_, scope in enumerate([None, inbox.pk, None, inbox.pk]):
         code = f"race{round_}"
         results = run_concurrently(
-            lambda i: canned_response_create(short_code=code, content=f"from {i}", inbox_id=scope), 2)
+            lambda i, code=code, scope=scope: canned_response_create(short_code=code, content=f"from {i}",
+                                                                     inbox_id=scope), 2)
         assert sorted(type(r).__name__ for r in results) == ["CannedResponse", "Conflict"], results
         assert CannedResponse.objects.filter(short_code=code, inbox_id=scope).count() == 1
 

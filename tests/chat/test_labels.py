@@ -59,7 +59,7 @@ def test_a_duplicate_name_is_a_conflict_whatever_its_case():
 def test_two_administrators_creating_the_same_label_at_once_get_one_label_and_one_conflict():
     for round_ in range(5):
         name = f"race-{round_}"
-        results = run_concurrently(lambda i: label_create(name=name.upper() if i else name), 2)
+        results = run_concurrently(lambda i, name=name: label_create(name=name.upper() if i else name), 2)
         created = [r for r in results if isinstance(r, Label)]
         refused = [r for r in results if isinstance(r, Exception)]
         assert len(created) == 1 and len(refused) == 1, results
