@@ -136,7 +136,7 @@ def label_update(*, label_id: int, name: Any = _UNSET, color: Any = _UNSET, desc
         changes["description"] = label_clean_description(description)
     try:
         with transaction.atomic():
-            label = Label.objects.select_for_update().filter(pk=label_id).first()
+            label = _lock_label(label_id, key_change="name" in changes)
             if label is None:
                 raise NotFound("Label not found.")
             renamed = "name" in changes and changes["name"] != label.name
@@ -156,7 +156,7 @@ def label_delete(*, label_id: int) -> list[int]:
     """Delete a label: it leaves every conversation that carried it, each of which gets a
     ``conversation.updated`` (no activity line: nobody changed that conversation). Returns
     their ids."""
-    label = Label.objects.select_for_update().filter(pk=label_id).first()
+    label = _lock_label(label_id, key_change=True)
     if label is None:
         raise NotFound("Label not found.")
     # After the label's lock: no setter can add it any more (they take KEY SHARE on it first).
@@ -165,6 +165,22 @@ def label_delete(*, label_id: int) -> list[int]:
     label.delete()
     _emit_for(conversation_ids)
     return conversation_ids
+
+
+def _lock_label(label_id: int, *, key_change: bool) -> Label | None:
+    """Lock a label row for a change. Deleting it or changing its unique ``name`` changes a key,
+    so on PostgreSQL that takes ``FOR UPDATE``, which conflicts with the ``FOR KEY SHARE`` of
+    setters using the label (``_hold_labels``): it waits for them, and setters asking after it
+    wait for this transaction. Taken first, before reading which conversations carry the label,
+    so no setter can add it between that read and the delete (the delete's deferred foreign-key
+    check would fail at commit). Other changes (colour, description) take ``NO KEY UPDATE``."""
+    if key_change and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Label._meta.db_table} WHERE id = %s FOR UPDATE", [label_id])
+            if cursor.fetchone() is None:
+                return None
+        return Label.objects.filter(pk=label_id).first()
+    return Label.objects.select_for_update(no_key=True).filter(pk=label_id).first()
 
 
 def _conversation_ids_with(label_id: int) -> list[int]:
