@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, save_screenshot
 from tests.browser.test_messenger import WAIT, XSS, open_card, open_widget, visitor_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -42,6 +42,7 @@ def test_canned_picker_filters_moves_and_inserts(operator_page, visitor_context,
     expect(picker.locator("img")).to_have_count(0)
     expect(picker).not_to_contain_text("GLOBAL")
     expect(options.nth(0)).to_have_class("canned-option active")
+    save_screenshot(operator_page, "canned-picker.png")
 
     # Arrow keys move; Enter inserts the content in place of "/query" (and sends nothing).
     composer.press("ArrowDown")
@@ -99,6 +100,9 @@ def test_label_editor_chips_live_and_filter(browser, messenger_server, operator_
         editor.get_by_test_id("label-search").fill(tag)
         editor.locator(f'input[data-label="vip-{tag}"]').check()
         editor.locator(f'input[data-label="refund-{tag}"]').check()
+        expect(editor.locator(".label-selected").get_by_test_id("label-chip")).to_have_text(
+            [f"refund-{tag}", f"vip-{tag}"])
+        save_screenshot(operator_page, "label-editor.png")
         editor.get_by_test_id("label-apply").click()
         expect(editor).to_be_hidden(timeout=WAIT)
 
@@ -179,6 +183,7 @@ def test_settings_page_manages_canned_responses_and_labels(browser, messenger_se
         label_form.get_by_label("Name").fill("<b>bold</b>")
         label_form.get_by_role("button", name="Create label").click()
         expect(label_form.locator('[data-error="name"]')).to_contain_text("Only letters")
+        save_screenshot(page, "settings.png")
 
         # A phone-sized window still shows the rows and the actions.
         page.set_viewport_size({"width": 390, "height": 800})
@@ -200,5 +205,40 @@ def test_agents_see_the_settings_read_only(browser, messenger_server, admin_api:
         expect(canned.get_by_test_id("response-row")).to_have_count(1, timeout=WAIT)
         expect(page.get_by_test_id("new-response")).to_have_count(0)
         expect(page.get_by_test_id("edit")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_picker_and_label_editor_fit_a_phone(browser, messenger_server, visitor_context, admin_api: httpx.Client,
+                                             operator_state):
+    tag = uuid.uuid4().hex[:6]
+    _created(admin_api.post("/api/v1/labels/", json={"name": f"phone-{tag}"}))
+    _created(admin_api.post("/api/v1/canned_responses/", json={"short_code": f"ph{tag}", "content": "From a phone"}))
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"Phone check {tag}")
+    context = browser.new_context(base_url=messenger_server.url, storage_state=operator_state,
+                                  viewport={"width": 390, "height": 780})
+    try:
+        page = context.new_page()
+        page.goto("/app/")
+        expect(page.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+        page.get_by_role("tab", name="All").click()
+        open_card(page, tag)
+        page.get_by_test_id("edit-labels").click()
+        editor = page.get_by_test_id("label-editor")
+        editor.get_by_test_id("label-search").fill(tag)
+        editor.locator(f'input[data-label="phone-{tag}"]').check()
+        expect(editor.get_by_test_id("label-apply")).to_be_in_viewport()
+        editor.get_by_test_id("label-apply").click()
+        expect(page.get_by_test_id("thread-labels").get_by_test_id("label-chip")).to_have_text([f"phone-{tag}"],
+                                                                                              timeout=WAIT)
+        composer = page.locator("#composer-input")
+        composer.fill(f"/ph{tag}")
+        option = page.get_by_test_id("canned-option")
+        expect(option).to_have_count(1, timeout=WAIT)
+        expect(option).to_be_in_viewport()
+        save_screenshot(page, "canned-picker-phone.png")
+        option.click()
+        expect(composer).to_have_value("From a phone")
     finally:
         context.close()

@@ -2,7 +2,7 @@
 // for cards and the thread header, the editor under the thread header, the list's label filter.
 // Names and descriptions only ever become text nodes; a colour is applied through the CSSOM
 // after checking it is #rrggbb, so no label can inject markup or style.
-import { clear, h } from "../shared/dom.js";
+import { append, clear, h } from "../shared/dom.js";
 import { api } from "./api.js";
 
 const CATALOG_PAGE = 500;
@@ -118,7 +118,7 @@ export function openLabelEditor(conv, host, apply) {
 
   let remote = null; // search results from the server when the catalogue is truncated
   function render() {
-    clear(selected).append(chosen.size ? [...chosen].sort().map((name) => labelChip(name)) : h("span", { class: "muted small" }, "No labels"));
+    append(clear(selected), [chosen.size ? [...chosen].sort().map((name) => labelChip(name)) : h("span", { class: "muted small" }, "No labels")]);
     const q = search.value.trim().toLowerCase();
     const names = new Set([...(remote || []), ...catalog.labels.keys()]);
     const shown = [...names].filter((name) => !q || name.includes(q)).sort().slice(0, 200);
