@@ -196,3 +196,22 @@ def test_an_agent_token_of_another_inbox_reads_no_response_of_it(world):
     client = token_client(world.agent_a)
     assert client.get(CANNED).json()["results"] == []
     assert_error(client.get(f"{CANNED}{secret.pk}/"), 404, "not_found")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_administrators_posting_the_same_code_or_label_at_once_get_201_and_409(world):
+    from tests.concurrency import run_concurrently
+
+    clients = [token_client(world.admin), token_client(world.admin)]
+    for round_ in range(4):
+        def post(i: int, round_: int = round_) -> int:
+            if round_ % 2:
+                body = {"name": f"Race-{round_}" if i else f"race-{round_}"}
+                return clients[i].post(LABELS, body, format="json").status_code
+            body = {"short_code": f"race{round_}", "content": f"from {i}", "inbox": world.inbox_a.pk}
+            return clients[i].post(CANNED, body, format="json").status_code
+
+        assert sorted(run_concurrently(post, 2)) == [201, 409]
+    assert CannedResponse.objects.filter(short_code__startswith="race").count() == 2
+    assert Label.objects.filter(name__startswith="race-").count() == 2
