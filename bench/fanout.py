@@ -59,12 +59,17 @@ IN_FLIGHT = 4
 
 
 class Listener(asyncio.Protocol):
-    """One socket: handshake, then frames. Reports a broadcast's marker to ``on_mark``."""
+    """One socket: handshake, then frames. Reports a broadcast's marker to ``on_mark``.
 
-    def __init__(self, request: bytes, on_mark: Any, opened: asyncio.Future[bool]) -> None:
-        self.request, self.on_mark, self.opened = request, on_mark, opened
+    With ``first_frame`` (a widget's ``auth``), it is sent after the upgrade and the socket
+    counts as open when the reply to ref ``auth`` says ok."""
+
+    def __init__(self, request: bytes, on_mark: Any, opened: asyncio.Future[bool],
+                 first_frame: bytes | None = None) -> None:
+        self.request, self.on_mark, self.opened, self.first_frame = request, on_mark, opened, first_frame
         self.buffer = bytearray()
         self.upgraded = False
+        self.closed = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -73,6 +78,7 @@ class Listener(asyncio.Protocol):
         transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if not self.opened.done():
             self.opened.set_result(False)
 
@@ -85,7 +91,9 @@ class Listener(asyncio.Protocol):
             ok = self.buffer.startswith(b"HTTP/1.1 101")
             del self.buffer[: end + 4]
             self.upgraded = ok
-            if not self.opened.done():
+            if ok and self.first_frame is not None:
+                self.send(0x1, self.first_frame)
+            elif not self.opened.done():
                 self.opened.set_result(ok)
             if not ok:
                 assert self.transport
@@ -110,7 +118,9 @@ class Listener(asyncio.Protocol):
                 return
             payload = bytes(buf[offset : offset + length])
             del buf[: offset + length]
-            if opcode in (0, 1, 2) and (payload.startswith(b"bcast-") or b"message.created" in payload):
+            if self.first_frame is not None and not self.opened.done() and b'"ref":"auth"' in payload:
+                self.opened.set_result(b'"ok":true' in payload)
+            elif opcode in (0, 1, 2) and (payload.startswith(b"bcast-") or b"message.created" in payload):
                 # One delivery per frame: the product's message.created frame (not the
                 # conversation.updated that repeats the last message), or the bare server's text.
                 match = MARK.search(payload)
@@ -124,7 +134,11 @@ class Listener(asyncio.Protocol):
 
     def send(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
-        header = bytes([0x80 | opcode, 0x80 | len(payload)]) + mask
+        n = len(payload)
+        if n < 126:
+            header = bytes([0x80 | opcode, 0x80 | n]) + mask
+        else:
+            header = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack("!H", n) + mask
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         assert self.transport
         self.transport.write(header + masked)
