@@ -46,7 +46,7 @@ def test_many_tabs_of_the_offered_operator_accepting_at_once_all_answer_ok_one_a
     for _ in range(5):
         conversation = new_conversation(inbox)
         owner = ann if offer_of(conversation).user_id == ann.pk else bob
-        results = run_concurrently(lambda i: offer_accept(conversation_id=conversation.pk, actor=owner), 6)
+        results = run_concurrently(lambda i, c=conversation, o=owner: offer_accept(conversation_id=c.pk, actor=o), 6)
         assert [type(r).__name__ for r in results] == ["Conversation"] * 6, results
         assert {r.assignee_id for r in results} == {owner.pk}
         assert assigned_events(conversation) == [owner.pk]

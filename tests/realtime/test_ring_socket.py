@@ -2,8 +2,6 @@
 resume), accept / decline answer as the contract says, withdrawals reach every tab."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from chat.models import ConversationOffer, OfferState
