@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.auth import get_user
 
+from assignment.offers import offer_accept, offer_decline
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import InvalidData, NotAuthenticated
@@ -85,6 +86,17 @@ def _conversation_priority(*, access: OperatorAccess, user: Any, conversation_id
                                                           actor_user=user))
 
 
+def _conversation_accept(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(offer_accept(conversation_id=conversation_id, actor=user))
+
+
+def _conversation_decline(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    state = offer_decline(conversation_id=conversation_id, actor=user)
+    return {"conversation_id": conversation_id, "state": state}
+
+
 def _conversation_labels(*, access: OperatorAccess, user: Any, conversation_id: int, labels: list[Any]) -> dict[str, Any]:
     operator_conversation(conversation_id=conversation_id, access=access)
     return conversation_payload(conversation_set_labels(conversation_id=conversation_id, labels=labels,
@@ -113,6 +125,8 @@ class OperatorConsumer(StreamConsumer):
         "presence.set": "cmd_presence_set",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "conversation.accept": "cmd_conversation_accept",
+        "conversation.decline": "cmd_conversation_decline",
         "conversation.labels": "cmd_conversation_labels",
     }
 
@@ -239,6 +253,13 @@ class OperatorConsumer(StreamConsumer):
             priority=field_value(data, "priority", str),
         )
 
+    async def cmd_conversation_accept(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_accept)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+
+    async def cmd_conversation_decline(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_decline)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
     async def cmd_conversation_labels(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_labels)(
             access=self.access, user=self.user,

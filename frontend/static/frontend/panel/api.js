@@ -63,6 +63,9 @@ export const api = {
   contactConversations: (id) => request("GET", `/api/v1/contacts/${id}/conversations/`),
   block: (id) => request("POST", `/api/v1/contacts/${id}/block`, {}),
   unblock: (id) => request("POST", `/api/v1/contacts/${id}/unblock`, {}),
+  offers: () => request("GET", "/api/v1/offers/"),
+  acceptOffer: (id) => request("POST", `/api/v1/conversations/${id}/accept`, {}),
+  declineOffer: (id) => request("POST", `/api/v1/conversations/${id}/decline`, {}),
   // Labels and canned responses (docs/desk.md)
   setLabels: (id, labels) => request("POST", `/api/v1/conversations/${id}/labels`, { labels }),
   labels: ({ q, limit, cursor } = {}) => cursor ? request("GET", cursor) : request("GET", `/api/v1/labels/${qs({ q, limit })}`),
