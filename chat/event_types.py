@@ -73,6 +73,7 @@ class CommandType(StrEnum):
     PING = "ping"
     CONVERSATION_ACCEPT = "conversation.accept"
     CONVERSATION_DECLINE = "conversation.decline"
+    CONVERSATION_LABELS = "conversation.labels"
 
 
 class FrameType(StrEnum):
@@ -86,6 +87,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.CONVERSATION_STATUS, CommandType.CONVERSATION_PRIORITY, CommandType.PRESENCE_SET,
     CommandType.RESUME, CommandType.PING,
     CommandType.CONVERSATION_ACCEPT, CommandType.CONVERSATION_DECLINE,
+    CommandType.CONVERSATION_LABELS,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
@@ -167,6 +169,8 @@ class ConversationPayload(TypedDict):
     additional_attributes: dict[str, Any]
     custom_attributes: dict[str, Any]
     created_at: str | None
+    # Label names, sorted (docs/desk.md "Labels"); operators only.
+    labels: list[str]
 
 
 class AssigneeChangedPayload(TypedDict):

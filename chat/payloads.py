@@ -94,7 +94,14 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "additional_attributes": conversation.additional_attributes,
         "custom_attributes": conversation.custom_attributes,
         "created_at": iso(conversation.created_at),
+        "labels": conversation_label_names(conversation),
     }
+
+
+def conversation_label_names(conversation: Conversation) -> list[str]:
+    """The conversation's label names, sorted (operators only: the widget view leaves them out).
+    Reads the prefetched labels when the caller prefetched them (the list: one query per page)."""
+    return sorted(label.name for label in conversation.labels.all())
 
 
 # What a widget may see of a conversation payload (its own conversation).

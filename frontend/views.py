@@ -82,6 +82,21 @@ def panel(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/panel.html", {"boot": boot})
 
 
+@login_required
+@never_cache
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Canned responses and labels (docs/desk.md): administrators manage them, others read.
+    The page is a client of the REST API, which enforces who may write."""
+    user = request.user
+    assert user.is_authenticated  # @login_required
+    scope = caller_scope(user)
+    boot = {
+        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin},
+        "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
+    }
+    return render(request, "frontend/settings.html", {"boot": boot})
+
+
 def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponseBase:
     stat = path.stat()
     if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), stat.st_mtime):

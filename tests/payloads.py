@@ -23,5 +23,5 @@ def conversation_stub(marker: Any = None, *, conversation_id: int = 0, inbox_id:
         "contact_inbox": None, "identifier": None, "waiting_since": None, "first_reply_created_at": None,
         "last_activity_at": None, "contact_last_seen_at": None, "agent_last_seen_at": None, "snoozed_until": None,
         "additional_attributes": {}, "custom_attributes": {} if marker is None else {"marker": marker},
-        "created_at": None,
+        "created_at": None, "labels": [],
     }

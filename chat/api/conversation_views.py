@@ -35,6 +35,7 @@ from chat.selectors.messages import message_history_for_operator
 from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_operator
 from chat.services import conversations as conversation_services
+from chat.services.labels import label_clean_name
 from chat.services.messages import message_create
 from chat.validation import query_text
 
@@ -48,6 +49,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("priority", str, enum=["none", "low", "medium", "high", "urgent"]),
     OpenApiParameter("contact", int),
     OpenApiParameter("q", str, description="Contact name, email, phone or message content (case-insensitive)."),
+    OpenApiParameter("label", str, description="Only conversations carrying this label (a name)."),
 ]
 
 
@@ -60,7 +62,14 @@ def filters_from(params: Any, *, contact_id: int | None = None) -> ConversationF
         priority=params.get("priority") or None,
         contact_id=contact_id if contact_id is not None else int_param(params, "contact"),
         q=query_text(params, "q"),
+        label=label_param(params),
     )
+
+
+def label_param(params: Any) -> str | None:
+    """``?label=`` in the stored form of a name (case and spaces do not matter)."""
+    raw = params.get("label")
+    return label_clean_name(raw, field="label") if raw not in (None, "") else None
 
 
 def conversation_list_response(request: Request, filters: ConversationFilters) -> Response:

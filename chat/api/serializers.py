@@ -112,6 +112,7 @@ class ConversationSerializer(serializers.Serializer):
     additional_attributes = serializers.DictField()
     custom_attributes = serializers.DictField()
     created_at = serializers.DateTimeField()
+    labels = serializers.ListField(child=serializers.CharField(), help_text="Label names, sorted.")
     unread_count = serializers.IntegerField(help_text="Incoming messages newer than agent_last_seen_at.")
     last_message = LastMessageSerializer(allow_null=True, help_text="Newest non-activity message, notes included.")
 

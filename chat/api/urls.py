@@ -17,6 +17,7 @@ from chat.api import (
     search_views,
     widget_views,
 )
+from chat.api import catalog_views as catalog
 from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
 from chat.api.operator_stream_views import operator_conversation_stream
@@ -86,6 +87,12 @@ v1 = [
     *route("offers/", offer_views.OfferListView.as_view(), "offer-list"),
     *route("conversations/<int:conversation_id>/accept", offer_views.AcceptView.as_view(), "conversation-accept"),
     *route("conversations/<int:conversation_id>/decline", offer_views.DeclineView.as_view(), "conversation-decline"),
+    *route("conversations/<int:conversation_id>/labels", catalog.ConversationLabelsView.as_view(),
+           "conversation-labels"),
+    *route("canned_responses/", catalog.CannedResponseListView.as_view(), "canned-response-list"),
+    *route("canned_responses/<int:response_id>/", catalog.CannedResponseDetailView.as_view(), "canned-response-detail"),
+    *route("labels/", catalog.LabelListView.as_view(), "label-list"),
+    *route("labels/<int:label_id>/", catalog.LabelDetailView.as_view(), "label-detail"),
     path("", include(router.urls)),
 ]
 

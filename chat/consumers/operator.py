@@ -37,6 +37,7 @@ from chat.services.conversations import (
     conversation_set_status,
     touch_assignee_last_seen,
 )
+from chat.services.labels import conversation_set_labels
 from chat.services.messages import message_create
 from chat.validation import parse_time
 from presence import hooks as presence
@@ -96,6 +97,12 @@ def _conversation_decline(*, access: OperatorAccess, user: Any, conversation_id:
     return {"conversation_id": conversation_id, "state": state}
 
 
+def _conversation_labels(*, access: OperatorAccess, user: Any, conversation_id: int, labels: list[Any]) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(conversation_set_labels(conversation_id=conversation_id, labels=labels,
+                                                        actor_user=user))
+
+
 def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None:
     operator_conversation(conversation_id=conversation_id, access=access)
 
@@ -120,6 +127,7 @@ class OperatorConsumer(StreamConsumer):
         "ping": "cmd_ping",
         "conversation.accept": "cmd_conversation_accept",
         "conversation.decline": "cmd_conversation_decline",
+        "conversation.labels": "cmd_conversation_labels",
     }
 
     user: Any
@@ -252,6 +260,12 @@ class OperatorConsumer(StreamConsumer):
     async def cmd_conversation_decline(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_decline)(
             access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+    async def cmd_conversation_labels(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_labels)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            labels=field_value(data, "labels", list),
+        )
 
     async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:
         status = await run_db(presence.operator_set_availability)(

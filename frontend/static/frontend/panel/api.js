@@ -45,9 +45,9 @@ const qs = (params) => {
 
 export const api = {
   profile: () => request("GET", "/api/v1/profile"),
-  conversations: ({ status, assignee, inbox, q, cursor }) =>
-    cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q })}`),
-  meta: ({ status, inbox, q }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q })}`),
+  conversations: ({ status, assignee, inbox, q, label, cursor }) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q, label })}`),
+  meta: ({ status, inbox, q, label }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q, label })}`),
   searchMessages: ({ q, cursor }) =>
     cursor ? request("GET", cursor) : request("GET", `/api/v1/search/messages${qs({ q })}`),
   conversation: (id) => request("GET", `/api/v1/conversations/${id}/`),
@@ -66,4 +66,15 @@ export const api = {
   offers: () => request("GET", "/api/v1/offers/"),
   acceptOffer: (id) => request("POST", `/api/v1/conversations/${id}/accept`, {}),
   declineOffer: (id) => request("POST", `/api/v1/conversations/${id}/decline`, {}),
+  // Labels and canned responses (docs/desk.md)
+  setLabels: (id, labels) => request("POST", `/api/v1/conversations/${id}/labels`, { labels }),
+  labels: ({ q, limit, cursor } = {}) => cursor ? request("GET", cursor) : request("GET", `/api/v1/labels/${qs({ q, limit })}`),
+  createLabel: (body) => request("POST", "/api/v1/labels/", body),
+  updateLabel: (id, body) => request("PATCH", `/api/v1/labels/${id}/`, body),
+  deleteLabel: (id) => request("DELETE", `/api/v1/labels/${id}/`),
+  cannedResponses: ({ inbox, q, limit, cursor } = {}) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/canned_responses/${qs({ inbox, q, limit })}`),
+  createCannedResponse: (body) => request("POST", "/api/v1/canned_responses/", body),
+  updateCannedResponse: (id, body) => request("PATCH", `/api/v1/canned_responses/${id}/`, body),
+  deleteCannedResponse: (id) => request("DELETE", `/api/v1/canned_responses/${id}/`),
 };

@@ -1,6 +1,7 @@
 // Column (a): tabs with counts, filters, and the conversation cards.
 import { clear, h, initials } from "../shared/dom.js";
 import { duration, relative } from "../shared/time.js";
+import { labelChips } from "./labels.js";
 import { snippetParts, state, userName, visibleConversations } from "./state.js";
 
 export function renderCounts() {
@@ -113,6 +114,7 @@ function card(conv, ctl) {
         conv.unread_count ? h("span", { class: "badge", "aria-label": `${conv.unread_count} unread` }, String(conv.unread_count)) : null),
       h("div", { class: "card-row chips" },
         chips,
+        labelChips(conv.labels),
         h("span", { class: "spacer" }),
         assignee
           ? h("span", { class: "assignee", title: `Assigned to ${userName(assignee)}` },

@@ -5,6 +5,7 @@ import { h, uid } from "../shared/dom.js";
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
 import { renderContact } from "./contact.js";
+import { initLabels, noticeLabelNames, renderLabelFilter } from "./labels.js";
 import { eventApplier } from "./events.js";
 import { moveSelection, renderCounts, renderHits, renderList } from "./list.js";
 import { createOffers } from "./offers.js";
@@ -42,7 +43,7 @@ function flush() {
 // --- snapshot -----------------------------------------------------------------------------------
 function listParams() {
   const f = state.filters;
-  return { status: f.status, assignee: f.tab === "mine" ? "me" : f.tab, inbox: f.inbox, q: f.q };
+  return { status: f.status, assignee: f.tab === "mine" ? "me" : f.tab, inbox: f.inbox, q: f.q, label: f.label };
 }
 
 let listRequest = 0;
@@ -117,7 +118,7 @@ function refreshCounts() {
   countsTimer = setTimeout(async () => {
     try {
       const f = state.filters;
-      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q });
+      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q, label: f.label });
       schedule("counts");
     } catch (_) { /* keeps the last counts */ }
   }, 250);
@@ -183,7 +184,11 @@ const banner = document.getElementById("conn-banner");
 const socket = new SocketClient({
   url: wsUrl("/ws/operator/"),
   lastEventId: () => state.lastEventId,
-  onEvent: (ev) => { offers.apply(ev); applyEvent(ev); },
+  onEvent: (ev) => {
+    offers.apply(ev);
+    applyEvent(ev);
+    if (ev.data && Array.isArray(ev.data.labels)) noticeLabelNames(ev.data.labels);
+  },
   onState: (s, info) => {
     const was = state.conn;
     state.conn = s;
@@ -329,6 +334,12 @@ const ctl = {
     { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
   priority: (cid, priority) => act("Priority", COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
   escalate: (cid) => act("Escalate", COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
+  // Rejects with the server's error (the label editor shows it and stays open).
+  setLabels: async (cid, labels) => {
+    const conv = await command(COMMAND.CONVERSATION_LABELS, { conversation_id: cid, labels }, () => api.setLabels(cid, labels));
+    if (conv && conv.id != null) { upsertConversation(conv); schedule("list", "thread"); refreshCounts(); }
+    return conv;
+  },
   openConversation: (conv) => { upsertConversation(conv); select(conv.id); },
   toast,
 };
@@ -363,6 +374,8 @@ const statusFilter = document.getElementById("status-filter");
 statusFilter.addEventListener("change", () => { state.filters.status = statusFilter.value; loadList().catch(() => {}); schedule("list"); });
 const inboxFilter = document.getElementById("inbox-filter");
 inboxFilter.addEventListener("change", () => { state.filters.inbox = inboxFilter.value; loadList().catch(() => {}); schedule("list"); });
+const labelFilter = document.getElementById("label-filter");
+labelFilter.addEventListener("change", () => { state.filters.label = labelFilter.value; loadList().catch(() => {}); schedule("list"); });
 const search = document.getElementById("search");
 let searchTimer = 0;
 search.addEventListener("input", () => {
@@ -398,6 +411,8 @@ function loadDirectory() {
 
 async function start() {
   loadDirectory();
+  // Colours for the chips and the label filter; the chips re-render when it arrives.
+  initLabels(() => { renderLabelFilter(labelFilter, state.filters.label); schedule("list", "thread"); });
   renderMe();
   renderCounts();
   try {

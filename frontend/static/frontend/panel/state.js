@@ -6,7 +6,7 @@ const SEEN_LIMIT = 5000;
 
 export const state = {
   me: null,
-  filters: { tab: "mine", status: "open", inbox: "", q: "" },
+  filters: { tab: "mine", status: "open", inbox: "", q: "", label: "" },
   convs: new Map(),        // id -> conversation payload (+ unread_count, last_message)
   listNext: null,
   counts: { mine: 0, unassigned: 0, all: 0 },
@@ -97,6 +97,7 @@ export function matchesFilters(conv) {
   if (f.inbox && String(conv.inbox) !== String(f.inbox)) return false;
   if (f.tab === "mine" && !(conv.assignee && conv.assignee.id === state.me.id)) return false;
   if (f.tab === "unassigned" && conv.assignee) return false;
+  if (f.label && !(conv.labels || []).includes(f.label)) return false;
   if (f.q) return !!state.searchIds && state.searchIds.has(conv.id);
   return true;
 }

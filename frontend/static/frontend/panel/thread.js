@@ -3,6 +3,8 @@
 // composer keeps its text; the header and messages re-render from state.
 import { clear, h, initials } from "../shared/dom.js";
 import { clock, dayKey, dayLabel, full } from "../shared/time.js";
+import { attachCannedPicker } from "./canned.js";
+import { closeLabelEditor, labelChips, labelEditorOpenFor, openLabelEditor } from "./labels.js";
 import { presenceDot } from "./list.js";
 import { state, thread, userName } from "./state.js";
 
@@ -23,6 +25,7 @@ export function renderThread(ctl) {
 }
 
 function build(root, id, ctl) {
+  closeLabelEditor();
   clear(root);
   const header = h("header", { class: "thread-header" });
   const messages = h("ol", { class: "messages", "aria-live": "polite", "aria-label": "Messages" });
@@ -65,6 +68,8 @@ function build(root, id, ctl) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     if (e.key === "Escape") input.blur();
   });
+  attachCannedPicker({ form: composer, input, inboxId: () => (state.convs.get(id) || {}).inbox,
+    onInsert: () => ctl.typingActivity(id) });
   input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id); else ctl.typingStop(id); });
   input.addEventListener("blur", () => ctl.typingStop(id));
   scroller.addEventListener("scroll", () => {
@@ -137,7 +142,13 @@ function renderHeader(ctl) {
         h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
         conv.snoozed_until ? ` until ${full(conv.snoozed_until)}` : "",
         inbox ? ` · ${inbox.name}` : "",
-        conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : "")),
+        conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : ""),
+      h("div", { class: "thread-labels", dataset: { testid: "thread-labels" } }, labelChips(conv.labels),
+        h("button", { type: "button", class: "link small", "aria-expanded": String(labelEditorOpenFor() === conv.id),
+          dataset: { testid: "edit-labels" },
+          onclick: () => (labelEditorOpenFor() === conv.id ? closeLabelEditor()
+            : openLabelEditor(conv, built.root, (names) => ctl.setLabels(conv.id, names))) },
+          (conv.labels || []).length ? "Edit labels" : "+ Label"))),
     h("span", { class: "spacer" }),
     h("div", { class: "actions" },
       assign,

@@ -40,6 +40,7 @@ export const COMMAND = Object.freeze({
   PING: "ping",
   CONVERSATION_ACCEPT: "conversation.accept",
   CONVERSATION_DECLINE: "conversation.decline",
+  CONVERSATION_LABELS: "conversation.labels",
 });
 
 // The server's own frames.
