@@ -68,6 +68,7 @@ class CommandType(StrEnum):
     PRESENCE_SET = "presence.set"
     RESUME = "resume"
     PING = "ping"
+    MESSAGE_DELETE = "message.delete"
 
 
 class FrameType(StrEnum):
@@ -79,7 +80,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.MESSAGE_CREATE, CommandType.TYPING_START, CommandType.TYPING_STOP,
     CommandType.CONVERSATION_READ, CommandType.CONVERSATION_ASSIGN, CommandType.CONVERSATION_ESCALATE,
     CommandType.CONVERSATION_STATUS, CommandType.CONVERSATION_PRIORITY, CommandType.PRESENCE_SET,
-    CommandType.RESUME, CommandType.PING,
+    CommandType.RESUME, CommandType.PING, CommandType.MESSAGE_DELETE,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
@@ -123,6 +124,7 @@ class AttachmentPayload(TypedDict):
     file_type: str
     size: int
     url: str | None
+    name: str
 
 
 class MessagePayload(TypedDict):
@@ -184,10 +186,19 @@ class PresencePayload(TypedDict):
     status: Literal["online", "busy", "offline"]
 
 
+class Typist(TypedDict):
+    id: int
+    name: str
+
+
 class TypingPayload(TypedDict):
     side: Literal["agent", "contact"]
-    user: dict[str, Any] | None
+    user: Typist | None
     expires_in: float
+    # Operator typing: writing a private note (operators only ever see those).
+    private: NotRequired[bool]
+    # Visitor typing with the inbox's sneak_peek on, to operators only: the unsent text.
+    draft: NotRequired[str]
 
 
 class EphemeralFrame(TypedDict):

@@ -65,6 +65,7 @@ class AttachmentSerializer(serializers.Serializer):
     file_type = serializers.CharField()
     size = serializers.IntegerField()
     url = serializers.CharField(allow_null=True)
+    name = serializers.CharField(help_text="The stored file name (for a download link).")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -232,6 +233,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "id", "name", "branch", "channel_type", "website_token", "enable_auto_assignment",
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
+            "sneak_peek",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 
@@ -354,6 +356,7 @@ class WidgetInboxSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     greeting = serializers.CharField(allow_blank=True)
+    sneak_peek = serializers.BooleanField(help_text="The composer sends its unsent text with typing.")
 
 
 class WidgetSessionOutput(serializers.Serializer):
@@ -373,6 +376,8 @@ class WidgetMessageInput(serializers.Serializer):
 
 class WidgetTypingInput(serializers.Serializer):
     typing = serializers.BooleanField()
+    draft = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                  help_text="The unsent text (sneak peek); longer than 1,000 characters is cut.")
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:

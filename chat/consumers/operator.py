@@ -112,6 +112,10 @@ class OperatorConsumer(StreamConsumer):
     access: OperatorAccess
     credential: str
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.typing_public: dict[int, bool] = {}  # conversation -> the last start was a reply
+
     async def connect(self) -> None:
         await self.accept()
         authorization = header(self.scope, b"authorization") or ""
@@ -195,9 +199,17 @@ class OperatorConsumer(StreamConsumer):
 
     async def _typing(self, data: dict[str, Any], typing: bool) -> dict[str, Any]:
         conversation_id = field_value(data, "conversation_id", int)
+        private = bool(field_value(data, "private", bool, required=False, default=False)) if typing else False
         await run_db(_check_conversation)(access=self.access, conversation_id=conversation_id)
-        await self.set_typing(conversation_id, typing, self.access.summary)
-        return {"conversation_id": conversation_id, "typing": typing}
+        if typing and private and self.typing_public.get(conversation_id):
+            # From a reply to a note: the visitor's indicator stops now, not at its timeout.
+            await self.set_typing(conversation_id, False, self.access.summary)
+        if typing:
+            self.typing_public[conversation_id] = not private
+        else:
+            self.typing_public.pop(conversation_id, None)
+        await self.set_typing(conversation_id, typing, self.access.summary, private=private)
+        return {"conversation_id": conversation_id, "typing": typing, "private": private}
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_read)(

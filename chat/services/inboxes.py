@@ -30,6 +30,7 @@ INBOX_FIELDS = (
     "business_hours",
     "allowed_origins",
     "reopen_resolved_conversations",
+    "sneak_peek",
 )
 
 def validate_origins(origins: Any) -> list[str]:

@@ -36,6 +36,7 @@ export const COMMAND = Object.freeze({
   PRESENCE_SET: "presence.set",
   RESUME: "resume",
   PING: "ping",
+  MESSAGE_DELETE: "message.delete",
 });
 
 // The server's own frames.
