@@ -30,12 +30,14 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, CredentialKind, credential_fingerprint
 from chat.realtime.scopes import OperatorScope
 from chat.realtime.threads import run_db
+from chat.realtime.uploads import decode_attachments
 from chat.services.conversations import (
     conversation_for_event,
     conversation_set_priority,
     conversation_set_status,
     touch_assignee_last_seen,
 )
+from chat.services.message_delete import message_delete
 from chat.services.messages import message_create
 from chat.validation import parse_time
 from presence import hooks as presence
@@ -44,11 +46,15 @@ from presence import hooks as presence
 
 
 def _message_create(*, access: OperatorAccess, user: Any, conversation_id: int, content: str, private: bool,
-                    echo_id: str | None) -> dict[str, Any]:
+                    echo_id: str | None, attachments: list[Any]) -> dict[str, Any]:
     operator_conversation(conversation_id=conversation_id, access=access)
     recorded = message_create(conversation_id=conversation_id, direction=MessageDirection.OUTGOING, content=content,
-                              private=private, sender_user=user, echo_id=echo_id)
+                              private=private, sender_user=user, echo_id=echo_id, attachments=attachments)
     return message_payload(recorded.message)
+
+
+def _message_delete(*, user: Any, message_id: int) -> dict[str, Any]:
+    return message_payload(message_delete(message_id=message_id, actor=user))
 
 
 def _conversation_read(*, access: OperatorAccess, conversation_id: int) -> dict[str, Any]:
@@ -106,6 +112,7 @@ class OperatorConsumer(StreamConsumer):
         "presence.set": "cmd_presence_set",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "message.delete": "cmd_message_delete",
     }
 
     user: Any
@@ -186,10 +193,14 @@ class OperatorConsumer(StreamConsumer):
             access=self.access,
             user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
-            content=field_value(data, "content", str),
+            content=field_value(data, "content", str, required=False, default=""),
             private=field_value(data, "private", bool, required=False, default=False),
             echo_id=None if echo_id is None else str(echo_id),
+            attachments=decode_attachments(data.get("attachments")),
         )
+
+    async def cmd_message_delete(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_message_delete)(user=self.user, message_id=field_value(data, "message_id", int))
 
     async def cmd_typing_start(self, data: dict[str, Any], ref: Any) -> Any:
         return await self._typing(data, True)
