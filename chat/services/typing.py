@@ -45,7 +45,7 @@ DRAFT_MAX_CHARS = 1000
 
 
 def draft_interval() -> float:
-    return float(getattr(settings, "TYPING_DRAFT_INTERVAL_SECONDS", 0.5))
+    return float(settings.TYPING_DRAFT_INTERVAL_SECONDS)
 
 
 def typist(user: dict[str, Any] | None) -> dict[str, Any] | None:
