@@ -29,7 +29,7 @@ from django.db import transaction
 
 from chat.errors import NotFound, PermissionDenied
 from chat.events import EventType, dispatch
-from chat.models import Attachment, Audience, Conversation, Event, Message, MessageDirection, Role
+from chat.models import Attachment, Audience, Conversation, Event, Message, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.scope import caller_scope, conversation_visible_q
 from chat.services.conversations import lock_conversation
@@ -39,11 +39,11 @@ logger = logging.getLogger(__name__)
 DELETED_ATTRIBUTE = "deleted"
 
 
-def message_delete_allowed(*, role: str, actor_id: int, direction: str, sender_user_id: int | None) -> bool:
-    """The rule of the module docstring, from plain data."""
+def message_delete_allowed(*, is_admin: bool, actor_id: int, direction: str, sender_user_id: int | None) -> bool:
+    """The rule of the module docstring, from plain data (``is_admin``: chat.selectors.scope's)."""
     if direction == MessageDirection.ACTIVITY:
         return False
-    if role == Role.ADMINISTRATOR:
+    if is_admin:
         return True
     return direction == MessageDirection.OUTGOING and sender_user_id is not None and sender_user_id == actor_id
 
@@ -74,7 +74,7 @@ def message_delete(*, message_id: int, actor: Any, conversation_id: int | None =
         )
         if message is None:  # the conversation went away meanwhile
             raise NotFound("Message not found.")
-        if not message_delete_allowed(role=scope.role, actor_id=scope.user_id, direction=message.direction,
+        if not message_delete_allowed(is_admin=scope.is_admin, actor_id=scope.user_id, direction=message.direction,
                                       sender_user_id=message.sender_user_id):
             raise PermissionDenied("You may delete only your own messages and notes.")
         if message_is_deleted(message):
