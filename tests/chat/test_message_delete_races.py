@@ -41,7 +41,7 @@ def test_author_and_administrator_delete_the_same_message_at_once(desk):
         message = message_create(conversation_id=cid, direction="outgoing", content=f"m{round_no}",
                                  sender_user=desk.author).message
         url = f"/api/v1/conversations/{cid}/messages/{message.pk}/"
-        results = run_concurrently(lambda i: (author if i == 0 else admin).delete(url), 2)
+        results = run_concurrently(lambda i, url=url: (author if i == 0 else admin).delete(url), 2)
         assert [r.status_code for r in results] == [200, 200]
         assert all(r.json()["content_attributes"]["deleted"] for r in results)
         updates = Event.objects.filter(type="message.updated", payload__id=message.pk)
