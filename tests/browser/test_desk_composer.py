@@ -113,10 +113,10 @@ def test_panel_attachments_button_drop_and_paste(operator_page, visitor_context)
     thumb = stored.locator(".attachments a.thumb img")
     expect(thumb).to_be_visible()
     operator_page.wait_for_function("img => img.complete && img.naturalWidth === 1", arg=thumb.element_handle())
-    expect(stored.get_by_test_id("file-link")).to_have_text(f"📎 invoice-{tag}.txt (10 B)")
+    expect(stored.get_by_test_id("file-link")).to_have_text(f"invoice-{tag}.txt (10 B)")
     in_widget = frame.locator(".w-msg.theirs", has_text=f"Here you go {tag}")
     expect(in_widget.locator("img.preview")).to_be_visible(timeout=WAIT)
-    expect(in_widget.locator(".w-file")).to_have_text(f"📎 invoice-{tag}.txt (10 B)")
+    expect(in_widget.locator(".w-file")).to_have_text(f"invoice-{tag}.txt (10 B)")
 
     # Drop and paste go to the same list; a private note's image never reaches the widget.
     operator_page.get_by_role("button", name="Private note").click()

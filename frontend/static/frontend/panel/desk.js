@@ -124,7 +124,7 @@ export function attachmentsView(m) {
         h("img", { src: url, alt: name, loading: "lazy" }));
     }
     return h("a", { href: url, target: "_blank", rel: "noopener", class: "file", download: name, dataset: { testid: "file-link" } },
-      `📎 ${name}`, h("span", { class: "size" }, ` (${formatSize(a.size)})`));
+      name, h("span", { class: "size" }, ` (${formatSize(a.size)})`));
   }));
 }
 
@@ -139,7 +139,7 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
   const list = h("div", { class: "composer-files", hidden: true, dataset: { testid: "composer-files" } });
   const field = h("input", { type: "file", multiple: true, hidden: true, "aria-label": "Attach files" });
   const button = h("button", { type: "button", class: "attach-btn", title: "Attach files (or drop / paste them)",
-    dataset: { testid: "attach" }, onclick: () => field.click() }, "📎 Attach");
+    dataset: { testid: "attach" }, onclick: () => field.click() }, "Attach");
   const render = () => {
     clear(list);
     files.forEach((file, index) => {
@@ -188,5 +188,5 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
 /** A pending (not yet stored) bubble's files: names, and a preview for images. */
 export function pendingFilesView(files) {
   if (!files || !files.length) return null;
-  return h("div", { class: "attachments" }, files.map((f) => h("span", { class: "file" }, `📎 ${f.name} (${formatSize(f.size)})`)));
+  return h("div", { class: "attachments" }, files.map((f) => h("span", { class: "file" }, `${f.name} (${formatSize(f.size)})`)));
 }

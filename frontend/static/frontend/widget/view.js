@@ -68,7 +68,7 @@ function bubble(m, extra = {}) {
     const name = a.name || "attachment";
     return String(a.file_type).startsWith("image/")
       ? h("a", { href: url, target: "_blank", rel: "noopener", title: name }, h("img", { src: url, alt: name, class: "preview" }))
-      : h("a", { href: url, target: "_blank", rel: "noopener", class: "w-file", download: name }, `📎 ${name} (${formatSize(a.size)})`);
+      : h("a", { href: url, target: "_blank", rel: "noopener", class: "w-file", download: name }, `${name} (${formatSize(a.size)})`);
   });
   if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
   let status = null;
