@@ -18,6 +18,7 @@ fallback, whose requests may land on any server process.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import connections
 
@@ -162,9 +164,25 @@ def visitor_typing_shared(*, contact_inbox_id: int, conversation_id: int, typing
         return
     store.set(pending, json.dumps({"conversation_id": conversation_id, "draft": draft}), ttl=interval * 4)
     if store.acquire(flush, interval):
-        timer = threading.Timer(interval, _flush_shared, kwargs={"contact_inbox_id": contact_inbox_id})
-        timer.daemon = True
-        timer.start()
+        _later(interval, contact_inbox_id)
+
+
+def _later(delay: float, contact_inbox_id: int) -> None:
+    """Run ``_flush_shared`` after ``delay``: on the server's event loop when this thread was
+    started from one (a view under ASGI), so the frame leaves through the loop's channel layer
+    (the in-memory layer's queues belong to that loop); else (WSGI, a test client) a timer thread."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running():
+        asyncio.run_coroutine_threadsafe(_flush_after(delay, contact_inbox_id), loop)
+        return
+    timer = threading.Timer(delay, _flush_shared, kwargs={"contact_inbox_id": contact_inbox_id})
+    timer.daemon = True
+    timer.start()
+
+
+async def _flush_after(delay: float, contact_inbox_id: int) -> None:
+    await asyncio.sleep(delay)
+    await sync_to_async(_flush_shared, thread_sensitive=False)(contact_inbox_id=contact_inbox_id)
 
 
 def _flush_shared(*, contact_inbox_id: int) -> None:

@@ -55,11 +55,13 @@ def test_colleague_typing_shows_reply_or_note(browser, messenger_server, operato
         context.close()
 
 
-def test_sneak_peek_shows_the_visitors_draft(admin_api, demo_inbox, operator_page, visitor_context):
+@pytest.mark.parametrize("transport", [None, "poll"], ids=["websocket", "long-poll"])
+def test_sneak_peek_shows_the_visitors_draft(admin_api, demo_inbox, operator_page, visitor_context, transport):
+    """Over the socket, and over the REST fallback (whose throttle lives in the shared store)."""
     admin_api.patch(f"/api/v1/inboxes/{demo_inbox['id']}/", json={"sneak_peek": True}).raise_for_status()
     try:
         tag = uuid.uuid4().hex[:8]
-        _, frame = open_widget(visitor_context)
+        _, frame = open_widget(visitor_context, transport)
         visitor_send(frame, f"Peek {tag}")
         open_card(operator_page, tag)
         frame.locator("#w-input").press_sequentially("where is my parcel", delay=20)
