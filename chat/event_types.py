@@ -74,6 +74,7 @@ class CommandType(StrEnum):
     CONVERSATION_ACCEPT = "conversation.accept"
     CONVERSATION_DECLINE = "conversation.decline"
     CONVERSATION_LABELS = "conversation.labels"
+    MESSAGE_DELETE = "message.delete"
 
 
 class FrameType(StrEnum):
@@ -88,6 +89,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.RESUME, CommandType.PING,
     CommandType.CONVERSATION_ACCEPT, CommandType.CONVERSATION_DECLINE,
     CommandType.CONVERSATION_LABELS,
+    CommandType.MESSAGE_DELETE,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
@@ -132,6 +134,7 @@ class AttachmentPayload(TypedDict):
     file_type: str
     size: int
     url: str | None
+    name: str
 
 
 class MessagePayload(TypedDict):
@@ -213,10 +216,19 @@ class OfferWithdrawnPayload(TypedDict):
     reason: Literal["timeout", "declined", "assigned", "closed", "offline", "removed", "mode_changed"]
 
 
+class Typist(TypedDict):
+    id: int
+    name: str
+
+
 class TypingPayload(TypedDict):
     side: Literal["agent", "contact"]
-    user: dict[str, Any] | None
+    user: Typist | None
     expires_in: float
+    # Operator typing: writing a private note (operators only ever see those).
+    private: NotRequired[bool]
+    # Visitor typing with the inbox's sneak_peek on, to operators only: the unsent text.
+    draft: NotRequired[str]
 
 
 class EphemeralFrame(TypedDict):

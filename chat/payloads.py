@@ -53,7 +53,8 @@ def message_payload(message: Message) -> dict[str, Any]:
     attachments = []
     if message.pk is not None:
         attachments = [
-            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": attachment_url(a.pk) if a.file else None}
+            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": attachment_url(a.pk) if a.file else None,
+             "name": (a.file.name or "").rsplit("/", 1)[-1]}
             for a in message.attachments.all()
         ]
     return {

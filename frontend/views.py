@@ -185,6 +185,8 @@ def widget_config(request: HttpRequest) -> JsonResponse:
             "name": inbox.name,
             "greeting": inbox.greeting,
             "operators_available": bool(inbox_operators_available(inbox_id=inbox.pk)),
+            # The composer sends its unsent text with typing.start (throttled) only when on.
+            "sneak_peek": inbox.sneak_peek,
         }
     )
     response["Cache-Control"] = "no-store"

@@ -296,6 +296,8 @@ WS_AUTH_TIMEOUT_SECONDS: float = env.float("WS_AUTH_TIMEOUT_SECONDS", default=5.
 WS_IDLE_TIMEOUT_SECONDS: float = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
 WS_COMMANDS_PER_10S: int = env.int("WS_COMMANDS_PER_10S", default=100)
 TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
+# Sneak peek (DESIGN §11): at most one visitor draft frame per this many seconds per sender.
+TYPING_DRAFT_INTERVAL_SECONDS: float = env.float("TYPING_DRAFT_INTERVAL_SECONDS", default=0.5)
 # Threads per process for the sockets' database work on PostgreSQL (chat/realtime/threads.py).
 WS_DB_THREADS: int = env.int("WS_DB_THREADS", default=8)
 # Frames queued for one socket before it is closed as too slow (it resumes on reconnect).

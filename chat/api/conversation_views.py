@@ -36,6 +36,7 @@ from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_operator
 from chat.services import conversations as conversation_services
 from chat.services.labels import label_clean_name
+from chat.services.message_delete import message_delete
 from chat.services.messages import message_create
 from chat.validation import query_text
 
@@ -271,6 +272,26 @@ class MessageListView(APIView):
             attachments=files,
         )
         return Response(message_payload(recorded.message), status=201 if recorded.created else 200)
+
+
+class MessageDetailView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=None,
+        responses={200: s.MessageSerializer, **ERRORS},
+        summary="Delete a message: the row stays, content and attachments go (content_attributes.deleted)",
+        description=(
+            "Authors may delete their own outgoing messages and private notes; administrators any message "
+            "but activity lines (also a visitor's). Others who see the conversation: 403 permission_denied; "
+            "outside the caller's scope: 404. Emits message.updated to everyone who saw the message (the "
+            "widget only for a non-private one). A repeat answers 200 with the deleted message again."
+        ),
+        tags=["messages"],
+    )
+    def delete(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        message = message_delete(message_id=message_id, actor=request.user, conversation_id=conversation_id)
+        return Response(message_payload(message))
 
 
 TRANSCRIPT_PARAMETERS = [

@@ -67,6 +67,7 @@ class AttachmentSerializer(serializers.Serializer):
     file_type = serializers.CharField()
     size = serializers.IntegerField()
     url = serializers.CharField(allow_null=True)
+    name = serializers.CharField(help_text="The stored file name (for a download link).")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -241,6 +242,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
             "assignment_mode", "ring_timeout_seconds",
+            "sneak_peek",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 
@@ -363,6 +365,7 @@ class WidgetInboxSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     greeting = serializers.CharField(allow_blank=True)
+    sneak_peek = serializers.BooleanField(help_text="The composer sends its unsent text with typing.")
 
 
 class WidgetSessionOutput(serializers.Serializer):
@@ -382,6 +385,8 @@ class WidgetMessageInput(serializers.Serializer):
 
 class WidgetTypingInput(serializers.Serializer):
     typing = serializers.BooleanField()
+    draft = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                  help_text="The unsent text (sneak peek); longer than 1,000 characters is cut.")
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:

@@ -76,6 +76,8 @@ v1 = [
            "conversation-toggle-priority"),
     *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
     *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
+    *route("conversations/<int:conversation_id>/messages/<int:message_id>/", cv.MessageDetailView.as_view(),
+           "conversation-message"),
     *route("conversations/<int:conversation_id>/transcript", cv.TranscriptView.as_view(), "conversation-transcript"),
     *route("search/messages", search_views.MessageSearchView.as_view(), "search-messages"),
     *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),

@@ -29,7 +29,7 @@ from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_visitor
 from chat.services.conversations import touch_contact_last_seen
 from chat.services.messages import visitor_message_send
-from chat.services.typing import typing_set
+from chat.services.typing import visitor_draft_discard, visitor_typing_shared
 from chat.services.widget import widget_current_conversation, widget_session_start
 
 ERRORS = {
@@ -116,6 +116,7 @@ class WidgetSessionView(WidgetView):
             "conversation": conversation,
             "inbox": {
                 "id": contact_inbox.inbox_id, "name": contact_inbox.inbox.name, "greeting": contact_inbox.inbox.greeting,
+                "sneak_peek": contact_inbox.inbox.sneak_peek,
             },
         }
         return Response(body, status=201 if session.created else 200)
@@ -159,6 +160,7 @@ class WidgetMessagesView(WidgetView):
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetMessageInput, request.data)
         files = request.FILES.getlist("attachments") if request.FILES else []
+        visitor_draft_discard(contact_inbox_id=self.contact_inbox.pk)  # the text is sent, no longer a draft
         recorded = visitor_message_send(
             contact_inbox_id=self.contact_inbox.pk,
             content=data.get("content", ""),
@@ -171,13 +173,20 @@ class WidgetMessagesView(WidgetView):
 class WidgetTypingView(WidgetView):
     @extend_schema(
         parameters=[TOKEN_HEADER], request=s.WidgetTypingInput, responses={204: None, **ERRORS},
-        summary="The visitor started or stopped typing (ephemeral, to the inbox's operators)", tags=["widget"],
+        summary="The visitor started or stopped typing (ephemeral, to the inbox's operators)",
+        description=(
+            "With the inbox's sneak_peek on, `draft` (the unsent text, cut to 1,000 characters) reaches the "
+            "operators in the typing frame's `data.draft`: at most one frame per 500 ms per visitor, the latest "
+            "draft of a window sent at its end. Never stored; dropped when sneak_peek is off."
+        ),
+        tags=["widget"],
     )
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetTypingInput, request.data)
         conversation = widget_current_conversation(contact_inbox=self.contact_inbox)
         if conversation is not None:
-            typing_set(conversation_id=conversation.pk, typing=data["typing"], side="contact")
+            visitor_typing_shared(contact_inbox_id=self.contact_inbox.pk, conversation_id=conversation.pk,
+                                  typing=data["typing"], draft=data.get("draft"))
         return Response(status=204)
 
 

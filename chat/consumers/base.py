@@ -408,9 +408,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- Typing --------------------------------------------------------------------------------
 
-    async def set_typing(self, conversation_id: int, typing: bool, user: dict[str, Any] | None) -> None:
-        """Broadcast typing to the other side; a start expires by itself after
-        TYPING_TIMEOUT_SECONDS without a renewed ``typing.start``."""
+    async def set_typing(self, conversation_id: int, typing: bool, user: dict[str, Any] | None, *,
+                         private: bool = False, draft: str | None = None) -> None:
+        """Broadcast typing (chat/services/typing.py decides who sees it); a start expires by
+        itself after TYPING_TIMEOUT_SECONDS without a renewed ``typing.start``."""
         handle = self.typing.pop(conversation_id, None)
         if handle is not None:
             handle.cancel()
@@ -421,7 +422,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             )
         await run_db(typing_set)(
             conversation_id=conversation_id, typing=typing, side=self.typing_side, user=user,
-            exclude_channel=self.channel_name,
+            private=private, draft=draft, exclude_channel=self.channel_name,
         )
 
     async def stop_typing(self, conversation_id: int) -> None:

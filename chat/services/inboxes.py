@@ -39,6 +39,7 @@ INBOX_FIELDS = (
     "business_hours",
     "allowed_origins",
     "reopen_resolved_conversations",
+    "sneak_peek",
     "assignment_mode",
     "ring_timeout_seconds",
 )

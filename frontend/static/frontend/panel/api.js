@@ -15,7 +15,9 @@ export class ApiError extends Error {
 async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser sets the multipart boundary
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -53,6 +55,15 @@ export const api = {
   conversation: (id) => request("GET", `/api/v1/conversations/${id}/`),
   messages: (id, before) => request("GET", `/api/v1/conversations/${id}/messages/${qs({ before })}`),
   sendMessage: (id, body) => request("POST", `/api/v1/conversations/${id}/messages/`, body),
+  sendMessageWithFiles: (id, { content, private: isPrivate, echo_id }, files) => {
+    const form = new FormData();
+    form.append("content", content || "");
+    form.append("private", isPrivate ? "true" : "false");
+    form.append("echo_id", echo_id);
+    for (const file of files) form.append("attachments", file, file.name);
+    return request("POST", `/api/v1/conversations/${id}/messages/`, form);
+  },
+  deleteMessage: (id, messageId) => request("DELETE", `/api/v1/conversations/${id}/messages/${messageId}/`),
   assign: (id, assignee_id) => request("POST", `/api/v1/conversations/${id}/assign`, { assignee_id }),
   setStatus: (id, status, snoozed_until) =>
     request("POST", `/api/v1/conversations/${id}/toggle_status`, { status, snoozed_until }),

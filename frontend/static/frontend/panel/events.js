@@ -3,6 +3,7 @@
 // are keyed by id. Side effects (fetching an unknown conversation, marking read, notifying,
 // re-rendering) are the controller's, passed in.
 import { invalidateContact } from "./contact.js";
+import { applyTypingFrame, messageEndsTyping } from "./desk.js";
 import { firstSight, rememberUser, state, upsertConversation } from "./state.js";
 import { EPHEMERAL, EVENT } from "../shared/protocol.js";
 
@@ -74,16 +75,7 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
         break;
       case EPHEMERAL.TYPING_STARTED:
       case EPHEMERAL.TYPING_STOPPED:
-        if (data.side === "contact") {
-          if (ev.type === EPHEMERAL.TYPING_STARTED) {
-            const ms = (data.expires_in || 8) * 1000;
-            state.typing.set(cid, Date.now() + ms);
-            setTimeout(() => schedule("typing", "list"), ms + 50);
-          } else {
-            state.typing.delete(cid);
-          }
-          schedule("typing", "list");
-        }
+        applyTypingFrame(ev.type, cid, data, schedule);
         break;
       default:
         break;
@@ -101,6 +93,10 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
     // A snapshot row already counts messages up to its last_message: a replayed event for one
     // of those (the thread not loaded, so no id to dedupe on) must not count twice.
     const known = conv.last_message && conv.last_message.id != null && message.id <= conv.last_message.id;
+    if (type === EVENT.MESSAGE_CREATED) messageEndsTyping(cid, message);
+    if (type === EVENT.MESSAGE_UPDATED && conv.last_message && conv.last_message.id === message.id) {
+      conv.last_message = { ...conv.last_message, content: message.content };
+    }
     if (type === EVENT.MESSAGE_CREATED && isNew && !known) {
       if (message.direction !== "activity") conv.last_message = message;
       if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {

@@ -238,15 +238,19 @@ async function command(type, data, restFallback) {
   return restFallback();
 }
 
-async function send(cid, content, isPrivate, echoId) {
+async function send(cid, content, isPrivate, echoId, files = []) {
   const t = thread(cid);
   const echo_id = echoId || uid("op");
   const existing = t.pending.get(echo_id);
-  t.pending.set(echo_id, { echo_id, content, private: isPrivate, state: "sending", created_at: existing ? existing.created_at : new Date().toISOString() });
+  t.pending.set(echo_id, { echo_id, content, private: isPrivate, files, state: "sending", created_at: existing ? existing.created_at : new Date().toISOString() });
   schedule("messages");
   const body = { conversation_id: cid, content, private: isPrivate, echo_id };
   try {
-    const message = await command(COMMAND.MESSAGE_CREATE, body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
+    // Files go as multipart over REST (the same service and policy as the socket's base64
+    // shape, without a frame-size bound); the echo_id makes a retry idempotent either way.
+    const message = files.length
+      ? await api.sendMessageWithFiles(cid, { content, private: isPrivate, echo_id }, files)
+      : await command(COMMAND.MESSAGE_CREATE, body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
     if (message && message.id != null) onMessage(EVENT.MESSAGE_CREATED, cid, message);
     t.pending.delete(echo_id);
   } catch (err) {
@@ -258,16 +262,18 @@ async function send(cid, content, isPrivate, echoId) {
 
 function flushPending() {
   for (const [cid, t] of state.threads) {
-    for (const p of t.pending.values()) if (p.state === "error" && (p.error === "offline" || p.error === "timeout")) send(cid, p.content, p.private, p.echo_id);
+    for (const p of t.pending.values()) if (p.state === "error" && (p.error === "offline" || p.error === "timeout")) send(cid, p.content, p.private, p.echo_id, p.files);
   }
 }
 
-const typingState = new Map(); // cid -> {sentAt, timer}
-function typingActivity(cid) {
-  const entry = typingState.get(cid) || { sentAt: 0, timer: 0 };
-  if (Date.now() - entry.sentAt > 3000) {
+const typingState = new Map(); // cid -> {sentAt, timer, private}
+function typingActivity(cid, isPrivate = false) {
+  const entry = typingState.get(cid) || { sentAt: 0, timer: 0, private: isPrivate };
+  if (Date.now() - entry.sentAt > 3000 || entry.private !== isPrivate) {
     entry.sentAt = Date.now();
-    socket.command(COMMAND.TYPING_START, { conversation_id: cid }).catch(() => {});
+    entry.private = isPrivate;
+    // private: colleagues see "writing a note", the visitor sees nothing.
+    socket.command(COMMAND.TYPING_START, { conversation_id: cid, private: isPrivate }).catch(() => {});
   }
   clearTimeout(entry.timer);
   entry.timer = setTimeout(() => typingStop(cid), 4000);
@@ -279,6 +285,16 @@ function typingStop(cid) {
   clearTimeout(entry.timer);
   typingState.delete(cid);
   socket.command(COMMAND.TYPING_STOP, { conversation_id: cid }).catch(() => {});
+}
+
+async function deleteMessage(cid, messageId) {
+  try {
+    const message = await command(COMMAND.MESSAGE_DELETE, { message_id: messageId }, () => api.deleteMessage(cid, messageId));
+    if (message && message.id != null) onMessage(EVENT.MESSAGE_UPDATED, cid, message);
+  } catch (err) {
+    toast(`Delete failed: ${(err && (err.message || err.code)) || "error"}`);
+  }
+  schedule("messages");
 }
 
 let readTimer = 0;
@@ -324,8 +340,9 @@ const ctl = {
   loadOlder,
   loadMoreConversations,
   loadMoreHits,
-  send: (cid, content, isPrivate) => send(cid, content, isPrivate),
-  retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId); },
+  send: (cid, content, isPrivate, files) => send(cid, content, isPrivate, undefined, files || []),
+  retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId, p.files); },
+  deleteMessage,
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
   typingActivity,
   typingStop,

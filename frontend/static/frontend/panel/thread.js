@@ -7,6 +7,7 @@ import { attachCannedPicker } from "./canned.js";
 import { closeLabelEditor, labelChips, labelEditorOpenFor, openLabelEditor } from "./labels.js";
 import { presenceDot } from "./list.js";
 import { state, thread, userName } from "./state.js";
+import { attachPicker, attachmentsView, deleteControl, deletedText, isDeleted, pendingFilesView, renderDeskTyping } from "./desk.js";
 
 let built = null; // {id, root, header, scroller, messages, typing, composer, input, mode}
 
@@ -43,6 +44,8 @@ function build(root, id, ctl) {
       h("span", { class: "muted small" }, "Enter ↵ send · Shift+Enter new line")),
     input,
     h("div", { class: "composer-actions" }, h("span", { class: "spacer" }), sendBtn));
+  const picker = attachPicker(composer, input);
+  sendBtn.before(picker.button, picker.field);
   built = { id, root, header, scroller, messages, typing, composer, input, mode: "reply", stickBottom: true };
   const setMode = (mode) => {
     built.mode = mode;
@@ -52,16 +55,17 @@ function build(root, id, ctl) {
     modeReply.setAttribute("aria-pressed", String(mode === "reply"));
     modeNote.setAttribute("aria-pressed", String(mode === "note"));
     input.placeholder = mode === "note" ? "Private note (only operators see it)" : "Reply… (Enter to send, Shift+Enter for a new line)";
+    if (input.value) ctl.typingActivity(id, mode === "note"); // colleagues (and the visitor) see the switch
     input.focus();
   };
   modeReply.addEventListener("click", () => setMode("reply"));
   modeNote.addEventListener("click", () => setMode("note"));
   const submit = () => {
     const text = input.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !picker.count()) return;
     input.value = "";
     ctl.typingStop(id);
-    ctl.send(id, text, built.mode === "note");
+    ctl.send(id, text, built.mode === "note", picker.take());
   };
   composer.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
   input.addEventListener("keydown", (e) => {
@@ -69,8 +73,8 @@ function build(root, id, ctl) {
     if (e.key === "Escape") input.blur();
   });
   attachCannedPicker({ form: composer, input, inboxId: () => (state.convs.get(id) || {}).inbox,
-    onInsert: () => ctl.typingActivity(id) });
-  input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id); else ctl.typingStop(id); });
+    onInsert: () => ctl.typingActivity(id, built.mode === "note") });
+  input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id, built.mode === "note"); else ctl.typingStop(id); });
   input.addEventListener("blur", () => ctl.typingStop(id));
   scroller.addEventListener("scroll", () => {
     built.stickBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
@@ -196,11 +200,11 @@ export function renderMessages(ctl) {
       lastDay = day;
     }
     const seen = m.direction === "outgoing" && !m.private && seenAt && seenAt >= Date.parse(m.created_at);
-    messages.append(bubble(m, { state: seen ? "seen" : "sent" }));
+    messages.append(bubble(m, { state: seen ? "seen" : "sent", ctl }));
   }
   for (const p of t.pending.values()) {
     messages.append(bubble(
-      { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id },
+      { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id, files: p.files },
       { state: p.state, error: p.error, retry: () => ctl.retry(built.id, p.echo_id), discard: () => ctl.discard(built.id, p.echo_id) }));
   }
   if (built.stickBottom) scroller.scrollTop = scroller.scrollHeight;
@@ -212,7 +216,7 @@ export function markPrepending() {
   if (built) built.prepended = true;
 }
 
-function bubble(m, { state: deliveryState, error, retry, discard }) {
+function bubble(m, { state: deliveryState, error, retry, discard, ctl }) {
   if (m.direction === "activity") {
     return h("li", { class: "activity", dataset: { id: String(m.id ?? "") } },
       h("span", {}, m.content), h("time", { class: "muted small", datetime: m.created_at, title: full(m.created_at) }, ` ${clock(m.created_at)}`));
@@ -230,32 +234,13 @@ function bubble(m, { state: deliveryState, error, retry, discard }) {
           deliveryState === "sending" ? "sending…" : deliveryState === "error" ? `failed: ${error}` : deliveryState === "seen" ? "✓✓ seen" : "✓ sent")
       : null,
     deliveryState === "error" && retry ? h("button", { type: "button", class: "link", onclick: retry }, "Retry") : null,
-    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null);
-  return h("li", { class: cls, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
-    h("div", { class: "msg-body" }, h("div", { class: "msg-text" }, m.content || ""), attachments(m)),
+    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null,
+    ctl && m.id != null ? deleteControl(m, (msg) => ctl.deleteMessage(msg.conversation_id, msg.id)) : null);
+  const body = isDeleted(m) ? [deletedText()]
+    : [m.content ? h("div", { class: "msg-text" }, m.content) : null, attachmentsView(m), pendingFilesView(m.files)];
+  return h("li", { class: `${cls}${isDeleted(m) ? " deleted" : ""}`, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
+    h("div", { class: "msg-body" }, body),
     meta);
-}
-
-function safeUrl(url) {
-  if (!url) return null;
-  try {
-    const u = new URL(url, location.href);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch (_) {
-    return null;
-  }
-}
-
-function attachments(m) {
-  if (!m.attachments || !m.attachments.length) return null;
-  return h("div", { class: "attachments" }, m.attachments.map((a) => {
-    const url = safeUrl(a.url);
-    if (!url) return null;
-    if (String(a.file_type).startsWith("image")) {
-      return h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Attached image", loading: "lazy" }));
-    }
-    return h("a", { href: url, target: "_blank", rel: "noopener", class: "file" }, `Attachment: ${decodeURIComponent(url.split("/").pop())}`);
-  }));
 }
 
 export function renderTyping() {
@@ -265,6 +250,7 @@ export function renderTyping() {
   const conv = state.convs.get(built.id);
   built.typing.hidden = !on;
   built.typing.textContent = on ? `${(conv && conv.contact && conv.contact.name) || "Visitor"} is typing…` : "";
+  renderDeskTyping(built.typing, built.id);
 }
 
 export function focusComposer() {

@@ -41,6 +41,7 @@ export const COMMAND = Object.freeze({
   CONVERSATION_ACCEPT: "conversation.accept",
   CONVERSATION_DECLINE: "conversation.decline",
   CONVERSATION_LABELS: "conversation.labels",
+  MESSAGE_DELETE: "message.delete",
 });
 
 // The server's own frames.

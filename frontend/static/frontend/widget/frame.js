@@ -370,9 +370,23 @@ function showFatal(err) {
 
 // --- typing and read ----------------------------------------------------------------------------
 let typingSentAt = 0, typingTimer = 0;
+// Sneak peek (the inbox's sneak_peek): the unsent text goes with typing.start, at most one per
+// DRAFT_MS, trailing edge: the send reads the text when it fires, so the last keystrokes arrive.
+const DRAFT_MS = 500, DRAFT_MAX = 1000;
+let draftTimer = 0, draftSentAt = 0;
+function sendDraftSoon() {
+  if (draftTimer) return;
+  draftTimer = setTimeout(() => {
+    draftTimer = 0;
+    if (!st.transport || !st.transport.isOpen) return;
+    draftSentAt = typingSentAt = Date.now();
+    st.transport.command(COMMAND.TYPING_START, { draft: input.value.slice(0, DRAFT_MAX) }).catch(() => {});
+  }, Math.max(0, DRAFT_MS - (Date.now() - draftSentAt)));
+}
 function typingActivity() {
   if (!st.transport || !st.transport.isOpen) return;
-  if (Date.now() - typingSentAt > 3000) {
+  if (st.config.sneak_peek) sendDraftSoon();
+  else if (Date.now() - typingSentAt > 3000) {
     typingSentAt = Date.now();
     st.transport.command(COMMAND.TYPING_START, {}).catch(() => {});
   }
@@ -381,6 +395,8 @@ function typingActivity() {
 }
 function typingStop() {
   clearTimeout(typingTimer);
+  clearTimeout(draftTimer);
+  draftTimer = 0;
   if (!typingSentAt) return;
   typingSentAt = 0;
   if (st.transport && st.transport.isOpen) st.transport.command(COMMAND.TYPING_STOP, {}).catch(() => {});

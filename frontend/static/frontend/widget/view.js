@@ -48,14 +48,27 @@ function safeUrl(url) {
   } catch (_) { return null; }
 }
 
+function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
 function bubble(m, extra = {}) {
   const mine = m.direction === "incoming";
+  if (m.content_attributes && m.content_attributes.deleted) {
+    return h("li", { class: `w-msg ${mine ? "mine" : "theirs"} deleted`, dataset: { id: String(m.id ?? "") } },
+      h("div", { class: "w-bubble" }, h("div", { class: "w-text w-deleted" }, "This message was deleted")),
+      h("div", { class: "w-meta" }, clock(m.created_at)));
+  }
   const files = (m.attachments || []).map((a) => {
     const url = safeUrl(a.url);
     if (!url) return null;
-    return String(a.file_type).startsWith("image")
-      ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
-      : h("a", { href: url, target: "_blank", rel: "noopener" }, "Attachment: " + decodeURIComponent(url.split("/").pop()));
+    const name = a.name || "attachment";
+    return String(a.file_type).startsWith("image/")
+      ? h("a", { href: url, target: "_blank", rel: "noopener", title: name }, h("img", { src: url, alt: name, class: "preview" }))
+      : h("a", { href: url, target: "_blank", rel: "noopener", class: "w-file", download: name }, `${name} (${formatSize(a.size)})`);
   });
   if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
   let status = null;
