@@ -39,6 +39,8 @@ class EventType(StrEnum):
 class EphemeralType(StrEnum):
     TYPING_STARTED = "conversation.typing_started"
     TYPING_STOPPED = "conversation.typing_stopped"
+    # Widget only: the visitor's place in the inbox's queue (chat/services/queue.py).
+    QUEUE_UPDATED = "queue.updated"
 
 
 class ControlType(StrEnum):
@@ -68,6 +70,8 @@ class CommandType(StrEnum):
     PRESENCE_SET = "presence.set"
     RESUME = "resume"
     PING = "ping"
+    # Widget: rate a resolved conversation (chat/services/csat.py).
+    CSAT_SUBMIT = "csat.submit"
 
 
 class FrameType(StrEnum):
@@ -85,6 +89,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.MESSAGE_CREATE, CommandType.TYPING_START, CommandType.TYPING_STOP,
     CommandType.CONVERSATION_READ, CommandType.RESUME, CommandType.PING,
+    CommandType.CSAT_SUBMIT,
 })
 
 # Never delivered to a widget, whatever the audience asked for.
@@ -190,10 +195,18 @@ class TypingPayload(TypedDict):
     expires_in: float
 
 
+class QueuePayload(TypedDict):
+    """The visitor's place in line; ``position`` null once the conversation left the queue."""
+
+    conversation_id: int
+    position: int | None
+    expected_wait_seconds: int | None
+
+
 class EphemeralFrame(TypedDict):
     type: str
     conversation_id: int
-    data: TypingPayload
+    data: TypingPayload | QueuePayload
 
 
 class MembershipChangedMessage(TypedDict):
@@ -237,6 +250,7 @@ EVENT_PAYLOADS: dict[EventType, type] = {
 EPHEMERAL_PAYLOADS: dict[EphemeralType, type] = {
     EphemeralType.TYPING_STARTED: TypingPayload,
     EphemeralType.TYPING_STOPPED: TypingPayload,
+    EphemeralType.QUEUE_UPDATED: QueuePayload,
 }
 
 CONTROL_MESSAGES: dict[ControlType, type] = {
@@ -267,9 +281,10 @@ def check_event(event_type: str, payload: Any) -> None:
 def check_ephemeral(frame: Any) -> None:
     _check(frame, EphemeralFrame, "ephemeral frame")
     try:
-        EphemeralType(frame["type"])
+        declared = EPHEMERAL_PAYLOADS[EphemeralType(frame["type"])]
     except ValueError:
         raise ShapeError(f"undeclared ephemeral type {frame['type']!r}") from None
+    _check(frame["data"], declared, str(frame["type"]))
 
 
 def check_control(message: Any) -> None:

@@ -20,6 +20,7 @@ export const EVENT = Object.freeze({
 export const EPHEMERAL = Object.freeze({
   TYPING_STARTED: "conversation.typing_started",
   TYPING_STOPPED: "conversation.typing_stopped",
+  QUEUE_UPDATED: "queue.updated",
 });
 
 // Commands a client sends ({type, ref, data}).
@@ -36,6 +37,7 @@ export const COMMAND = Object.freeze({
   PRESENCE_SET: "presence.set",
   RESUME: "resume",
   PING: "ping",
+  CSAT_SUBMIT: "csat.submit",
 });
 
 // The server's own frames.
