@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import (
@@ -226,6 +227,8 @@ class BranchSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
+@extend_schema_field({"type": "object", "deprecated": True, "properties": {
+    "timezone": {"type": "string"}, "days": {"type": "object", "additionalProperties": True}}})
 class LegacyBusinessHoursField(serializers.Field):
     """Deprecated alias of ``timezone`` + ``working_hours`` (the first release's unused
     ``business_hours`` column is gone, docs/desk.md): reads ``{"timezone", "days"}``; a write of

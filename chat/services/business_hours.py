@@ -175,8 +175,9 @@ def next_open_at(*, timezone: str, working_hours: dict[str, Any] | None, at: dat
     local = at.astimezone(tz)
     if _open_at(intervals, local):
         return None
-    # Eight local days cover a whole week from any instant (today's later intervals too).
-    for offset in range(8):
+    # Eight local days cover a week from any instant (today's later intervals too); fifteen,
+    # because an interval lying wholly in a spring-forward gap does not open that week.
+    for offset in range(15):
         day = local.date() + timedelta(days=offset)
         candidates = []
         for start, _end in intervals.get(day.weekday()) or []:

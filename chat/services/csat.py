@@ -96,13 +96,13 @@ def _feedback(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidData("feedback must be a string.", fields={"feedback": ["Must be a string."]})
-    value = str(clean_text(value.strip(), field="feedback"))
-    if len(value) > CSAT_FEEDBACK_MAX:
+    text: str = clean_text(value.strip(), field="feedback")
+    if len(text) > CSAT_FEEDBACK_MAX:
         raise InvalidData(
             f"feedback is at most {CSAT_FEEDBACK_MAX} characters.",
             fields={"feedback": [f"At most {CSAT_FEEDBACK_MAX} characters."]},
         )
-    return value
+    return text
 
 
 def stars(rating: int) -> str:

@@ -163,9 +163,9 @@ def _publish_positions(inbox_id: int) -> None:
         now[str(conversation_id)] = entry
         if before.get(str(conversation_id)) != entry:
             _send(contact_inbox_id, queue_frame(conversation_id, position, estimate))
-    for key, entry in before.items():
-        if key not in now and isinstance(entry, list) and len(entry) == 3:
-            _send(int(entry[2]), queue_frame(int(key), None, None))  # left the queue
+    for key, sent in before.items():
+        if key not in now and isinstance(sent, list) and len(sent) == 3:
+            _send(int(sent[2]), queue_frame(int(key), None, None))  # left the queue
     if now:
         store.set(_sent_key(inbox_id), json.dumps(now, separators=(",", ":")), ttl=_SENT_TTL)
     elif before:
