@@ -206,6 +206,8 @@ def on_event(event: PublishedEvent) -> None:
         if event.payload.get("assignee") is not None:
             return
     elif kind in (EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED):
+        if kind == EventType.FIRST_REPLY_CREATED:  # a new sample for the estimate
+            cache.delete(f"queue:frt:{event.inbox_id}")
         if event.conversation_id is None or not queue_was_announced(
             inbox_id=event.inbox_id, conversation_id=event.conversation_id
         ):
