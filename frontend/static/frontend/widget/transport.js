@@ -45,6 +45,8 @@ export function restCommand(token, type, data) {
       return rest("POST", `${API}/typing`, { token, body: { typing: type === COMMAND.TYPING_START } });
     case COMMAND.CONVERSATION_READ:
       return rest("POST", `${API}/read`, { token, body: {} });
+    case COMMAND.CSAT_SUBMIT:
+      return rest("POST", `${API}/csat`, { token, body: data });
     default:
       return Promise.resolve({});
   }
