@@ -68,9 +68,13 @@ def test_survey_after_resolve_answer_once_thanks_survives_reload_and_operators_s
         admin_api, messenger_server, visitor_context, operator_page):
     inbox = make_inbox(admin_api, messenger_server, csat_survey_enabled=True, enable_auto_assignment=False)
     add_agent(admin_api, inbox)
+    operator_page.reload()  # the panel of a member of the new inbox
+    expect(operator_page.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    operator_page.get_by_role("tab", name="All").click()
     tag = uuid.uuid4().hex[:8]
     page, frame = open_widget(visitor_context, inbox, viewport=PHONE)
     send(frame, f"Where is my parcel {tag}?")
+    operator_page.locator(".conv-card", has_text=tag).click()  # the thread stays open after the resolve
     conv = conversation_id(admin_api, inbox)
     admin_api.post(f"/api/v1/conversations/{conv}/toggle_status", json={"status": "resolved"}).raise_for_status()
 
@@ -95,8 +99,6 @@ def test_survey_after_resolve_answer_once_thanks_survives_reload_and_operators_s
     expect(thanks).to_contain_text("★★★★☆")
 
     # The operator sees the rating as an activity line in the thread, live.
-    operator_page.get_by_role("tab", name="All").click()
-    operator_page.locator(".conv-card", has_text=tag).click()
     expect(operator_page.locator(".activity", has_text="★★★★☆")).to_contain_text(f"Quick answer {tag}", timeout=WAIT)
     detail = admin_api.get(f"/api/v1/conversations/{conv}/").json()
     assert detail["csat"] == {"rating": 4, "feedback": f"Quick answer {tag}"}
