@@ -29,7 +29,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from chat.event_types import EphemeralType, EventType, QueuePayload
@@ -91,8 +91,11 @@ def queue_status(*, conversation: Conversation | None) -> dict[str, Any] | None:
         or conversation.waiting_since is None
     ):
         return None
+    # Compared with the stored value, not the Python one: SQLite keeps the database clock's time
+    # as text with milliseconds, and "…01.123" sorts before the parameter "…01.123000".
+    mine = Subquery(Conversation.objects.filter(pk=conversation.pk).values("waiting_since")[:1])
     ahead = Conversation.objects.filter(_waiting_q(conversation.inbox_id)).filter(
-        Q(waiting_since__lt=conversation.waiting_since) | Q(waiting_since=conversation.waiting_since, pk__lt=conversation.pk)
+        Q(waiting_since__lt=mine) | Q(waiting_since=mine, pk__lt=conversation.pk)
     ).count()
     position = ahead + 1
     median = median_first_response_seconds(inbox_id=conversation.inbox_id)

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from chat.errors import Conflict, InvalidData, NotFound
-from chat.models import Conversation, ConversationStatus, CsatResponse, Message
+from chat.models import Conversation, CsatResponse, Message
 from chat.services.conversations import conversation_set_status, conversation_toggle_status, conversation_update
 from chat.services.csat import csat_submit, csat_summary
 from chat.services.messages import message_create, visitor_message_send
@@ -79,7 +79,7 @@ def test_answer_records_assignee_activity_line_and_the_survey_state(published):
     row = CsatResponse.objects.get(conversation=conversation)
     assert (row.rating, row.feedback, row.assignee_id, row.contact_id) == (4, "Quick!", operator.pk, visitor.contact_id)
     assert csat_summary(conversation_id=conversation.pk) == {"rating": 4, "feedback": "Quick!"}
-    (line,) = [e for e in published.of_type("message.created")]
+    (line,) = list(published.of_type("message.created"))
     assert line.audience == "operators" and line.payload["direction"] == "activity"
     assert "★★★★☆" in line.payload["content"] and "Quick!" in line.payload["content"]
     assert line.payload["content_attributes"] == {"csat": {"rating": 4, "feedback": "Quick!"}}

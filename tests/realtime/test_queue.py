@@ -22,7 +22,6 @@ from tests.realtime.conftest import (
     ORIGIN,
     command,
     db,
-    eventually,
     joined_operator,
     receive,
     widget_socket,

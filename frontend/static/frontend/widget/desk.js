@@ -8,18 +8,18 @@ const $ = (id) => document.getElementById(id);
 
 // --- availability -------------------------------------------------------------------------------
 
-/** "9:00" today, "Monday 9:00" another day: the visitor's own time zone and language (Intl). */
+/** "back at 9:00" today, "back tomorrow at 9:00", "back Monday at 9:00": the visitor's own
+ * time zone and language (Intl). */
 export function backAt(iso, now = new Date()) {
   const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return "";
+  if (Number.isNaN(when.getTime())) return "back soon";
   const time = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(when);
-  const sameDay = when.toDateString() === now.toDateString();
-  if (sameDay) return time;
+  if (when.toDateString() === now.toDateString()) return `back at ${time}`;
   const tomorrow = new Date(now);
   tomorrow.setDate(now.getDate() + 1);
-  if (when.toDateString() === tomorrow.toDateString()) return `tomorrow ${time}`;
+  if (when.toDateString() === tomorrow.toDateString()) return `back tomorrow at ${time}`;
   const day = new Intl.DateTimeFormat(undefined, { weekday: "long" }).format(when);
-  return `${day} ${time}`;
+  return `back ${day} at ${time}`;
 }
 
 /** One answer time at a time: outside hours only "back at …" (the greeting becomes the
@@ -27,7 +27,7 @@ export function backAt(iso, now = new Date()) {
  * within hours with nobody free, no time at all. */
 export function statusLine(st) {
   const cfg = st.config;
-  if (cfg.next_open_at) return { online: false, text: `Away — back at ${backAt(cfg.next_open_at)}` };
+  if (cfg.next_open_at) return { online: false, text: `Away — ${backAt(cfg.next_open_at)}` };
   if (cfg.online) return { online: true, text: st.queue && st.queue.expected_wait_seconds ? "Online" : "Online — we reply in a few minutes" };
   return { online: false, text: "We will reply as soon as someone is free" };
 }
