@@ -253,3 +253,30 @@ def test_a_recompute_is_one_query_and_sends_only_what_changed(world):
     queries, sent = controls_sent(groups, recompute)
     assert sent == []  # nothing moved: nothing sent
     assert queries == 1  # the positions (the estimate is cached)
+
+
+@pytest.mark.postgres
+def test_concurrent_changes_leave_the_last_sent_positions_equal_to_the_queue(world):
+    """Recomputes of one inbox are serialized (a change during one marks the inbox dirty and it
+    goes again): after any interleaving, what was last sent equals the committed queue."""
+    from chat.models import InboxMember
+    from tests.concurrency import run_concurrently
+    from tests.factories import UserFactory
+
+    operators = [UserFactory() for _ in range(4)]
+    for operator in operators:
+        InboxMember.objects.create(inbox=world.inbox_a, user=operator)
+    for _round in range(3):
+        conversations = [_waiting_sync(ContactInboxFactory(inbox=world.inbox_a)) for _ in range(8)]
+        queue_refresh(inbox_id=world.inbox_a.pk)
+        chosen = conversations[1::2]  # four of them are taken at once, by four operators
+        results = run_concurrently(lambda i: assign_conversation(
+            conversation_id=chosen[i].pk, assignee_id=operators[i].pk, actor=operators[i]), 4)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        waiting = list(Conversation.objects.filter(
+            inbox=world.inbox_a, status="open", assignee__isnull=True, waiting_since__isnull=False,
+        ).order_by("waiting_since", "id").values_list("id", flat=True))
+        sent = json.loads(get_store().get(f"queue:sent:{world.inbox_a.pk}") or "{}")
+        assert {int(k): v[0] for k, v in sent.items()} == {cid: n + 1 for n, cid in enumerate(waiting)}
+        Conversation.objects.filter(inbox=world.inbox_a).update(status="resolved")
+        queue_refresh(inbox_id=world.inbox_a.pk)
