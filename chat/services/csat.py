@@ -118,7 +118,7 @@ def csat_submit(*, contact_inbox_id: int, conversation_id: Any, rating: Any, fee
     with transaction.atomic():
         conversation = (
             Conversation.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("inbox")
+            .select_related("inbox", "contact")
             .filter(pk=conversation_id, contact_inbox_id=contact_inbox_id)
             .first()
         )
@@ -148,7 +148,7 @@ def csat_submit(*, contact_inbox_id: int, conversation_id: Any, rating: Any, fee
 def _record_on_thread(conversation: Conversation, survey: Message, response: CsatResponse, *, replaced: bool) -> None:
     answer = {"rating": response.rating, "feedback": response.feedback}
     verb = "changed their rating to" if replaced else "rated the conversation"
-    text = f"{conversation_contact_name(conversation)} {verb} {stars(response.rating)} ({response.rating}/5)"
+    text = f"{conversation.contact.name or 'The visitor'} {verb} {stars(response.rating)} ({response.rating}/5)"
     if response.feedback:
         text += f": “{response.feedback}”"
     line = Message.objects.create(
@@ -159,11 +159,6 @@ def _record_on_thread(conversation: Conversation, survey: Message, response: Csa
     survey.content_attributes = {**(survey.content_attributes or {}), "submitted": answer}
     survey.save(update_fields=["content_attributes"])
     _emit_message(EventType.MESSAGE_UPDATED, survey, conversation, Audience.EVERYONE)
-
-
-def conversation_contact_name(conversation: Conversation) -> str:
-    name = Conversation.objects.filter(pk=conversation.pk).values_list("contact__name", flat=True).first()
-    return str(name or "The visitor")
 
 
 def csat_summary(*, conversation_id: int) -> dict[str, Any] | None:
