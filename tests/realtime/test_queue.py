@@ -31,13 +31,24 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUEUE = "queue.updated"
 
 
+OWN: dict[int, int] = {}  # id(socket) -> the conversation its queue frames must be about
+
+
+@pytest.fixture(autouse=True)
+def _forget_sockets():
+    OWN.clear()
+
+
 async def next_queue_frame(comm, timeout: float = 10.0) -> dict:
-    """The next queue.updated this socket gets (other frames are passed over)."""
+    """The next queue.updated this socket gets (other frames are passed over); a visitor never
+    gets another conversation's."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         frame = await receive(comm, max(0.01, deadline - loop.time()))
         if frame.get("type") == QUEUE:
+            own = OWN.setdefault(id(comm), frame["conversation_id"])
+            assert frame["conversation_id"] == own == frame["data"]["conversation_id"], frame
             return frame
 
 
