@@ -46,6 +46,7 @@ QUEUE_ESTIMATE_SAMPLE = 200
 QUEUE_ESTIMATE_CACHE_SECONDS = 60
 _SENT_TTL = 24 * 3600
 _LOCK_TTL = 30
+_MAX_ROUNDS = 20
 
 
 def _waiting_q(inbox_id: int) -> Q:
@@ -131,17 +132,21 @@ def queue_refresh(*, inbox_id: int) -> None:
         store.set(dirty, "1", ttl=_LOCK_TTL)
         if not store.acquire(lock, _LOCK_TTL):
             return
+    rounds = 0
     while True:
         try:
             while True:
                 store.delete(dirty)
                 _publish_positions(inbox_id)
-                if store.get(dirty) is None:
+                rounds += 1
+                # Bounded: under a storm of changes one caller does not work for all of them
+                # forever; the changes still coming recompute after it.
+                if store.get(dirty) is None or rounds >= _MAX_ROUNDS:
                     break
         finally:
             store.delete(lock)
         # A change marked dirty after our last look and found the lock still held: take it back.
-        if store.get(dirty) is None or not store.acquire(lock, _LOCK_TTL):
+        if rounds >= _MAX_ROUNDS or store.get(dirty) is None or not store.acquire(lock, _LOCK_TTL):
             return
 
 
@@ -191,33 +196,36 @@ def queue_was_announced(*, inbox_id: int, conversation_id: int) -> bool:
 
 def on_event(event: PublishedEvent) -> None:
     """Reaction to durable events: recompute only when the event can change the inbox's queue,
-    decided from the event alone (no query on the hot paths):
+    decided from the event and at most one store read (no query on the hot paths):
 
-    * ``assignee.changed``: a conversation entered or left "unassigned";
-    * ``conversation.status_changed`` of an unassigned conversation (resolved, snoozed, reopened);
+    * ``assignee.changed`` to nobody (the conversation may join the queue), or to someone for a
+      conversation that had a position (it leaves);
+    * ``conversation.status_changed`` of an unassigned conversation to ``open`` (it may join), or
+      of one that had a position (it leaves);
     * ``first_reply.created`` / ``reply.created`` of a conversation that had a position (an
       answer ends the wait).
 
-    A visitor's message that makes a conversation wait (a new one, or one whose wait had ended)
-    calls ``queue_changed`` from the message service, which alone knows that without a query."""
-    if event.inbox_id is None:
+    A conversation without a position that gets assigned, resolved or answered changes nobody's
+    place: nothing is computed (a storm of auto-assignments of conversations nobody waits on
+    costs one store read each). A visitor's message that makes a conversation wait (a new one,
+    or one whose wait had ended) calls ``queue_changed`` from the message service, which alone
+    knows that without a query."""
+    if event.inbox_id is None or event.conversation_id is None:
         return
     kind = event.type
-    if kind == EventType.ASSIGNEE_CHANGED:
-        pass
+    if kind == EventType.FIRST_REPLY_CREATED:  # a new sample for the estimate
+        cache.delete(f"queue:frt:{event.inbox_id}")
+    payload = event.payload or {}
+    if kind == EventType.ASSIGNEE_CHANGED and payload.get("assignee") is None:
+        may_join = True
     elif kind == EventType.CONVERSATION_STATUS_CHANGED:
-        if event.payload.get("assignee") is not None:
+        if payload.get("assignee") is not None:
             return
-    elif kind in (EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED):
-        if kind == EventType.FIRST_REPLY_CREATED:  # a new sample for the estimate
-            cache.delete(f"queue:frt:{event.inbox_id}")
-        if event.conversation_id is None or not queue_was_announced(
-            inbox_id=event.inbox_id, conversation_id=event.conversation_id
-        ):
-            return
+        may_join = payload.get("status") == ConversationStatus.OPEN
     else:
-        return
-    _refresh_safely(event.inbox_id)
+        may_join = False
+    if may_join or queue_was_announced(inbox_id=event.inbox_id, conversation_id=event.conversation_id):
+        _refresh_safely(event.inbox_id)
 
 
 QUEUE_EVENT_TYPES: set[str] = {
