@@ -281,7 +281,7 @@ def test_concurrent_changes_leave_the_last_sent_positions_equal_to_the_queue(wor
         conversations = [_waiting_sync(ContactInboxFactory(inbox=world.inbox_a)) for _ in range(8)]
         queue_refresh(inbox_id=world.inbox_a.pk)
         chosen = conversations[1::2]  # four of them are taken at once, by four operators
-        results = run_concurrently(lambda i: assign_conversation(
+        results = run_concurrently(lambda i, chosen=chosen: assign_conversation(
             conversation_id=chosen[i].pk, assignee_id=operators[i].pk, actor=operators[i]), 4)
         assert not [r for r in results if isinstance(r, Exception)], results
         waiting = list(Conversation.objects.filter(
