@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import (
+    AssignmentMode,
     Availability,
     Branch,
     ChannelType,
@@ -20,6 +21,7 @@ from chat.models import (
     Priority,
     Role,
 )
+from chat.services.inboxes import RING_TIMEOUT_MAX_SECONDS, RING_TIMEOUT_MIN_SECONDS
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -256,6 +258,11 @@ class InboxSerializer(serializers.ModelSerializer):
         required=False, allow_null=True,
         help_text='null = always within hours; else {"mon": [["09:00", "17:00"]], ..., "sun": []} (missing day: closed).',
     )
+    # Ring mode (docs/assignment.md): the bounds are the service's (chat/services/inboxes.py).
+    assignment_mode = serializers.ChoiceField(choices=AssignmentMode.values, required=False)
+    ring_timeout_seconds = serializers.IntegerField(
+        min_value=RING_TIMEOUT_MIN_SECONDS, max_value=RING_TIMEOUT_MAX_SECONDS, required=False
+    )
 
     class Meta:
         model = Inbox
@@ -264,6 +271,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
             "csat_survey_enabled", "timezone", "working_hours", "out_of_office_message",
+            "assignment_mode", "ring_timeout_seconds",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 

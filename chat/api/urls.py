@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 from chat.api import (
     auth_views,
     contact_views,
+    offer_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
     search_views,
     widget_views,
@@ -82,6 +83,9 @@ v1 = [
     *route("contacts/<int:contact_id>/unblock", contact_views.ContactUnblockView.as_view(), "contact-unblock"),
     *route("contacts/<int:contact_id>/conversations/", contact_views.ContactConversationsView.as_view(),
            "contact-conversations"),
+    *route("offers/", offer_views.OfferListView.as_view(), "offer-list"),
+    *route("conversations/<int:conversation_id>/accept", offer_views.AcceptView.as_view(), "conversation-accept"),
+    *route("conversations/<int:conversation_id>/decline", offer_views.DeclineView.as_view(), "conversation-decline"),
     path("", include(router.urls)),
 ]
 

@@ -25,7 +25,7 @@ def carry_over(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chat", "0004_desk"),
+        ("chat", "0005_ring"),
     ]
 
     operations = [
