@@ -42,6 +42,8 @@ class EventType(StrEnum):
 class EphemeralType(StrEnum):
     TYPING_STARTED = "conversation.typing_started"
     TYPING_STOPPED = "conversation.typing_stopped"
+    # Widget only: the visitor's place in the inbox's queue (chat/services/queue.py).
+    QUEUE_UPDATED = "queue.updated"
 
 
 class ControlType(StrEnum):
@@ -75,6 +77,8 @@ class CommandType(StrEnum):
     CONVERSATION_DECLINE = "conversation.decline"
     CONVERSATION_LABELS = "conversation.labels"
     MESSAGE_DELETE = "message.delete"
+    # Widget: rate a resolved conversation (chat/services/csat.py).
+    CSAT_SUBMIT = "csat.submit"
 
 
 class FrameType(StrEnum):
@@ -95,6 +99,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.MESSAGE_CREATE, CommandType.TYPING_START, CommandType.TYPING_STOP,
     CommandType.CONVERSATION_READ, CommandType.RESUME, CommandType.PING,
+    CommandType.CSAT_SUBMIT,
 })
 
 # Never delivered to a widget, whatever the audience asked for.
@@ -231,10 +236,18 @@ class TypingPayload(TypedDict):
     draft: NotRequired[str]
 
 
+class QueuePayload(TypedDict):
+    """The visitor's place in line; ``position`` null once the conversation left the queue."""
+
+    conversation_id: int
+    position: int | None
+    expected_wait_seconds: int | None
+
+
 class EphemeralFrame(TypedDict):
     type: str
     conversation_id: int
-    data: TypingPayload
+    data: TypingPayload | QueuePayload
 
 
 class MembershipChangedMessage(TypedDict):
@@ -280,6 +293,7 @@ EVENT_PAYLOADS: dict[EventType, type] = {
 EPHEMERAL_PAYLOADS: dict[EphemeralType, type] = {
     EphemeralType.TYPING_STARTED: TypingPayload,
     EphemeralType.TYPING_STOPPED: TypingPayload,
+    EphemeralType.QUEUE_UPDATED: QueuePayload,
 }
 
 CONTROL_MESSAGES: dict[ControlType, type] = {
@@ -310,9 +324,10 @@ def check_event(event_type: str, payload: Any) -> None:
 def check_ephemeral(frame: Any) -> None:
     _check(frame, EphemeralFrame, "ephemeral frame")
     try:
-        EphemeralType(frame["type"])
+        declared = EPHEMERAL_PAYLOADS[EphemeralType(frame["type"])]
     except ValueError:
         raise ShapeError(f"undeclared ephemeral type {frame['type']!r}") from None
+    _check(frame["data"], declared, str(frame["type"]))
 
 
 def check_control(message: Any) -> None:

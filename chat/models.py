@@ -61,8 +61,6 @@ class Inbox(models.Model):
     # Auto-assignments per operator per window (AssignmentRateLimiter); null = the setting.
     assignment_rate_limit = models.PositiveIntegerField(null=True, blank=True)
     greeting = models.TextField(blank=True, default="")
-    # {"timezone": "Europe/Paris", "days": {"mon": [["09:00", "18:00"]], ...}}; empty = always open.
-    business_hours = models.JSONField(default=dict, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True)
     hmac_secret = models.CharField(max_length=128, default=new_hmac_secret)
     # What an incoming message on a resolved conversation does: reopen it, or start a new one.

@@ -35,6 +35,7 @@ from chat.selectors.messages import message_history_for_operator
 from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_operator
 from chat.services import conversations as conversation_services
+from chat.services.csat import csat_summary
 from chat.services.labels import label_clean_name
 from chat.services.message_delete import message_delete
 from chat.services.messages import message_create
@@ -96,7 +97,8 @@ def conversation_detail(user: Any, conversation_id: int) -> dict[str, Any]:
     conversation, last_event_id = snapshot_read(
         lambda: conversation_get_for_operator(user=user, conversation_id=conversation_id)
     )
-    return {**conversation_row(conversation), "last_event_id": last_event_id}
+    return {**conversation_row(conversation), "csat": csat_summary(conversation_id=conversation.pk),
+            "last_event_id": last_event_id}
 
 
 class ConversationListView(APIView):

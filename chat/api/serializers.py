@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import (
@@ -118,8 +119,14 @@ class ConversationSerializer(serializers.Serializer):
     last_message = LastMessageSerializer(allow_null=True, help_text="Newest non-activity message, notes included.")
 
 
+class CsatSummarySerializer(serializers.Serializer):
+    rating = serializers.IntegerField()
+    feedback = serializers.CharField(allow_blank=True)
+
+
 class ConversationDetailSerializer(ConversationSerializer):
     last_event_id = serializers.IntegerField(help_text="Resume the event stream after this id.")
+    csat = CsatSummarySerializer(allow_null=True, help_text="The visitor's satisfaction answer, if any.")
 
 
 class ConversationPageSerializer(serializers.Serializer):
@@ -224,11 +231,35 @@ class BranchSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
+@extend_schema_field({"type": "object", "deprecated": True, "properties": {
+    "timezone": {"type": "string"}, "days": {"type": "object", "additionalProperties": True}}})
+class LegacyBusinessHoursField(serializers.Field):
+    """Deprecated alias of ``timezone`` + ``working_hours`` (the first release's unused
+    ``business_hours`` column is gone, docs/desk.md): reads ``{"timezone", "days"}``; a write of
+    ``{"timezone"?, "days"?}`` sets those fields (no or empty ``days``: always open)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", **kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return {"timezone": value.timezone, "days": value.working_hours or {}}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("An object {\"timezone\", \"days\"}.")
+        return {"business_hours": data}
+
+
 class InboxSerializer(serializers.ModelSerializer):
     branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), allow_null=True, required=False)
     allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
-    business_hours = serializers.DictField(required=False)
+    business_hours = LegacyBusinessHoursField(required=False, help_text="Deprecated: use timezone and working_hours.")
     channel_type = serializers.ChoiceField(choices=ChannelType.values, required=False)
+    timezone = serializers.CharField(required=False, max_length=64, help_text="IANA time zone of working_hours.")
+    working_hours = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text='null = always within hours; else {"mon": [["09:00", "17:00"]], ..., "sun": []} (missing day: closed).',
+    )
     # Ring mode (docs/assignment.md): the bounds are the service's (chat/services/inboxes.py).
     assignment_mode = serializers.ChoiceField(choices=AssignmentMode.values, required=False)
     ring_timeout_seconds = serializers.IntegerField(
@@ -241,6 +272,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "id", "name", "branch", "channel_type", "website_token", "enable_auto_assignment",
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
+            "csat_survey_enabled", "timezone", "working_hours", "out_of_office_message",
             "assignment_mode", "ring_timeout_seconds",
             "sneak_peek",
         ]
@@ -368,11 +400,46 @@ class WidgetInboxSerializer(serializers.Serializer):
     sneak_peek = serializers.BooleanField(help_text="The composer sends its unsent text with typing.")
 
 
+class QueueStatusSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    position = serializers.IntegerField(allow_null=True, help_text="1 = next in line; null: not waiting in line.")
+    expected_wait_seconds = serializers.IntegerField(allow_null=True, help_text="Rough estimate; null without data.")
+
+
 class WidgetSessionOutput(serializers.Serializer):
     contact = WidgetContactSerializer()
     contact_inbox = WidgetContactInboxSerializer()
     conversation = WidgetConversationSerializer(allow_null=True)
     inbox = WidgetInboxSerializer()
+    online = serializers.BooleanField(help_text="Within business hours and at least one operator available.")
+    next_open_at = serializers.DateTimeField(allow_null=True, help_text="When the hours start again; null within hours.")
+    queue = QueueStatusSerializer(allow_null=True, help_text="The current conversation's place in line, if waiting.")
+
+
+class WidgetCsatInput(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    feedback = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2_000,
+                                     trim_whitespace=False)
+
+
+class WidgetCsatOutput(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    rating = serializers.IntegerField()
+    feedback = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WidgetContactInput(serializers.Serializer):
+    email = serializers.CharField(max_length=254, help_text="Validated and normalized (400 invalid_data if not an email).")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255, trim_whitespace=True)
+
+
+class WidgetContactOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_null=True)
 
 
 class WidgetMessageInput(serializers.Serializer):

@@ -104,6 +104,8 @@ widget_v1 = [
     *route("typing", widget_views.WidgetTypingView.as_view(), "widget-typing"),
     *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
     *route("transcript", widget_views.WidgetTranscriptView.as_view(), "widget-transcript"),
+    *route("csat", widget_views.WidgetCsatView.as_view(), "widget-csat"),
+    *route("contact", widget_views.WidgetContactView.as_view(), "widget-contact"),
 ]
 
 @csrf_exempt  # nothing to protect, and Django's CSRF check would answer a POST with its HTML page

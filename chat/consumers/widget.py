@@ -29,11 +29,15 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
 from chat.realtime.uploads import decode_attachments
+from chat.selectors.inboxes import widget_inbox
 from chat.services.conversations import conversation_for_event, touch_contact_last_seen
+from chat.services.csat import csat_submit
 from chat.services.messages import visitor_message_send
+from chat.services.queue import queue_frame, queue_status
 from chat.services.typing import DRAFT_MAX_CHARS, DraftOffer, DraftThrottle, draft_interval
 from chat.services.widget import widget_current_conversation
 from presence import hooks as presence
+from presence.selectors import widget_availability
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +45,22 @@ logger = logging.getLogger(__name__)
 def _session_info(*, access: WidgetAccess) -> dict[str, Any]:
     conversation = widget_current_conversation(contact_inbox_id=access.contact_inbox_id)
     view = widget_conversation_view(conversation_payload(conversation_for_event(conversation.pk))) if conversation else None
+    availability = widget_availability(inbox=widget_inbox(inbox_id=access.inbox_id))
     return {
         "contact": {"id": access.contact_id, "name": access.contact_name},
         "contact_inbox": {"id": access.contact_inbox_id, "source_id": access.source_id, "inbox_id": access.inbox_id},
         "conversation": view,
         "conversation_id": conversation.pk if conversation else None,
-        "operators_available": presence.inbox_operators_available(inbox_id=access.inbox_id),
+        "operators_available": availability["operators_available"],
+        "online": availability["online"],
+        "next_open_at": availability["next_open_at"],
+        "queue": queue_status(conversation=conversation),
     }
+
+
+def _csat_submit(*, access: WidgetAccess, conversation_id: int, rating: int, feedback: str | None) -> dict[str, Any]:
+    return csat_submit(contact_inbox_id=access.contact_inbox_id, conversation_id=conversation_id, rating=rating,
+                       feedback=feedback).as_dict()
 
 
 def _message_create(*, access: WidgetAccess, content: str, echo_id: str | None, attachments: list[Any]) -> dict[str, Any]:
@@ -76,6 +89,7 @@ class WidgetConsumer(StreamConsumer):
         "conversation.read": "cmd_conversation_read",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "csat.submit": "cmd_csat_submit",
     }
 
     access: WidgetAccess | None = None
@@ -157,6 +171,10 @@ class WidgetConsumer(StreamConsumer):
         await run_db(presence.contact_socket_opened)(
             contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)
         self.emit(codec.reply_ok(command.ref, {**info, "last_event_id": cursor}))
+        queue = info["queue"]
+        if queue is not None:  # "on connect": this socket only; changes reach the group later
+            self.emit(codec.dumps(queue_frame(queue["conversation_id"], queue["position"],
+                                              queue["expected_wait_seconds"])))
 
     # --- Commands ------------------------------------------------------------------------------
 
@@ -214,6 +232,14 @@ class WidgetConsumer(StreamConsumer):
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_read)(access=self.access)
+
+    async def cmd_csat_submit(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_csat_submit)(
+            access=self.access,
+            conversation_id=field_value(data, "conversation_id", int),
+            rating=field_value(data, "rating", int),
+            feedback=field_value(data, "feedback", str, required=False),
+        )
 
     # --- Presence ------------------------------------------------------------------------------
 

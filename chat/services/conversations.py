@@ -26,6 +26,7 @@ from chat.models import (
 )
 from chat.payloads import conversation_payload, message_payload, user_summary
 from chat.services.branches import get_default_branch, get_default_branch_id_cached
+from chat.services.csat import csat_request
 from chat.store import get_store
 
 User = get_user_model()
@@ -180,6 +181,8 @@ def conversation_set_status(
             until=snoozed_until.isoformat() if snoozed_until else "",
         ),
     )
+    if status == ConversationStatus.RESOLVED:
+        csat_request(conversation=conversation)  # CSAT: the survey, on every path that resolves
     return conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
 
 

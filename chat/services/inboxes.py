@@ -23,7 +23,9 @@ from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
 from chat.services.assignee import conversations_release_in_transaction, operator_display_name
+from chat.services.business_hours import validate_timezone, validate_working_hours
 from chat.services.origins import normalize_origin
+from chat.validation import clean_text
 
 User = get_user_model()
 
@@ -36,10 +38,14 @@ INBOX_FIELDS = (
     "max_assignment_limit",
     "assignment_rate_limit",
     "greeting",
-    "business_hours",
+    "business_hours",  # deprecated alias of timezone + working_hours (_apply translates it)
     "allowed_origins",
     "reopen_resolved_conversations",
     "sneak_peek",
+    "csat_survey_enabled",
+    "timezone",
+    "working_hours",
+    "out_of_office_message",
     "assignment_mode",
     "ring_timeout_seconds",
 )
@@ -68,10 +74,32 @@ def validate_origins(origins: Any) -> list[str]:
             cleaned.append(value)
     return cleaned
 
+def _legacy_business_hours(value: Any) -> dict[str, Any]:
+    """The first release's ``business_hours`` ``{"timezone"?, "days"?}`` as the new fields."""
+    if not isinstance(value, dict) or set(value) - {"timezone", "days"}:
+        raise InvalidData("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours).",
+                          fields={"business_hours": ["An object with timezone and days."]})
+    translated: dict[str, Any] = {"working_hours": value.get("days") or None}
+    if "timezone" in value:
+        translated["timezone"] = value["timezone"]
+    return translated
+
+
 def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
+    if "business_hours" in values:  # the new fields, when given too, win
+        values = {**_legacy_business_hours(values["business_hours"]), **values}
     for key, value in values.items():
-        if key not in INBOX_FIELDS:
+        if key not in INBOX_FIELDS or key == "business_hours":
             continue
+        if key == "timezone":
+            value = validate_timezone(value)
+        if key == "working_hours":
+            value = validate_working_hours(value)
+        if key == "out_of_office_message":
+            value = clean_text(str(value or ""), field="out_of_office_message")
+            if len(value) > 10_000:
+                raise InvalidData("out_of_office_message is too long.",
+                                  fields={"out_of_office_message": ["At most 10,000 characters."]})
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:

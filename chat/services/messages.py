@@ -5,12 +5,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
 
 from chat.errors import (
     ContactBlocked,
@@ -28,11 +30,13 @@ from chat.models import (
     ContactInbox,
     Conversation,
     ConversationStatus,
+    Inbox,
     Message,
     MessageDirection,
 )
-from chat.payloads import message_payload
+from chat.payloads import iso, message_payload
 from chat.services.attachments import AcceptedAttachment, attachment_policy_check
+from chat.services.business_hours import inbox_is_open, inbox_next_open_at
 from chat.services.conversations import (
     activity_add,
     actor_name,
@@ -41,6 +45,7 @@ from chat.services.conversations import (
     invalidate_operator_unread,
     lock_conversation,
 )
+from chat.services.queue import queue_changed
 from chat.store import get_store
 
 
@@ -232,6 +237,8 @@ def _record_locked(
             activity_add(conversation=conversation, content=f"Conversation was reopened by {actor_name(contact=sender_contact)}")
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         conversations.update(last_activity_at=Now(), waiting_since=Coalesce("waiting_since", Now()))
+        if conversation.assignee_id is None and conversation.waiting_since is None:
+            queue_changed(inbox_id=conversation.inbox_id)  # it starts waiting in line (after commit)
         assert sender_contact is not None  # as above
         Contact.objects.filter(pk=sender_contact.pk).update(last_activity_at=Now())
         transaction.on_commit(lambda: invalidate_operator_unread(conversation.assignee_id))
@@ -315,7 +322,7 @@ def visitor_message_send(
                 return RecordedMessage(repeat, created=False)
         if conversation is None:
             conversation = conversation_create(contact_inbox=contact_inbox)
-        return message_create(
+        recorded = message_create(
             conversation_id=conversation.pk,
             direction=MessageDirection.INCOMING,
             content=content,
@@ -323,3 +330,33 @@ def visitor_message_send(
             echo_id=echo_id,
             attachments=attachments,
         )
+        if recorded.created:
+            out_of_office_reply(inbox=contact_inbox.inbox, conversation_id=conversation.pk)
+        return recorded
+
+
+DEFAULT_OUT_OF_OFFICE_MESSAGE = "We are away right now. We will answer as soon as we are back."
+
+
+def out_of_office_reply(*, inbox: Inbox, conversation_id: int, at: datetime | None = None) -> RecordedMessage | None:
+    """Outside the inbox's hours, answer a visitor's message with its ``out_of_office_message``
+    (an outgoing message from no user: not an operator reply), once per conversation and
+    closed period. Within hours, or without hours, it returns at once without a query: the
+    inbox row is the one the caller already loaded.
+
+    "Once" is the unique ``(conversation, source_id)``: the source id names the closed period by
+    the instant it ends (``ooo:<next_open_at>``), so a burst of messages, or two sent at once,
+    get one answer, and the next closed period gets its own."""
+    if inbox.working_hours is None:
+        return None
+    at = at or timezone.now()
+    if inbox_is_open(inbox, at=at):
+        return None
+    opens = inbox_next_open_at(inbox, at=at)
+    return message_create(
+        conversation_id=conversation_id,
+        direction=MessageDirection.OUTGOING,
+        content=inbox.out_of_office_message.strip() or DEFAULT_OUT_OF_OFFICE_MESSAGE,
+        source_id=f"ooo:{iso(opens) or 'never'}",
+        content_attributes={"out_of_office": True, "next_open_at": iso(opens)},
+    )

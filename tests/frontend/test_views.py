@@ -74,7 +74,8 @@ def test_widget_frame_may_be_framed_only_by_the_inbox_origins():
 def test_widget_config_is_public_and_minimal():
     inbox = InboxFactory(name="Shop", greeting="Hi <b>there</b>")
     body = Client().get(f"/widget/config/?website_token={inbox.website_token}").json()
-    assert body == {"name": "Shop", "greeting": "Hi <b>there</b>", "operators_available": False, "sneak_peek": False}
+    assert body == {"name": "Shop", "greeting": "Hi <b>there</b>", "operators_available": False,
+                    "online": False, "next_open_at": None, "out_of_office_message": "", "sneak_peek": False}
     assert Client().get("/widget/config/?website_token=unknown").status_code == 404
 
 

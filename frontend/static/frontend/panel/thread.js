@@ -223,7 +223,7 @@ function bubble(m, { state: deliveryState, error, retry, discard, ctl }) {
   }
   const who = m.direction === "incoming"
     ? (m.sender && m.sender.name) || "Visitor"
-    : userName(m.sender) || "Operator";
+    : userName(m.sender) || (m.sender ? "Operator" : "Automatic message"); // sender null: survey, out of office
   const cls = ["msg", m.direction, m.private ? "private" : "", deliveryState === "error" ? "failed" : ""].filter(Boolean).join(" ");
   const meta = h("div", { class: "msg-meta" },
     h("span", { class: "who" }, who),

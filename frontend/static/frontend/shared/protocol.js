@@ -22,6 +22,7 @@ export const EVENT = Object.freeze({
 export const EPHEMERAL = Object.freeze({
   TYPING_STARTED: "conversation.typing_started",
   TYPING_STOPPED: "conversation.typing_stopped",
+  QUEUE_UPDATED: "queue.updated",
 });
 
 // Commands a client sends ({type, ref, data}).
@@ -42,6 +43,7 @@ export const COMMAND = Object.freeze({
   CONVERSATION_DECLINE: "conversation.decline",
   CONVERSATION_LABELS: "conversation.labels",
   MESSAGE_DELETE: "message.delete",
+  CSAT_SUBMIT: "csat.submit",
 });
 
 // The server's own frames.

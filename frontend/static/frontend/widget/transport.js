@@ -49,6 +49,8 @@ export function restCommand(token, type, data) {
       });
     case COMMAND.CONVERSATION_READ:
       return rest("POST", `${API}/read`, { token, body: {} });
+    case COMMAND.CSAT_SUBMIT:
+      return rest("POST", `${API}/csat`, { token, body: data });
     default:
       return Promise.resolve({});
   }
