@@ -213,6 +213,10 @@ class Conversation(models.Model):
     custom_attributes = models.JSONField(default=dict, blank=True)
     labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     created_at = models.DateTimeField(db_default=Now())
+    # When the conversation was last resolved; set with the status (resolved) and cleared with it
+    # (any other status) by the status owner (chat.services.conversations.status_columns). Reports
+    # read resolutions from it (docs/reports.md).
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -227,6 +231,10 @@ class Conversation(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="conv_last_activity"),
             models.Index(fields=["inbox", "-last_activity_at", "-id"], name="conv_inbox_last_activity"),
             models.Index(fields=["status", "snoozed_until"], name="conv_status_snoozed_until"),
+            # Reports (docs/reports.md): windows over creation and resolution times.
+            models.Index(fields=["created_at"], name="conv_created_at"),
+            models.Index(fields=["inbox", "created_at"], name="conv_inbox_created_at"),
+            models.Index(fields=["resolved_at"], name="conv_resolved_at", condition=Q(resolved_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -270,6 +278,8 @@ class Message(models.Model):
             models.Index(fields=["sender_user", "direction", "created_at"], name="msg_user_direction_created"),
             models.Index(fields=["conversation", "id"], name="msg_conversation_id"),
             models.Index(fields=["conversation", "echo_id"], name="msg_conversation_echo_id"),
+            # Reports (docs/reports.md): messages of a window.
+            models.Index(fields=["created_at"], name="msg_created_at"),
         ]
 
     def __str__(self) -> str:

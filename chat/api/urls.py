@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 from chat.api import (
     auth_views,
     contact_views,
+    report_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
     search_views,
     widget_views,
@@ -82,6 +83,9 @@ v1 = [
     *route("contacts/<int:contact_id>/unblock", contact_views.ContactUnblockView.as_view(), "contact-unblock"),
     *route("contacts/<int:contact_id>/conversations/", contact_views.ContactConversationsView.as_view(),
            "contact-conversations"),
+    *route("reports/summary", report_views.SummaryView.as_view(), "reports-summary"),
+    *route("reports/timeseries", report_views.TimeseriesView.as_view(), "reports-timeseries"),
+    *route("reports/agents", report_views.AgentsView.as_view(), "reports-agents"),
     path("", include(router.urls)),
 ]
 
