@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("app/", views.panel, name="panel"),
+    path("app/reports/", views.reports_page, name="reports"),
     path("widget.js", views.widget_loader, name="widget-loader"),
     path("widget/frame/", views.widget_frame, name="widget-frame"),
     path("widget/config/", views.widget_config, name="widget-config"),
