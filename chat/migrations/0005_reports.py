@@ -8,7 +8,9 @@ report queries.
   their ``last_activity_at``. Nullable without a default, so adding it rewrites nothing.
 * Indexes (measured with EXPLAIN on 100k conversations / 1M messages, docs/benchmarks.md
   "Reports"): conversations by ``created_at`` and by (``inbox``, ``created_at``), by
-  ``resolved_at`` (partial: resolved rows only), messages by ``created_at``.
+  ``resolved_at`` (partial: resolved rows only), messages by ``created_at``; each INCLUDEs the
+  columns the report aggregates read, so PostgreSQL answers them with index-only scans (the
+  30-day message counts fell from a 180 ms heap scan to 65 ms). SQLite ignores INCLUDE.
 
 Non-atomic: on PostgreSQL the indexes are built ``CONCURRENTLY`` (no writer blocked on a big
 table; an interrupted build leaves an INVALID index: drop it and migrate again) and the
@@ -82,19 +84,22 @@ class Migration(migrations.Migration):
         migrations.RunPython(backfill_resolved_at, migrations.RunPython.noop, elidable=True),
         AddIndexOnline(
             model_name="conversation",
-            index=models.Index(fields=["created_at"], name="conv_created_at"),
+            index=models.Index(fields=["created_at"], include=["inbox", "assignee", "first_reply_created_at"],
+                               name="conv_created_at"),
         ),
         AddIndexOnline(
             model_name="conversation",
-            index=models.Index(fields=["inbox", "created_at"], name="conv_inbox_created_at"),
+            index=models.Index(fields=["inbox", "created_at"], include=["assignee", "first_reply_created_at"],
+                               name="conv_inbox_created_at"),
         ),
         AddIndexOnline(
             model_name="conversation",
             index=models.Index(condition=models.Q(("resolved_at__isnull", False)), fields=["resolved_at"],
-                               name="conv_resolved_at"),
+                               include=["inbox", "assignee", "created_at"], name="conv_resolved_at"),
         ),
         AddIndexOnline(
             model_name="message",
-            index=models.Index(fields=["created_at"], name="msg_created_at"),
+            index=models.Index(fields=["created_at"], include=["direction", "private", "sender_user", "conversation"],
+                               name="msg_created_at"),
         ),
     ]

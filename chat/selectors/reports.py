@@ -124,7 +124,7 @@ def _durations_by(queryset: QuerySet[Any], seconds: Func, *, key: str | None = N
     field ``key`` (None: one group). One query on either database."""
     queryset = queryset.order_by()
     if connection.vendor == "postgresql":
-        stats = {"n": Count("pk"), "median": PercentileCont(seconds, 0.5), "p90": PercentileCont(seconds, 0.9)}
+        stats = {"n": Count("*"), "median": PercentileCont(seconds, 0.5), "p90": PercentileCont(seconds, 0.9)}
         if key is None:
             row = queryset.aggregate(**stats)
             return {None: Durations(row["n"], _seconds(row["median"]), _seconds(row["p90"]))}
@@ -217,8 +217,8 @@ def _csat(scope: ReportScope, window: ReportWindow) -> QuerySet[CsatResponse]:
     return queryset if scope.agent_id is None else queryset.filter(assignee_id=scope.agent_id)
 
 
-_CSAT_STATS = {"responses": Count("pk"), "average": Avg("rating"),
-               "satisfied": Count("pk", filter=Q(rating__gte=SATISFIED_RATING))}
+_CSAT_STATS = {"responses": Count("*"), "average": Avg("rating"),
+               "satisfied": Count("rating", filter=Q(rating__gte=SATISFIED_RATING))}
 
 
 def _csat_figures(row: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def report_summary(*, scope: ReportScope, window: ReportWindow) -> dict[str, Any
     resolved = _durations_by(_resolved(scope, window), RESOLUTION).get(None, NO_DURATIONS)
     incoming, outgoing = _incoming_q(scope), _outgoing_q(scope)
     messages = _messages(scope, window).filter(incoming | outgoing).aggregate(
-        incoming=Count("pk", filter=incoming), outgoing=Count("pk", filter=outgoing))
+        incoming=Count("direction", filter=incoming), outgoing=Count("direction", filter=outgoing))
     return {
         "since": iso(window.since),
         "until": iso(window.until),
@@ -272,11 +272,11 @@ def report_timeseries(*, scope: ReportScope, window: ReportWindow, metric: str, 
     empty: Any = 0
     if metric == "conversations_opened":
         rows = _opened(scope, window).order_by().annotate(bucket=trunc("created_at")).values("bucket")
-        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("pk"))}
+        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("*"))}
     elif metric == "messages_incoming":
         rows = _messages(scope, window).filter(_incoming_q(scope)).order_by().annotate(
             bucket=trunc("created_at")).values("bucket")
-        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("pk"))}
+        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("*"))}
     else:
         assert metric == "first_response_seconds", metric
         empty = None
@@ -307,7 +307,7 @@ def report_agents(*, scope: ReportScope, window: ReportWindow) -> dict[str, Any]
     opened = _durations_by(_opened(scope, window), FIRST_RESPONSE, key="assignee_id")
     resolved = _durations_by(_resolved(scope, window), RESOLUTION, key="assignee_id")
     sent = dict(_messages(scope, window).filter(_outgoing_q(scope)).order_by().values("sender_user_id")
-                .annotate(n=Count("pk")).values_list("sender_user_id", "n"))
+                .annotate(n=Count("*")).values_list("sender_user_id", "n"))
     csat = {row["assignee_id"]: _csat_figures(row)
             for row in _csat(scope, window).order_by().values("assignee_id").annotate(**_CSAT_STATS)}
     if scope.agent_id is not None:
