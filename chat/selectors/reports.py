@@ -155,7 +155,7 @@ class ReportScope:
 
     @property
     def sees_colleagues(self) -> bool:
-        return self.caller.role in (Role.SUPERVISOR, Role.ADMINISTRATOR)
+        return self.caller.is_admin or self.caller.role == Role.SUPERVISOR
 
     def inbox_q(self, field: str) -> Q:
         q = self.caller.inbox_q(field)
@@ -270,13 +270,11 @@ def report_timeseries(*, scope: ReportScope, window: ReportWindow, metric: str, 
 
     values: dict[datetime, Any]
     empty: Any = 0
-    if metric == "conversations_opened":
-        rows = _opened(scope, window).order_by().annotate(bucket=trunc("created_at")).values("bucket")
-        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("*"))}
-    elif metric == "messages_incoming":
-        rows = _messages(scope, window).filter(_incoming_q(scope)).order_by().annotate(
-            bucket=trunc("created_at")).values("bucket")
-        values = {row["bucket"]: row["n"] for row in rows.annotate(n=Count("*"))}
+    if metric in ("conversations_opened", "messages_incoming"):
+        rows: QuerySet[Any] = (_opened(scope, window) if metric == "conversations_opened"
+                               else _messages(scope, window).filter(_incoming_q(scope)))
+        counted = rows.order_by().annotate(bucket=trunc("created_at")).values("bucket").annotate(n=Count("*"))
+        values = {row["bucket"]: row["n"] for row in counted}
     else:
         assert metric == "first_response_seconds", metric
         empty = None
@@ -308,7 +306,7 @@ def report_agents(*, scope: ReportScope, window: ReportWindow) -> dict[str, Any]
     resolved = _durations_by(_resolved(scope, window), RESOLUTION, key="assignee_id")
     sent = dict(_messages(scope, window).filter(_outgoing_q(scope)).order_by().values("sender_user_id")
                 .annotate(n=Count("*")).values_list("sender_user_id", "n"))
-    csat = {row["assignee_id"]: _csat_figures(row)
+    csat = {row["assignee_id"]: _csat_figures(dict(row))
             for row in _csat(scope, window).order_by().values("assignee_id").annotate(**_CSAT_STATS)}
     if scope.agent_id is not None:
         ids: set[Any] = {scope.agent_id}
