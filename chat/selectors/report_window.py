@@ -7,7 +7,8 @@ Pure functions (no database): ``report_window`` reads ``since``, ``until`` and `
   without an offset; without one it is a wall time in ``tz``). A date ``since`` starts at that
   day's midnight in ``tz``; a date ``until`` includes that day (it ends at the next midnight).
   Defaults: ``until`` now, ``since`` seven days before ``until``. The window is ``[since,
-  until)``, must not be empty, and spans at most ``MAX_WINDOW`` (a year, leap day included).
+  until)``, must not be empty, spans at most ``MAX_WINDOW`` (a year, leap day included) and lies
+  within years 1970 to 8999 (date arithmetic near year 1 or 9999 would overflow).
 * ``tz``: an IANA zone name (default UTC): the wall clock of dates and of day/hour buckets.
 * Buckets: at most ``MAX_BUCKETS`` per series (an hourly year would be 8,784 points).
 """
@@ -31,6 +32,8 @@ DEFAULT_WINDOW = timedelta(days=7)
 MAX_BUCKETS = 2_000
 BUCKETS = ("hour", "day")
 _MAX_PARAM = 64
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,14 @@ def report_window(params: Any, *, now: datetime | None = None) -> ReportWindow:
             until = now or timezone.now()
         if since is None:
             since = until - DEFAULT_WINDOW
-    except OverflowError:  # until=0001-01-01
-        raise _invalid("since", "The window starts before year 1.") from None
-    since, until = since.astimezone(UTC), until.astimezone(UTC)
+        since, until = since.astimezone(UTC), until.astimezone(UTC)
+    except OverflowError:  # until=0001-01-01, since=9999-12-31T23:00-05:00: outside years 1-9999 in UTC
+        raise _invalid("since", "The window must lie within years 1970 to 8999.") from None
+    # Bounded years: bucket arithmetic near year 1 or 9999 overflows Python's dates.
+    if since < EARLIEST or since >= LATEST:
+        raise _invalid("since", "The window must lie within years 1970 to 8999.")
+    if until > LATEST:
+        raise _invalid("until", "The window must lie within years 1970 to 8999.")
     if until <= since:
         raise _invalid("until", "Must be after since.")
     if until - since > MAX_WINDOW:

@@ -310,6 +310,12 @@ def test_csv_cells_never_start_a_formula(dataset, admin_client):
     (SUMMARY, {"since": "2025-01-01", "until": "2026-06-01"}, "since"),  # more than a year
     (SUMMARY, {"until": "0001-01-01"}, "since"),
     (SUMMARY, {"until": "9999-12-31"}, "until"),
+    (SUMMARY, {"since": "1969-12-31", "until": "1970-01-05"}, "since"),
+    (SUMMARY, {"since": "8999-12-31", "until": "9000-01-01"}, "until"),
+    (SUMMARY, {"since": "0001-01-01T00:00:00+05:00"}, "since"),
+    (SUMMARY, {"since": "9999-12-31T23:00:00-05:00"}, "since"),
+    (SERIES, {"metric": "conversations_opened", "since": "9999-12-31T00:00", "tz": "Pacific/Kiritimati",
+              "until": "9999-12-31T12:00"}, "since"),
     (SUMMARY, {"tz": "Mars/Olympus"}, "tz"),
     (SUMMARY, {"tz": "../../../etc/passwd"}, "tz"),
     (SUMMARY, {"tz": "x" * 500}, "tz"),
