@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer, login
+from tests.browser.conftest import LiveServer, login, save_screenshot
 from tests.browser.test_messenger import WAIT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -67,6 +67,7 @@ def test_reports_page_draws_the_api_figures(browser, messenger_server, admin_api
             texts = cell_texts(page, row["id"])
             assert texts[:4] == [row["name"], str(row["conversations_assigned"]), str(row["conversations_resolved"]),
                                  str(row["messages_sent"])], texts
+        save_screenshot(page, "reports.png")
         csv_link = page.locator("#csv-agents")
         response = page.request.get(csv_link.get_attribute("href"))
         assert response.headers["content-type"].startswith("text/csv")

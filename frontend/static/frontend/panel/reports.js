@@ -102,12 +102,15 @@ const charts = new Map();  // metric -> uPlot instance
 
 function chartOptions(metric, width, bucket) {
   const duration = metric === "first_response_seconds";
+  const step = bucket === "hour" ? 3600 : 86400;
   const { uPlot } = globalThis;
   return {
     width, height: 200,
     legend: { show: false },
     cursor: { points: { size: 6 } },
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(duration ? 60 : 1, max * 1.1)] } },
+    // A bucket's bar spans [t, t + step): the x range ends one step after the last start.
+    scales: { x: { time: true, range: (_u, min, max) => [min, max + step] },
+              y: { range: (_u, _min, max) => [0, Math.max(duration ? 60 : 1, max * 1.1)] } },
     axes: [
       { stroke: "#6b7588", grid: { stroke: "#e3e7ee" }, space: bucket === "hour" ? 60 : 50 },
       { stroke: "#6b7588", grid: { stroke: "#e3e7ee" }, size: duration ? 70 : 50,
