@@ -362,3 +362,20 @@ def test_a_deactivated_operator_keeps_their_row(dataset, admin_client):
     w.agent_b.save()
     assert rows_by_name(get(admin_client, AGENTS, **NOVEMBER))["Bob"] == AGENT_ROWS["Bob"]
     assert token_client(w.agent_b).get(SUMMARY).status_code in (401, 403)
+
+
+def test_the_schema_documents_the_three_endpoints(world, admin_client):
+    schema = admin_client.get("/api/schema/", {"format": "json"}).json()
+    for path, operation in (("/api/v1/reports/summary", "reports_summary"),
+                            ("/api/v1/reports/timeseries", "reports_timeseries"),
+                            ("/api/v1/reports/agents", "reports_agents")):
+        get_op = schema["paths"][path]["get"]
+        assert get_op["operationId"] == operation
+        assert {"since", "until", "tz", "inbox", "format"} <= {p["name"] for p in get_op["parameters"]}
+        assert set(get_op["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+        assert "404" in get_op["responses"]
+    summary = schema["components"]["schemas"]["ReportSummary"]["properties"]
+    assert {"conversations_opened", "conversations_resolved", "messages_incoming", "messages_outgoing",
+            "first_response_seconds", "resolution_seconds", "csat"} <= set(summary)
+    points = schema["components"]["schemas"]["ReportTimeseries"]["properties"]["points"]
+    assert points["type"] == "array"
