@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from chat.api import report_serializers as rs
 from chat.api import serializers as s
-from chat.api.security import IsOperator
+from chat.api.security import IsOperator, StoreRateThrottle
 from chat.api.transcripts import IgnoreFormatNegotiation
 from chat.errors import InvalidData
 from chat.selectors.report_window import ReportWindow, bucket_param, report_window
@@ -97,8 +97,19 @@ def csv_response(name: str, window: ReportWindow, header: Iterable[str], rows: I
     return response
 
 
+class ReportThrottle(StoreRateThrottle):
+    """Report requests per operator (``THROTTLE_REPORTS``): each may scan a year of messages."""
+
+    scope = "reports"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        user_id = getattr(request.user, "pk", None)
+        return self.cache_format % {"scope": self.scope, "ident": user_id} if user_id else None
+
+
 class ReportView(APIView):
     permission_classes = [IsOperator]
+    throttle_classes = [ReportThrottle]
     content_negotiation_class = IgnoreFormatNegotiation  # ?format= is the report's, not DRF's
 
     def parse(self, request: Request, *, with_agent: bool = True) -> tuple[ReportScope, ReportWindow, str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chat.api.report_views import ReportThrottle
 from chat.models import Conversation, ConversationStatus, CsatResponse, Message, Role
 from chat.services.conversations import conversation_set_status
 from chat.services.messages import message_create
@@ -379,3 +380,10 @@ def test_the_schema_documents_the_three_endpoints(world, admin_client):
             "first_response_seconds", "resolution_seconds", "csat"} <= set(summary)
     points = schema["components"]["schemas"]["ReportTimeseries"]["properties"]["points"]
     assert points["type"] == "array"
+
+
+def test_report_requests_are_throttled_per_operator(world, client_a, client_b, monkeypatch):
+    monkeypatch.setitem(ReportThrottle.THROTTLE_RATES, "reports", "3/min")
+    assert [client_a.get(SUMMARY).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert_error(client_a.get(AGENTS, {"format": "csv"}), 429, "rate_limited")
+    assert client_b.get(SUMMARY).status_code == 200  # another operator's own budget
