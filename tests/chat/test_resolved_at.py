@@ -19,6 +19,7 @@ from chat.services.conversations import (
     conversations_wake_snoozed,
 )
 from chat.services.messages import message_create
+from tests.concurrency import run_concurrently
 from tests.factories import ContactInboxFactory, make_conversation
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +89,32 @@ def test_migration_backfills_from_the_latest_resolve_line():
     assert resolved_at(with_line) == datetime(2026, 1, 2, 9, tzinfo=UTC)
     assert resolved_at(without_line) == datetime(2026, 1, 3, tzinfo=UTC)
     assert resolved_at(reopened) is None  # open: nothing to backfill
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_resolves_and_visitor_messages_at_once_keep_resolved_at_with_the_status():
+    """Operators resolving while the visitor writes (which reopens): whatever order the locks
+    give, ``resolved_at`` is set exactly when the conversation ends resolved, and one resolve
+    of two simultaneous ones writes (the other is a no-op)."""
+    for round_ in range(6):
+        visitor = ContactInboxFactory()
+        conversation = make_conversation(contact_inbox=visitor)
+
+        def act(index: int, conversation_id: int = conversation.pk, contact=visitor.contact, round_=round_) -> None:
+            if index < 2:
+                conversation_set_status(conversation_id=conversation_id, status=ConversationStatus.RESOLVED)
+            else:
+                message_create(conversation_id=conversation_id, direction=MessageDirection.INCOMING,
+                               content=f"still there? {round_}", sender_contact=contact)
+
+        results = run_concurrently(act, 3)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        conversation.refresh_from_db()
+        assert (conversation.status == ConversationStatus.RESOLVED) == (conversation.resolved_at is not None)
+        resolves = Message.objects.filter(conversation=conversation, direction=MessageDirection.ACTIVITY,
+                                          content__startswith="Conversation was resolved")
+        reopens = Message.objects.filter(conversation=conversation, direction=MessageDirection.ACTIVITY,
+                                         content__startswith="Conversation was reopened")
+        # Each resolve that wrote was followed by a reopen, except perhaps the last.
+        assert resolves.count() - reopens.count() == (1 if conversation.status == ConversationStatus.RESOLVED else 0)
