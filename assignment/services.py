@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 
 from assignment.engine import (
     apply_assignee,
@@ -32,6 +32,14 @@ from assignment.engine import (
     operator_name,
     reserve_operator,
 )
+from assignment.offers import (
+    WithdrawReason,
+    offer_create,
+    offer_end_in_transaction,
+    pending_offer,
+    ring_turn_for,
+    rings,
+)
 from assignment.policy import (
     Refusal,
     escalation_refusal,
@@ -42,7 +50,7 @@ from assignment.policy import (
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
-from chat.models import Conversation, ConversationStatus, Inbox, Priority
+from chat.models import Conversation, ConversationOffer, ConversationStatus, Inbox, OfferState, Priority
 from chat.selectors.scope import caller_scope
 from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
@@ -55,8 +63,12 @@ User = get_user_model()
 
 class Outcome(StrEnum):
     ASSIGNED = "assigned"
-    NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, or the inbox does not auto-assign
+    OFFERED = "offered"  # ring mode: offered to the next operator in turn (assignment/offers.py)
+    NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, ringing, or the inbox does not auto-assign
     NO_OPERATOR = "no_operator"  # nobody available with capacity: the conversation waits
+    # Ring mode: everyone free declined it (or let it ring out) this round; it waits for the
+    # round's cooldown or someone not yet asked, while other conversations may still be served.
+    RING_EXHAUSTED = "ring_exhausted"
 
 
 # --- Manual assignment ------------------------------------------------------------------------
@@ -109,7 +121,9 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
         if conversation.status == ConversationStatus.OPEN:
             lock_operator(assignee_id)
             limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
-            if not has_capacity(open_count=open_count(assignee_id, conversation.inbox_id), capacity=limit):
+            if not has_capacity(
+                open_count=open_count(assignee_id, conversation.inbox_id, except_offer_of=conversation.pk), capacity=limit
+            ):
                 raise Conflict(f"{operator_name(assignee)} already has {limit} open conversations in this inbox.")
         return apply_assignee(conversation, assignee_id, activity=f"Assigned to {operator_name(assignee)} by {by}")
 
@@ -136,6 +150,13 @@ def auto_assign_once(
         inbox = conversation.inbox
         if not inbox.enable_auto_assignment:
             return Outcome.NOT_ELIGIBLE, None
+        ringing = pending_offer(conversation.pk)
+        if ringing is not None:
+            if rings(inbox):
+                return Outcome.NOT_ELIGIBLE, None
+            # The inbox stopped ringing with this offer out (ring → auto): end it, assign.
+            offer_end_in_transaction(ringing, reason=WithdrawReason.MODE_CHANGED, now=now)
+        turn = ring_turn_for(conversation.pk, now=now) if rings(inbox) else None
         statuses = tracker.member_statuses(inbox, now=now)
         pick = reserve_operator(
             conversation,
@@ -144,9 +165,13 @@ def auto_assign_once(
             statuses=statuses,
             limiter=AssignmentRateLimiter(inbox),
             now=now,
+            exclude=turn.skip if turn else frozenset(),
         )
         if pick is None:
-            return Outcome.NO_OPERATOR, None
+            return (Outcome.RING_EXHAUSTED if turn and turn.skip else Outcome.NO_OPERATOR), None
+        if turn is not None:
+            offer_create(conversation, inbox=inbox, user_id=pick, round=turn.round, now=now)
+            return Outcome.OFFERED, None
         activity = f"Assigned to {operator_name(load_user(pick))} (auto)"
         return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
@@ -155,7 +180,8 @@ def auto_assign_conversation(*, conversation_id: int, now: float | None = None) 
     """Assign an unassigned open conversation to the next available operator, if any.
 
     Returns the assigned conversation, or None when it was not eligible (already assigned, not
-    open, auto-assignment off) or nobody is available (it waits for the next trigger).
+    open, auto-assignment off), was offered (ring mode) or nobody is available (it waits for
+    the next trigger).
     """
     outcome, conversation = auto_assign_once(conversation_id=conversation_id, now=now)
     return conversation if outcome == Outcome.ASSIGNED else None
@@ -165,18 +191,20 @@ def waiting_conversation_ids(
     *, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()
 ) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
-    none after them), then oldest created."""
+    none after them), then oldest created; not those ringing (a pending offer)."""
+    ringing = ConversationOffer.objects.filter(conversation_id=OuterRef("pk"), state=OfferState.PENDING)
     return list(
         Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
         .exclude(pk__in=exclude)
+        .exclude(Exists(ringing))
         .order_by(F("waiting_since").asc(nulls_last=True), "created_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
 
 
 def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: int = 1000) -> int:
-    """Assign the inbox's waiting conversations, oldest first, until nobody is available.
-    Returns how many were assigned."""
+    """Assign (ring mode: offer) the inbox's waiting conversations, oldest first, until nobody
+    is available. Returns how many were assigned or offered."""
     if not Inbox.objects.filter(pk=inbox_id, enable_auto_assignment=True).exists():
         return 0
     tracker = get_tracker()
@@ -193,7 +221,7 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
                 outcome = Outcome.NOT_ELIGIBLE
             if outcome == Outcome.NO_OPERATOR:
                 return assigned
-            if outcome == Outcome.ASSIGNED:
+            if outcome in (Outcome.ASSIGNED, Outcome.OFFERED):
                 assigned += 1
             else:
                 skipped.add(conversation_id)

@@ -34,6 +34,9 @@ class EventType(StrEnum):
     REPLY_CREATED = "reply.created"
     CONVERSATION_READ = "conversation.read"
     PRESENCE_UPDATED = "presence.updated"
+    # Ring mode (personal: ``Event.user`` is the offered operator).
+    CONVERSATION_OFFERED = "conversation.offered"
+    CONVERSATION_OFFER_WITHDRAWN = "conversation.offer_withdrawn"
 
 
 class EphemeralType(StrEnum):
@@ -68,6 +71,8 @@ class CommandType(StrEnum):
     PRESENCE_SET = "presence.set"
     RESUME = "resume"
     PING = "ping"
+    CONVERSATION_ACCEPT = "conversation.accept"
+    CONVERSATION_DECLINE = "conversation.decline"
 
 
 class FrameType(StrEnum):
@@ -80,6 +85,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.CONVERSATION_READ, CommandType.CONVERSATION_ASSIGN, CommandType.CONVERSATION_ESCALATE,
     CommandType.CONVERSATION_STATUS, CommandType.CONVERSATION_PRIORITY, CommandType.PRESENCE_SET,
     CommandType.RESUME, CommandType.PING,
+    CommandType.CONVERSATION_ACCEPT, CommandType.CONVERSATION_DECLINE,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
@@ -89,7 +95,8 @@ WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
 
 # Never delivered to a widget, whatever the audience asked for.
 OPERATOR_ONLY_TYPES: frozenset[str] = frozenset(
-    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED}
+    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED,
+     EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_OFFER_WITHDRAWN}
 )
 
 
@@ -184,6 +191,24 @@ class PresencePayload(TypedDict):
     status: Literal["online", "busy", "offline"]
 
 
+class ConversationOfferedPayload(TypedDict):
+    """To the offered operator only: accept (``conversation.accept``) before ``expires_at``."""
+
+    conversation_id: int
+    expires_at: str
+    timeout_seconds: int
+    display_id: int
+    inbox: int
+    contact: ContactSummary
+
+
+class OfferWithdrawnPayload(TypedDict):
+    """To the operator whose offer ended without their accept."""
+
+    conversation_id: int
+    reason: Literal["timeout", "declined", "assigned", "closed", "offline", "removed", "mode_changed"]
+
+
 class TypingPayload(TypedDict):
     side: Literal["agent", "contact"]
     user: dict[str, Any] | None
@@ -232,6 +257,8 @@ EVENT_PAYLOADS: dict[EventType, type] = {
     EventType.REPLY_CREATED: ReplyPayload,
     EventType.CONVERSATION_READ: ConversationReadPayload,
     EventType.PRESENCE_UPDATED: PresencePayload,
+    EventType.CONVERSATION_OFFERED: ConversationOfferedPayload,
+    EventType.CONVERSATION_OFFER_WITHDRAWN: OfferWithdrawnPayload,
 }
 
 EPHEMERAL_PAYLOADS: dict[EphemeralType, type] = {

@@ -465,3 +465,51 @@ class WebhookCursor(models.Model):
 
     last_event_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# --- Ring mode (DESIGN.md §11, docs/assignment.md "Ring mode") -------------------------------------
+
+
+class OfferState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ConversationOffer(models.Model):
+    """One ring: a conversation offered to one operator until ``expires_at``
+    (assignment/offers.py owns every transition; each one runs under the conversation's row
+    lock and is a conditional ``UPDATE ... WHERE state = 'pending'``)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
+    # The conversation's inbox (conversations never move): capacity counts and withdrawals per
+    # inbox read it without a join.
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_offers")
+    # Offers of one round skip the operators who declined or let it expire in that round.
+    round = models.PositiveIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=OfferState.choices, default=OfferState.PENDING)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(state="pending"), name="one_pending_offer_per_conversation"
+            ),
+        ]
+        indexes = [
+            # The worker's "what is due" scan.
+            models.Index(fields=["expires_at"], condition=Q(state="pending"), name="offer_pending_due"),
+            # Capacity counts and "my pending offers".
+            models.Index(fields=["user", "inbox"], condition=Q(state="pending"), name="offer_pending_user"),
+            # A conversation's offers, newest first (the round, the caller's latest offer).
+            models.Index(fields=["conversation", "user", "id"], name="offer_conversation_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer of {self.conversation_id} to {self.user_id} ({self.state})"

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 
-from chat.models import Contact, Conversation, Message
+from chat.models import Contact, Conversation, ConversationOffer, Message
 from chat.services.attachments import attachment_url
 
 
@@ -107,3 +107,15 @@ def widget_conversation_view(payload: dict[str, Any]) -> dict[str, Any]:
     assignee = payload.get("assignee")
     view["assignee"] = {"id": assignee["id"], "name": assignee["name"]} if assignee else None
     return view
+
+
+def offer_payload(offer: ConversationOffer, *, conversation: Conversation) -> dict[str, Any]:
+    """``conversation.offered`` data, and each row of ``GET /api/v1/offers/``."""
+    return {
+        "conversation_id": offer.conversation_id,
+        "expires_at": iso(offer.expires_at),
+        "timeout_seconds": round((offer.expires_at - offer.created_at).total_seconds()),
+        "display_id": conversation.display_id,
+        "inbox": conversation.inbox_id,
+        "contact": contact_summary(conversation.contact),
+    }

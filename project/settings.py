@@ -326,6 +326,9 @@ ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", 
 # ticks in a thread instead (not under pytest, whose tests call the ticks themselves).
 RUN_IN_PROCESS_WORKER: bool = env.bool("RUN_IN_PROCESS_WORKER", default=EMBEDDED and "pytest" not in sys.modules)
 ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
+# Ring mode: after this long without an offer (everyone declined or let it ring out), a
+# conversation's next round asks the same operators again (docs/assignment.md "Ring mode").
+RING_ROUND_COOLDOWN_SECONDS: int = env.int("RING_ROUND_COOLDOWN_SECONDS", default=60)
 
 # Webhooks (docs/webhooks.md)
 # Private, loopback, link-local, reserved and metadata destinations are refused unless true.

@@ -10,6 +10,7 @@ from typing import Any
 from rest_framework import serializers
 
 from chat.models import (
+    AssignmentMode,
     Availability,
     Branch,
     ChannelType,
@@ -19,6 +20,7 @@ from chat.models import (
     Priority,
     Role,
 )
+from chat.services.inboxes import RING_TIMEOUT_MAX_SECONDS, RING_TIMEOUT_MIN_SECONDS
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -225,6 +227,11 @@ class InboxSerializer(serializers.ModelSerializer):
     allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
     business_hours = serializers.DictField(required=False)
     channel_type = serializers.ChoiceField(choices=ChannelType.values, required=False)
+    # Ring mode (docs/assignment.md): the bounds are the service's (chat/services/inboxes.py).
+    assignment_mode = serializers.ChoiceField(choices=AssignmentMode.values, required=False)
+    ring_timeout_seconds = serializers.IntegerField(
+        min_value=RING_TIMEOUT_MIN_SECONDS, max_value=RING_TIMEOUT_MAX_SECONDS, required=False
+    )
 
     class Meta:
         model = Inbox
@@ -232,6 +239,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "id", "name", "branch", "channel_type", "website_token", "enable_auto_assignment",
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
+            "assignment_mode", "ring_timeout_seconds",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 

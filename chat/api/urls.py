@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 from chat.api import (
     auth_views,
     contact_views,
+    offer_views,
     report_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
     search_views,
@@ -83,6 +84,9 @@ v1 = [
     *route("contacts/<int:contact_id>/unblock", contact_views.ContactUnblockView.as_view(), "contact-unblock"),
     *route("contacts/<int:contact_id>/conversations/", contact_views.ContactConversationsView.as_view(),
            "contact-conversations"),
+    *route("offers/", offer_views.OfferListView.as_view(), "offer-list"),
+    *route("conversations/<int:conversation_id>/accept", offer_views.AcceptView.as_view(), "conversation-accept"),
+    *route("conversations/<int:conversation_id>/decline", offer_views.DeclineView.as_view(), "conversation-decline"),
     *route("reports/summary", report_views.SummaryView.as_view(), "reports-summary"),
     *route("reports/timeseries", report_views.TimeseriesView.as_view(), "reports-timeseries"),
     *route("reports/agents", report_views.AgentsView.as_view(), "reports-agents"),

@@ -39,7 +39,7 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, operator_socket_lease, widget_socket_lease
-from chat.realtime.outbound import server_backlog
+from chat.realtime.outbound import direct_writer, server_backlog
 from chat.realtime.replay import resume
 from chat.realtime.scopes import OperatorScope, Scope
 from chat.realtime.threads import run_db
@@ -164,7 +164,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
-                               backlog=server_backlog(self.base_send))
+                               backlog=server_backlog(self.base_send), write=direct_writer(self.base_send))
         SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).inc()
         self.counted = True
         if shutdown.draining():  # this process is going away: the client retries elsewhere at once

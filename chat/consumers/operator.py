@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.auth import get_user
 
+from assignment.offers import offer_accept, offer_decline
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import InvalidData, NotAuthenticated
@@ -84,6 +85,17 @@ def _conversation_priority(*, access: OperatorAccess, user: Any, conversation_id
                                                           actor_user=user))
 
 
+def _conversation_accept(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(offer_accept(conversation_id=conversation_id, actor=user))
+
+
+def _conversation_decline(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    state = offer_decline(conversation_id=conversation_id, actor=user)
+    return {"conversation_id": conversation_id, "state": state}
+
+
 def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None:
     operator_conversation(conversation_id=conversation_id, access=access)
 
@@ -106,6 +118,8 @@ class OperatorConsumer(StreamConsumer):
         "presence.set": "cmd_presence_set",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "conversation.accept": "cmd_conversation_accept",
+        "conversation.decline": "cmd_conversation_decline",
     }
 
     user: Any
@@ -230,6 +244,14 @@ class OperatorConsumer(StreamConsumer):
             conversation_id=field_value(data, "conversation_id", int),
             priority=field_value(data, "priority", str),
         )
+
+    async def cmd_conversation_accept(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_accept)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+
+    async def cmd_conversation_decline(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_decline)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
 
     async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:
         status = await run_db(presence.operator_set_availability)(

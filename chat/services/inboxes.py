@@ -9,7 +9,16 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from chat.errors import InvalidData
-from chat.models import Branch, ChannelType, ContactInbox, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.models import (
+    AssignmentMode,
+    Branch,
+    ChannelType,
+    ContactInbox,
+    Inbox,
+    InboxMember,
+    new_hmac_secret,
+    new_website_token,
+)
 from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
@@ -30,6 +39,18 @@ INBOX_FIELDS = (
     "business_hours",
     "allowed_origins",
     "reopen_resolved_conversations",
+    "assignment_mode",
+    "ring_timeout_seconds",
+)
+
+# Ring mode's timeout bounds (seconds): long enough to notice and click, short enough that a
+# visitor is not left waiting on an operator who is away.
+RING_TIMEOUT_MIN_SECONDS = 5
+RING_TIMEOUT_MAX_SECONDS = 600
+
+# Changes after which assignment looks at the inbox again (notice ``inbox.settings_changed``).
+ASSIGNMENT_SETTINGS = frozenset(
+    {"enable_auto_assignment", "assignment_mode", "max_assignment_limit", "assignment_rate_limit", "ring_timeout_seconds"}
 )
 
 def validate_origins(origins: Any) -> list[str]:
@@ -54,6 +75,16 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:
             raise InvalidData("Unknown channel type.", fields={"channel_type": [f"One of {ChannelType.values}."]})
+        if key == "assignment_mode" and value not in AssignmentMode.values:
+            raise InvalidData("Unknown assignment mode.", fields={"assignment_mode": [f"One of {AssignmentMode.values}."]})
+        if key == "ring_timeout_seconds" and not (
+            isinstance(value, int) and not isinstance(value, bool)
+            and RING_TIMEOUT_MIN_SECONDS <= value <= RING_TIMEOUT_MAX_SECONDS
+        ):
+            raise InvalidData(
+                "ring_timeout_seconds is out of range.",
+                fields={"ring_timeout_seconds": [f"An integer from {RING_TIMEOUT_MIN_SECONDS} to {RING_TIMEOUT_MAX_SECONDS}."]},
+            )
         if key == "branch" and value is not None and not isinstance(value, Branch):
             value = Branch.objects.filter(pk=value).first()
             if value is None:
@@ -72,8 +103,15 @@ def inbox_create(**values: Any) -> Inbox:
 
 @transaction.atomic
 def inbox_update(*, inbox: Inbox, **values: Any) -> Inbox:
+    """Change an inbox's settings; a change of how it assigns (mode, auto-assignment, limits)
+    is announced after commit (assignment ends offers of an inbox that stopped ringing and
+    serves its waiting conversations)."""
+    before = {key: getattr(inbox, key) for key in ASSIGNMENT_SETTINGS}
     _apply(inbox, values)
     inbox.save()
+    changed = sorted(key for key in ASSIGNMENT_SETTINGS if getattr(inbox, key) != before[key])
+    if changed:
+        announce(NoticeType.INBOX_SETTINGS_CHANGED, inbox_id=inbox.pk, payload={"fields": changed})
     return inbox
 
 @transaction.atomic

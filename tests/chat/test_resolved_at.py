@@ -1,5 +1,5 @@
 """``Conversation.resolved_at`` (docs/reports.md): written with the status by its one owner
-(``status_columns``) on every path, and backfilled by migration 0005 from the activity lines."""
+(``status_columns``) on every path, and backfilled by migration 0006 from the activity lines."""
 from __future__ import annotations
 
 import importlib
@@ -69,7 +69,7 @@ def test_a_snooze_ending_leaves_it_empty():
 
 
 def test_migration_backfills_from_the_latest_resolve_line():
-    migration = importlib.import_module("chat.migrations.0005_reports")
+    migration = importlib.import_module("chat.migrations.0006_reports")
     with_line, without_line, reopened = make_conversation(), make_conversation(), make_conversation()
     for conversation in (with_line, without_line):
         conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.RESOLVED)

@@ -63,4 +63,7 @@ export const api = {
   contactConversations: (id) => request("GET", `/api/v1/contacts/${id}/conversations/`),
   block: (id) => request("POST", `/api/v1/contacts/${id}/block`, {}),
   unblock: (id) => request("POST", `/api/v1/contacts/${id}/unblock`, {}),
+  offers: () => request("GET", "/api/v1/offers/"),
+  acceptOffer: (id) => request("POST", `/api/v1/conversations/${id}/accept`, {}),
+  declineOffer: (id) => request("POST", `/api/v1/conversations/${id}/decline`, {}),
 };

@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { renderContact } from "./contact.js";
 import { eventApplier } from "./events.js";
 import { moveSelection, renderCounts, renderHits, renderList } from "./list.js";
+import { createOffers } from "./offers.js";
 import { askNotificationPermissionOnClick, notifyAssigned as notify, toast } from "./notify.js";
 import { state, thread, rememberUser, upsertConversation, matchesFilters } from "./state.js";
 import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
@@ -174,13 +175,15 @@ async function ensureConversation(id) {
 // --- events -------------------------------------------------------------------------------------
 const notifyAssigned = (conv) => notify(conv, select);
 const { applyEvent, onMessage } = eventApplier({ schedule, refreshCounts, ensureConversation, markRead, notifyAssigned });
+// Ring mode's offers (panel/offers.js); `command` and `select` are hoisted function declarations.
+const offers = createOffers({ command, api, toast, opened: (conv) => { upsertConversation(conv); select(conv.id); } });
 
 // --- socket -------------------------------------------------------------------------------------
 const banner = document.getElementById("conn-banner");
 const socket = new SocketClient({
   url: wsUrl("/ws/operator/"),
   lastEventId: () => state.lastEventId,
-  onEvent: applyEvent,
+  onEvent: (ev) => { offers.apply(ev); applyEvent(ev); },
   onState: (s, info) => {
     const was = state.conn;
     state.conn = s;
@@ -208,12 +211,13 @@ const socket = new SocketClient({
       // Too much was missed: a fresh snapshot, then events after its watermark.
       state.lastEventId = 0;
       await loadList();
+      offers.load().catch(() => {});
       if (state.selectedId != null) await loadThread(state.selectedId, { reset: true });
       socket.command(COMMAND.RESUME, { last_event_id: state.lastEventId }).catch(() => socket.drop());
     }
   },
 });
-window.__panel = { state, socket }; // for tests and debugging
+window.__panel = { state, socket, offers }; // for tests and debugging
 
 // --- commands -----------------------------------------------------------------------------------
 // Socket first; REST when the socket is down (same services, same idempotency by echo_id).
@@ -401,6 +405,7 @@ async function start() {
   } catch (err) {
     toast(`Could not load conversations: ${err.code}`);
   }
+  await offers.load().catch(() => {}); // after the snapshot: the socket resumes from its id
   socket.start();
   const match = location.hash.match(/^#\/conversations\/(\d+)/);
   if (match) select(Number(match[1]));

@@ -14,6 +14,8 @@ export const EVENT = Object.freeze({
   REPLY_CREATED: "reply.created",
   CONVERSATION_READ: "conversation.read",
   PRESENCE_UPDATED: "presence.updated",
+  CONVERSATION_OFFERED: "conversation.offered",
+  CONVERSATION_OFFER_WITHDRAWN: "conversation.offer_withdrawn",
 });
 
 // Ephemeral frames (no id, never replayed).
@@ -36,6 +38,8 @@ export const COMMAND = Object.freeze({
   PRESENCE_SET: "presence.set",
   RESUME: "resume",
   PING: "ping",
+  CONVERSATION_ACCEPT: "conversation.accept",
+  CONVERSATION_DECLINE: "conversation.decline",
 });
 
 // The server's own frames.

@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("chat", "0004_desk"),
+        ("chat", "0005_ring"),
     ]
 
     operations = [
