@@ -211,6 +211,10 @@ class Conversation(models.Model):
     custom_attributes = models.JSONField(default=dict, blank=True)
     labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     created_at = models.DateTimeField(db_default=Now())
+    # When the conversation was last resolved; set with the status (resolved) and cleared with it
+    # (any other status) by the status owner (chat.services.conversations.status_columns). Reports
+    # read resolutions from it (docs/reports.md).
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -225,6 +229,14 @@ class Conversation(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="conv_last_activity"),
             models.Index(fields=["inbox", "-last_activity_at", "-id"], name="conv_inbox_last_activity"),
             models.Index(fields=["status", "snoozed_until"], name="conv_status_snoozed_until"),
+            # Reports (docs/reports.md): windows over creation and resolution times, covering
+            # what the report aggregates read (index-only scans on PostgreSQL).
+            models.Index(fields=["created_at"], include=["inbox", "assignee", "first_reply_created_at"],
+                         name="conv_created_at"),
+            models.Index(fields=["inbox", "created_at"], include=["assignee", "first_reply_created_at"],
+                         name="conv_inbox_created_at"),
+            models.Index(fields=["resolved_at"], include=["inbox", "assignee", "created_at"], name="conv_resolved_at",
+                         condition=Q(resolved_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -268,6 +280,9 @@ class Message(models.Model):
             models.Index(fields=["sender_user", "direction", "created_at"], name="msg_user_direction_created"),
             models.Index(fields=["conversation", "id"], name="msg_conversation_id"),
             models.Index(fields=["conversation", "echo_id"], name="msg_conversation_echo_id"),
+            # Reports (docs/reports.md): messages of a window, covering the counted columns.
+            models.Index(fields=["created_at"], include=["direction", "private", "sender_user", "conversation"],
+                         name="msg_created_at"),
         ]
 
     def __str__(self) -> str:

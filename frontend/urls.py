@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("app/", views.panel, name="panel"),
     path("app/settings/", views.settings_page, name="settings"),
+    path("app/reports/", views.reports_page, name="reports"),
     path("widget.js", views.widget_loader, name="widget-loader"),
     path("widget/frame/", views.widget_frame, name="widget-frame"),
     path("widget/config/", views.widget_config, name="widget-config"),

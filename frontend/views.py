@@ -96,6 +96,18 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/settings.html", {"boot": boot})
 
 
+def reports_page(request: HttpRequest) -> HttpResponse:
+    """The Reports page (docs/reports.md): charts and tables from /api/v1/reports/*, over the
+    inboxes the operator sees (the API scopes every figure)."""
+    user = request.user
+    assert user.is_authenticated  # @login_required
+    boot = {
+        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role},
+        "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
+    }
+    return render(request, "frontend/reports.html", {"boot": boot})
+
+
 def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponseBase:
     stat = path.stat()
     if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), stat.st_mtime):

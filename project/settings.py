@@ -219,6 +219,8 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "widget_token": env.str("THROTTLE_WIDGET_TOKEN", default="120/min"),
         "widget_ip": env.str("THROTTLE_WIDGET_IP", default="600/min"),
+        # Report requests per operator (a Reports page load is 5): each may scan a year of messages.
+        "reports": env.str("THROTTLE_REPORTS", default="120/min"),
     },
     # Proxies trusted in X-Forwarded-For when throttles identify a client IP (0: REMOTE_ADDR).
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),

@@ -13,6 +13,7 @@ from chat.api import (
     auth_views,
     contact_views,
     offer_views,
+    report_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
     search_views,
     widget_views,
@@ -95,6 +96,9 @@ v1 = [
     *route("canned_responses/<int:response_id>/", catalog.CannedResponseDetailView.as_view(), "canned-response-detail"),
     *route("labels/", catalog.LabelListView.as_view(), "label-list"),
     *route("labels/<int:label_id>/", catalog.LabelDetailView.as_view(), "label-detail"),
+    *route("reports/summary", report_views.SummaryView.as_view(), "reports-summary"),
+    *route("reports/timeseries", report_views.TimeseriesView.as_view(), "reports-timeseries"),
+    *route("reports/agents", report_views.AgentsView.as_view(), "reports-agents"),
     path("", include(router.urls)),
 ]
 

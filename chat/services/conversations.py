@@ -121,6 +121,13 @@ _STATUS_ACTIVITY = {
 }
 
 
+def status_columns(status: str) -> dict[str, Any]:
+    """The columns a status change writes with ``status`` (in the same UPDATE): ``resolved_at``
+    is the database time of the latest resolution while resolved, null otherwise. Every path
+    that changes a status writes through this (reports read resolutions from it)."""
+    return {"status": status, "resolved_at": Now() if status == ConversationStatus.RESOLVED else None}
+
+
 def lock_conversation(conversation_id: int) -> Conversation:
     """Row-lock a conversation for the rest of the transaction, or NotFound.
 
@@ -170,7 +177,7 @@ def conversation_set_status(
     conversation = lock_conversation(conversation_id)
     if conversation.status == status and conversation.snoozed_until == snoozed_until:
         return conversation_for_event(conversation_id)
-    changes: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until}
+    changes: dict[str, Any] = {**status_columns(status), "snoozed_until": snoozed_until}
     if status == ConversationStatus.RESOLVED:
         changes["waiting_since"] = None
     Conversation.objects.filter(pk=conversation_id).update(**changes)
@@ -262,7 +269,8 @@ def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500)
             conversation = lock_conversation(conversation_id)
             if conversation.status != ConversationStatus.SNOOZED:
                 continue  # another worker (or a new message) got there first
-            Conversation.objects.filter(pk=conversation_id).update(status=ConversationStatus.OPEN, snoozed_until=None)
+            Conversation.objects.filter(pk=conversation_id).update(**status_columns(ConversationStatus.OPEN),
+                                                                   snoozed_until=None)
             activity_add(conversation=conversation, content="Conversation was reopened after its snooze ended")
             conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
             woken.append(conversation_id)

@@ -44,6 +44,7 @@ from chat.services.conversations import (
     conversation_emit,
     invalidate_operator_unread,
     lock_conversation,
+    status_columns,
 )
 from chat.services.queue import queue_changed
 from chat.store import get_store
@@ -233,7 +234,7 @@ def _record_locked(
     conversations = Conversation.objects.filter(pk=conversation.pk)
     if incoming:
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
-            conversations.update(status=ConversationStatus.OPEN, snoozed_until=None)
+            conversations.update(**status_columns(ConversationStatus.OPEN), snoozed_until=None)
             activity_add(conversation=conversation, content=f"Conversation was reopened by {actor_name(contact=sender_contact)}")
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         conversations.update(last_activity_at=Now(), waiting_since=Coalesce("waiting_since", Now()))
