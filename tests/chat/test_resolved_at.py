@@ -69,7 +69,7 @@ def test_a_snooze_ending_leaves_it_empty():
 
 
 def test_migration_backfills_from_the_latest_resolve_line():
-    migration = importlib.import_module("chat.migrations.0006_reports")
+    migration = importlib.import_module("chat.migrations.0007_reports")
     with_line, without_line, reopened = make_conversation(), make_conversation(), make_conversation()
     for conversation in (with_line, without_line):
         conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.RESOLVED)
