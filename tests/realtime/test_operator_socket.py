@@ -204,6 +204,12 @@ async def test_status_priority_read_and_presence_commands(world):
     reply = await command(op, "conversation.status",
                           {"conversation_id": conversation.pk, "status": "snoozed", "snoozed_until": "2099-01-01T00:00:00Z"}, ref=2)
     assert reply["ok"] and reply["data"]["status"] == "snoozed"
+    # Without snoozed_until: snoozed until the contact's next message (DESIGN §11).
+    reply, _ = await command_expecting(
+        op, "conversation.status", {"conversation_id": conversation.pk, "status": "snoozed"},
+        lambda f: f.get("type") == "conversation.status_changed" and f["data"]["status"] == "snoozed"
+        and f["data"]["snoozed_until"] is None, ref=21)
+    assert reply["ok"] and reply["data"]["status"] == "snoozed" and reply["data"]["snoozed_until"] is None
     bad = await command(op, "conversation.status", {"conversation_id": conversation.pk, "status": "snoozed",
                                                     "snoozed_until": "tomorrow"}, ref=3)
     assert bad["error"]["code"] == "invalid_data"
