@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 
+from assignment.cooloff import cooling_off, cooloff_start
 from assignment.engine import (
     apply_assignee,
     emit_updated,
@@ -57,18 +58,25 @@ class Outcome(StrEnum):
     ASSIGNED = "assigned"
     NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, or the inbox does not auto-assign
     NO_OPERATOR = "no_operator"  # nobody available with capacity: the conversation waits
+    # Only operators who recently unassigned it are available (assignment/cooloff.py): it
+    # waits, and the others waiting may still go to them.
+    HELD_BACK = "held_back"
 
 
 # --- Manual assignment ------------------------------------------------------------------------
 
 
-def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor: Any) -> Conversation:
+def assign_conversation(
+    *, conversation_id: int, assignee_id: int | None, actor: Any, now: float | None = None
+) -> Conversation:
     """Manual assignment (or release with ``assignee_id=None``) by an operator.
 
     Agents may take an unassigned conversation or release their own; supervisors and
     administrators may assign any member of the inbox. The assignee must be a member of the
     conversation's inbox and under its ``max_assignment_limit`` (chat.errors.Conflict if not).
-    Assigning the current assignee again changes and emits nothing.
+    Assigning the current assignee again changes and emits nothing. Unassigning starts the
+    previous assignee's cool-off for this conversation (assignment/cooloff.py): auto-assignment
+    does not hand it straight back to them.
     """
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
@@ -104,6 +112,10 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             )
         by = actor_name(user=actor)
         if assignee_id is None:
+            assert conversation.assignee_id is not None  # unassigning nobody returned above
+            # Before the write and its commit: whoever sees it unassigned sees the cool-off.
+            cooloff_start(conversation_id=conversation.pk, user_id=conversation.assignee_id,
+                          now=clock.now() if now is None else now)
             return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
         assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
@@ -137,6 +149,9 @@ def auto_assign_once(
         if not inbox.enable_auto_assignment:
             return Outcome.NOT_ELIGIBLE, None
         statuses = tracker.member_statuses(inbox, now=now)
+        held_back = cooling_off(conversation_id=conversation.pk, now=now) & {
+            uid for uid, status in statuses.items() if status == ONLINE}
+        statuses = {uid: status for uid, status in statuses.items() if uid not in held_back}
         pick = reserve_operator(
             conversation,
             inbox=inbox,
@@ -146,7 +161,7 @@ def auto_assign_once(
             now=now,
         )
         if pick is None:
-            return Outcome.NO_OPERATOR, None
+            return (Outcome.HELD_BACK if held_back else Outcome.NO_OPERATOR), None
         activity = f"Assigned to {operator_name(load_user(pick))} (auto)"
         return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
@@ -195,7 +210,7 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
                 return assigned
             if outcome == Outcome.ASSIGNED:
                 assigned += 1
-            else:
+            else:  # not eligible, or held back for its releaser: the next one may still go
                 skipped.add(conversation_id)
     return assigned
 

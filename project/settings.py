@@ -324,6 +324,8 @@ ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", 
 # ticks in a thread instead (not under pytest, whose tests call the ticks themselves).
 RUN_IN_PROCESS_WORKER: bool = env.bool("RUN_IN_PROCESS_WORKER", default=EMBEDDED and "pytest" not in sys.modules)
 ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
+# An operator who unassigns a conversation is not auto-assigned it again for this long (0: off).
+ASSIGNMENT_RELEASE_COOLOFF_SECONDS: int = env.int("ASSIGNMENT_RELEASE_COOLOFF_SECONDS", default=600)
 
 # Webhooks (docs/webhooks.md)
 # Private, loopback, link-local, reserved and metadata destinations are refused unless true.

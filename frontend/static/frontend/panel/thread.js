@@ -106,6 +106,7 @@ function renderHeader(ctl) {
   priority.addEventListener("change", () => ctl.priority(conv.id, priority.value));
   const snooze = h("select", { "aria-label": "Snooze" },
     h("option", { value: "" }, "Snooze…"),
+    h("option", { value: "reply" }, "Until next reply"),
     h("option", { value: "1h" }, "1 hour"),
     h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
     h("option", { value: "week" }, "Next week"),
@@ -119,9 +120,12 @@ function renderHeader(ctl) {
       pick.focus();
       return;
     }
-    const until = snoozeUntil(snooze.value);
+    const choice = snooze.value;
+    const until = snoozeUntil(choice);
     snooze.value = "";
-    if (until) ctl.status(conv.id, "snoozed", until);
+    // No time: snoozed until the contact writes again (DESIGN §11).
+    if (choice === "reply") ctl.status(conv.id, "snoozed", null);
+    else if (until) ctl.status(conv.id, "snoozed", until);
   });
   pickGo.addEventListener("click", () => {
     const when = pick.value ? new Date(pick.value) : null;
@@ -135,7 +139,8 @@ function renderHeader(ctl) {
       h("div", {}, h("strong", {}, name), " ", h("span", { class: "muted" }, `#${conv.display_id}`)),
       h("div", { class: "muted small" },
         h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
-        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}` : "",
+        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}`
+          : conv.status === "snoozed" ? " until the next reply" : "",
         inbox ? ` · ${inbox.name}` : "",
         conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : "")),
     h("span", { class: "spacer" }),
