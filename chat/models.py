@@ -142,8 +142,14 @@ class Contact(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]
 
+    @property
+    def display_name(self) -> str:
+        """How a contact is named everywhere (panel, widget transcripts, admin): their name,
+        else their email, else "Visitor <id>" (docs/desk.md, "Panel and widget details")."""
+        return self.name or self.email or f"Visitor {self.pk}"
+
     def __str__(self) -> str:
-        return self.name or self.email or f"Contact {self.pk}"
+        return self.display_name
 
 
 class ContactInbox(models.Model):

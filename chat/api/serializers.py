@@ -47,6 +47,7 @@ class UserSummarySerializer(serializers.Serializer):
 class ContactSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    display_name = serializers.CharField(help_text='The name to show: name, else email, else "Visitor <id>".')
     email = serializers.EmailField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
     identifier = serializers.CharField(allow_null=True)
@@ -399,6 +400,7 @@ class TranscriptSerializer(serializers.Serializer):
 class SearchContactSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(allow_blank=True)
+    display_name = serializers.CharField()
     email = serializers.CharField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
 

@@ -1,7 +1,7 @@
 // Attention for a conversation newly assigned to me: a short tone and a desktop notification
 // (a toast when the tab is visible). Permission is asked once, on the first click (browsers
 // only allow the prompt after a user gesture), and remembered.
-import { state } from "./state.js";
+import { contactName, state } from "./state.js";
 
 const ASKED_KEY = "messenger.notifications.asked";
 
@@ -32,7 +32,7 @@ function beep() {
 }
 
 export function notifyAssigned(conv, open) {
-  const name = (conv.contact && (conv.contact.name || conv.contact.email)) || `Visitor ${conv.contact ? conv.contact.id : ""}`;
+  const name = contactName(conv.contact);
   beep();
   state.notifications = (state.notifications || 0) + 1;
   if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {

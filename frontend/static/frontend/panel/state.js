@@ -126,6 +126,12 @@ export function byActivity(a, b) {
   return tb - ta || b.id - a.id;
 }
 
+/** A contact's name as the server names it (Contact.display_name: name, email or "Visitor N"). */
+export function contactName(contact) {
+  if (!contact) return "Visitor";
+  return contact.display_name || contact.name || contact.email || `Visitor ${contact.id ?? ""}`.trim();
+}
+
 export function userName(user) {
   if (!user) return "";
   const known = state.users.get(user.id);

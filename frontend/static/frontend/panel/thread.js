@@ -4,7 +4,7 @@
 import { clear, h, initials } from "../shared/dom.js";
 import { clock, dayKey, dayLabel, full } from "../shared/time.js";
 import { presenceDot } from "./list.js";
-import { state, thread, userName } from "./state.js";
+import { contactName, state, thread, userName } from "./state.js";
 
 let built = null; // {id, root, header, scroller, messages, typing, composer, input, mode}
 
@@ -79,7 +79,7 @@ function renderHeader(ctl) {
   clear(built.header);
   if (!conv) return;
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
@@ -258,7 +258,7 @@ export function renderTyping() {
   const on = until > Date.now();
   const conv = state.convs.get(built.id);
   built.typing.hidden = !on;
-  built.typing.textContent = on ? `${(conv && conv.contact && conv.contact.name) || "Visitor"} is typing…` : "";
+  built.typing.textContent = on ? `${contactName(conv && conv.contact)} is typing…` : "";
 }
 
 export function focusComposer() {
