@@ -435,6 +435,7 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-event_id"]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_webhook_delivery"),
