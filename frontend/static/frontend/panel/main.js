@@ -110,16 +110,29 @@ async function loadMoreHits() {
   schedule("hits");
 }
 
+// Events move the counts at once (state.adjustCounts); this refetch confirms them. Debounced,
+// but at most COUNTS_MAX_WAIT_MS after the first request, so a busy desk's stream of events
+// cannot postpone it forever; an older answer never overwrites a newer one.
+const COUNTS_MAX_WAIT_MS = 1000;
 let countsTimer = 0;
+let countsFirstAsk = 0;
+let countsSeq = 0;
 function refreshCounts() {
   clearTimeout(countsTimer);
+  const now = Date.now();
+  if (!countsFirstAsk) countsFirstAsk = now;
+  const wait = Math.max(0, Math.min(250, countsFirstAsk + COUNTS_MAX_WAIT_MS - now));
   countsTimer = setTimeout(async () => {
+    countsFirstAsk = 0;
+    const mine = ++countsSeq;
     try {
       const f = state.filters;
-      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q });
+      const counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q });
+      if (mine !== countsSeq) return;
+      state.counts = counts;
       schedule("counts");
     } catch (_) { /* keeps the last counts */ }
-  }, 250);
+  }, wait);
 }
 
 async function loadThread(id, { reset = false } = {}) {
