@@ -405,9 +405,22 @@ function loadDirectory() {
   }
 }
 
+// Where the panel opens (docs/desk.md): agents on Mine (auto-assignment fills it);
+// supervisors and administrators, who mostly dispatch, on Mine only when it has something,
+// else on Unassigned when something waits, else on All.
+async function landingTab() {
+  if (!state.me.role || state.me.role === "agent") return;
+  try {
+    const counts = await api.meta({ status: state.filters.status, inbox: "", q: "" });
+    state.counts = counts;
+    if (!counts.mine) state.filters.tab = counts.unassigned ? "unassigned" : "all";
+  } catch (_) { /* stays on Mine */ }
+}
+
 async function start() {
   loadDirectory();
   renderMe();
+  await landingTab();
   renderCounts();
   try {
     await loadList();

@@ -116,7 +116,7 @@ function renderHeader(ctl) {
   const pickGo = h("button", { type: "button", hidden: true }, "Snooze");
   snooze.addEventListener("change", () => {
     if (snooze.value === "custom") {
-      pick.hidden = pickGo.hidden = false;
+      pick.hidden = pickGo.hidden = pick.parentNode.hidden = false;
       pick.focus();
       return;
     }
@@ -132,6 +132,20 @@ function renderHeader(ctl) {
     if (when && !Number.isNaN(when.getTime())) ctl.status(conv.id, "snoozed", when.toISOString());
   });
   const resolved = conv.status === "resolved";
+  // Secondary actions live in a "More" menu so that the header stays one row at 1280 px
+  // (docs/frontend.md); the menu stays open across re-renders of the header.
+  const more = h("details", { class: "more-menu", dataset: { testid: "more-actions" } },
+    h("summary", { class: "button", "aria-label": "More actions" }, "More ▾"),
+    h("div", { class: "menu-items", role: "group", "aria-label": "More actions" },
+      conv.status === "pending" ? null
+        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
+      priority,
+      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      // A plain link: the session cookie authenticates the GET, the server names the file.
+      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
+        dataset: { testid: "download-transcript" } }, "Download transcript")));
+  more.open = moreOpenFor === conv.id;
+  more.addEventListener("toggle", () => { moreOpenFor = more.open ? conv.id : null; });
   built.header.append(
     h("button", { type: "button", class: "icon back", "aria-label": "Back to list", onclick: () => ctl.select(null) }, "←"),
     h("div", { class: "avatar" }, initials(name)),
@@ -150,17 +164,19 @@ function renderHeader(ctl) {
         : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, "Assign to me"),
       h("button", { type: "button", class: resolved ? "" : "primary", dataset: { testid: "toggle-status" },
         onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
-      conv.status === "pending" ? null
-        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
-      snooze, pick, pickGo,
-      priority,
-      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
-      // A plain link: the session cookie authenticates the GET, the server names the file.
-      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
-        dataset: { testid: "download-transcript" } }, "Download transcript"),
+      snooze,
+      more,
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
-        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")));
+        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")),
+    h("div", { class: "snooze-pick", hidden: true }, pick, pickGo));
 }
+
+let moreOpenFor = null;
+document.addEventListener("click", (e) => {
+  // A click outside the open "More" menu closes it, as menus do.
+  const open = document.querySelector(".more-menu[open]");
+  if (open && !open.contains(e.target)) open.open = false;
+});
 
 function snoozeUntil(choice) {
   const d = new Date();
