@@ -66,6 +66,13 @@ def visitor_conversation(server_url: str, inbox: dict, text: str) -> int:
 def panel(browser, server_url: str, operator_state: str, *, viewport=None):
     context = browser.new_context(base_url=server_url, storage_state=operator_state,
                                   viewport=viewport or {"width": 1280, "height": 800})
+    # Every notice ever shown (a toast lives 5 s: a test must not miss one that came and went).
+    context.add_init_script("""
+        window.__toasts = [];
+        new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => {
+            if (n.classList && n.classList.contains("toast")) window.__toasts.push(n.textContent);
+        }))).observe(document, { childList: true, subtree: true });
+    """)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -121,12 +128,14 @@ def test_notices_are_for_what_happens_now_not_for_replayed_history(
         page.evaluate("() => { const s = window.__panel.socket; s.opts.url = s.realUrl; }")
         expect(page.locator("#conn-banner")).to_be_hidden(timeout=30_000)
         expect(page.locator(".conv-card .assignee[title='Assigned to Ann Agent']")).to_have_count(2, timeout=WAIT)
+        assert page.evaluate("() => window.__toasts") == []
         # An assignment happening now is news: one notice for it (and still none for the others).
         third = visitor_conversation(messenger_server.url, quiet_inbox, f"New one {tag}")
         expect(page.locator(".conv-card", has_text=f"New one {tag}")).to_be_visible(timeout=WAIT)
         admin_api.post(f"/api/v1/conversations/{third}/assign", json={"assignee_id": agent}).raise_for_status()
         expect(page.locator(".toast", has_text="assigned to you")).to_have_count(1, timeout=WAIT)
         expect(page.locator(".toast", has_text="assigned to you")).to_contain_text(f"#{_display_id(admin_api, third)}")
+        assert len(page.evaluate("() => window.__toasts")) == 1
     finally:
         context.close()
     assert not page.errors, page.errors
