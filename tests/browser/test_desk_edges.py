@@ -315,3 +315,39 @@ _DEVICES = {
 def test_favicon(messenger_server):
     response = httpx.get(f"{messenger_server.url}/favicon.ico", follow_redirects=True)
     assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
+
+
+def test_a_half_open_widget_socket_recovers_without_losing_a_reply(operator_page, visitor_context):
+    tag = uuid.uuid4().hex[:8]
+    cut = {"links": [], "refuse": False}
+
+    def route(ws):
+        if cut["refuse"]:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+        link = {"dead": False}
+        cut["links"].append(link)
+        ws.on_message(lambda message: None if link["dead"] else server.send(message))
+        server.on_message(lambda message: None if link["dead"] else ws.send(message))
+
+    visitor_context.route_web_socket(re.compile(r".*/ws/widget/$"), route)
+    _, frame = open_widget(visitor_context)
+    visitor_send(frame, f"Hello {tag}")
+    open_card(operator_page, tag)
+
+    for link in cut["links"]:
+        link["dead"] = True
+    cut["refuse"] = True
+    frame.locator("body").evaluate("() => window.__widget.transport.client.probe()")
+    expect(frame.locator("#w-conn")).to_have_text("Reconnecting…", timeout=WAIT)
+    composer = operator_page.get_by_role("textbox", name="Message")
+    composer.fill(f"Answer while you were away {tag}")
+    composer.press("Enter")
+    expect(operator_page.locator(".msg.outgoing", has_text=tag).get_by_test_id("delivery")).to_contain_text(
+        "sent", timeout=WAIT)
+
+    cut["refuse"] = False
+    expect(frame.locator("#w-conn")).to_be_hidden(timeout=30_000)
+    expect(frame.locator(".w-msg.theirs", has_text=f"Answer while you were away {tag}")).to_have_count(1, timeout=WAIT)
+    expect(frame.locator(".w-msg.mine", has_text=f"Hello {tag}")).to_have_count(1)
