@@ -52,16 +52,19 @@ export class SocketClient {
     this.closeReason = null;
     this.resumeRef = null;
     this.probing = false;
-    if (typeof window !== "undefined") window.addEventListener("online", () => this.probe());
+    // Back online after a network change: check the socket at once rather than at the next ping.
+    this.onOnline = () => this.probe();
   }
 
   start() {
     this.stopped = false;
+    window.addEventListener("online", this.onOnline);
     this._open();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener("online", this.onOnline);
     clearTimeout(this.retryTimer);
     this._teardown(new Error("stopped"));
     if (this.ws) try { this.ws.close(1000); } catch (_) { /* already closed */ }
