@@ -144,7 +144,9 @@ class MessagePageSerializer(serializers.Serializer):
 
 class ConversationUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
     priority = serializers.ChoiceField(choices=Priority.values, required=False)
     custom_attributes = serializers.DictField(required=False)
 
@@ -155,7 +157,9 @@ class AssignInput(serializers.Serializer):
 
 class ToggleStatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
 
 
 class TogglePriorityInput(serializers.Serializer):
