@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 
+from assignment.cooloff import cooling_off, cooloff_start
 from assignment.engine import (
     apply_assignee,
     emit_updated,
@@ -69,18 +70,25 @@ class Outcome(StrEnum):
     # Ring mode: everyone free declined it (or let it ring out) this round; it waits for the
     # round's cooldown or someone not yet asked, while other conversations may still be served.
     RING_EXHAUSTED = "ring_exhausted"
+    # Only operators who recently unassigned it are available (assignment/cooloff.py): it
+    # waits, and the others waiting may still go to them.
+    HELD_BACK = "held_back"
 
 
 # --- Manual assignment ------------------------------------------------------------------------
 
 
-def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor: Any) -> Conversation:
+def assign_conversation(
+    *, conversation_id: int, assignee_id: int | None, actor: Any, now: float | None = None
+) -> Conversation:
     """Manual assignment (or release with ``assignee_id=None``) by an operator.
 
     Agents may take an unassigned conversation or release their own; supervisors and
     administrators may assign any member of the inbox. The assignee must be a member of the
     conversation's inbox and under its ``max_assignment_limit`` (chat.errors.Conflict if not).
-    Assigning the current assignee again changes and emits nothing.
+    Assigning the current assignee again changes and emits nothing. Unassigning starts the
+    previous assignee's cool-off for this conversation (assignment/cooloff.py): auto-assignment
+    does not hand it straight back to them.
     """
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
@@ -116,6 +124,10 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             )
         by = actor_name(user=actor)
         if assignee_id is None:
+            assert conversation.assignee_id is not None  # unassigning nobody returned above
+            # Before the write and its commit: whoever sees it unassigned sees the cool-off.
+            cooloff_start(conversation_id=conversation.pk, user_id=conversation.assignee_id,
+                          now=clock.now() if now is None else now)
             return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
         assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
@@ -158,6 +170,9 @@ def auto_assign_once(
             offer_end_in_transaction(ringing, reason=WithdrawReason.MODE_CHANGED, now=now)
         turn = ring_turn_for(conversation.pk, now=now) if rings(inbox) else None
         statuses = tracker.member_statuses(inbox, now=now)
+        held_back = cooling_off(conversation_id=conversation.pk, now=now) & {
+            uid for uid, status in statuses.items() if status == ONLINE}
+        statuses = {uid: status for uid, status in statuses.items() if uid not in held_back}
         pick = reserve_operator(
             conversation,
             inbox=inbox,
@@ -168,7 +183,9 @@ def auto_assign_once(
             exclude=turn.skip if turn else frozenset(),
         )
         if pick is None:
-            return (Outcome.RING_EXHAUSTED if turn and turn.skip else Outcome.NO_OPERATOR), None
+            if turn and turn.skip:
+                return Outcome.RING_EXHAUSTED, None
+            return (Outcome.HELD_BACK if held_back else Outcome.NO_OPERATOR), None
         if turn is not None:
             offer_create(conversation, inbox=inbox, user_id=pick, round=turn.round, now=now)
             return Outcome.OFFERED, None
@@ -223,7 +240,7 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
                 return assigned
             if outcome in (Outcome.ASSIGNED, Outcome.OFFERED):
                 assigned += 1
-            else:
+            else:  # not eligible, or held back for its releaser: the next one may still go
                 skipped.add(conversation_id)
     return assigned
 

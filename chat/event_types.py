@@ -121,6 +121,7 @@ class UserSummary(TypedDict):
 class ContactSummary(TypedDict):
     id: int
     name: str
+    display_name: str  # name, else email, else "Visitor <id>" (Contact.display_name)
     email: str | None
     phone: str | None
     identifier: str | None

@@ -140,8 +140,14 @@ class Contact(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]
 
+    @property
+    def display_name(self) -> str:
+        """How a contact is named everywhere (panel, widget transcripts, admin): their name,
+        else their email, else "Visitor <id>" (docs/desk.md, "Panel and widget details")."""
+        return self.name or self.email or f"Visitor {self.pk}"
+
     def __str__(self) -> str:
-        return self.name or self.email or f"Contact {self.pk}"
+        return self.display_name
 
 
 class ContactInbox(models.Model):
@@ -442,6 +448,7 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-event_id"]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_webhook_delivery"),

@@ -33,6 +33,7 @@ def contact_summary(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
         "name": contact.name,
+        "display_name": contact.display_name,
         "email": contact.email,
         "phone": contact.phone,
         "identifier": contact.identifier,

@@ -17,6 +17,8 @@ urlpatterns = [
     path("widget/frame/", views.widget_frame, name="widget-frame"),
     path("widget/config/", views.widget_config, name="widget-config"),
     path("demo/", views.demo, name="demo"),
+    # Browsers ask for /favicon.ico whatever the page says: point them at the SVG icon.
+    path("favicon.ico", RedirectView.as_view(url="/static/frontend/favicon.svg", permanent=True), name="favicon"),
     re_path(r"^static/(?P<path>.+)$", views.static_file, name="static"),
 ]
 

@@ -331,6 +331,8 @@ ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECOND
 # Ring mode: after this long without an offer (everyone declined or let it ring out), a
 # conversation's next round asks the same operators again (docs/assignment.md "Ring mode").
 RING_ROUND_COOLDOWN_SECONDS: int = env.int("RING_ROUND_COOLDOWN_SECONDS", default=60)
+# An operator who unassigns a conversation is not auto-assigned it again for this long (0: off).
+ASSIGNMENT_RELEASE_COOLOFF_SECONDS: int = env.int("ASSIGNMENT_RELEASE_COOLOFF_SECONDS", default=600)
 
 # Webhooks (docs/webhooks.md)
 # Private, loopback, link-local, reserved and metadata destinations are refused unless true.

@@ -50,6 +50,7 @@ class UserSummarySerializer(serializers.Serializer):
 class ContactSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    display_name = serializers.CharField(help_text='The name to show: name, else email, else "Visitor <id>".')
     email = serializers.EmailField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
     identifier = serializers.CharField(allow_null=True)
@@ -154,7 +155,9 @@ class MessagePageSerializer(serializers.Serializer):
 
 class ConversationUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
     priority = serializers.ChoiceField(choices=Priority.values, required=False)
     custom_attributes = serializers.DictField(required=False)
 
@@ -165,7 +168,9 @@ class AssignInput(serializers.Serializer):
 
 class ToggleStatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
 
 
 class TogglePriorityInput(serializers.Serializer):
@@ -480,6 +485,7 @@ class TranscriptSerializer(serializers.Serializer):
 class SearchContactSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(allow_blank=True)
+    display_name = serializers.CharField()
     email = serializers.CharField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
 

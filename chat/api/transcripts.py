@@ -65,7 +65,7 @@ def transcript_text(transcript: Transcript) -> str:
     conversation = transcript.conversation
     lines = [
         f"Conversation #{conversation.display_id} - {conversation.inbox.name}",
-        f"Contact: {conversation.contact.name or 'Visitor'}",
+        f"Contact: {conversation.contact.display_name}",
         f"Generated: {iso(transcript.generated_at)} (times in UTC)",
         "",
     ]
@@ -77,7 +77,7 @@ def transcript_text(transcript: Transcript) -> str:
         elif message.private:
             marks = "[note] "
         sender = payload["sender"]
-        who = "" if message.direction == MessageDirection.ACTIVITY else f"{_sender_name(sender)}: "
+        who = "" if message.direction == MessageDirection.ACTIVITY else f"{_sender_name(sender, conversation)}: "
         content = message.content or ("(deleted)" if message.content_attributes.get("deleted") else "")
         first, *rest = content.split("\n") if content else [""]
         lines.append(f"[{payload['created_at']}] {marks}{who}{first}".rstrip())
@@ -88,7 +88,9 @@ def transcript_text(transcript: Transcript) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sender_name(sender: dict[str, Any] | None) -> str:
+def _sender_name(sender: dict[str, Any] | None, conversation: Any) -> str:
     if sender is None:
         return "System"
+    if sender["type"] == "contact" and sender.get("id") == conversation.contact_id:
+        return str(conversation.contact.display_name)
     return str(sender.get("name") or sender.get("username") or sender["type"].capitalize())

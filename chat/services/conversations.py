@@ -119,6 +119,7 @@ _STATUS_ACTIVITY = {
     ConversationStatus.PENDING: "Conversation was marked pending by {actor}",
     ConversationStatus.SNOOZED: "Conversation was snoozed until {until} by {actor}",
 }
+_SNOOZED_UNTIL_REPLY_ACTIVITY = "Conversation was snoozed until the next reply by {actor}"
 
 
 def status_columns(status: str) -> dict[str, Any]:
@@ -162,16 +163,20 @@ def conversation_set_status(
     actor_user: Any | None = None,
     actor_contact: Any | None = None,
 ) -> Conversation:
-    """Change a conversation's status (open, pending, resolved, snoozed until a time).
+    """Change a conversation's status (open, pending, resolved, snoozed).
 
-    Adds an activity line and emits ``conversation.status_changed``; setting the status it
-    already has changes nothing and emits nothing.
+    Snoozed with a ``snoozed_until`` (in the future) wakes at that time
+    (``conversations_wake_snoozed``) or on the contact's next message; snoozed without one
+    ("until the next reply", DESIGN §11) wakes only on the contact's next message
+    (``messages.message_create`` reopens it). Adds an activity line and emits
+    ``conversation.status_changed``; setting the status (and snooze end) it already has changes
+    nothing and emits nothing.
     """
     if status not in ConversationStatus.values:
         raise InvalidData("Unknown status.", fields={"status": [f"Must be one of {ConversationStatus.values}."]})
     if status == ConversationStatus.SNOOZED:
-        if snoozed_until is None or snoozed_until <= timezone.now():
-            raise InvalidData("Snoozing needs a future snoozed_until.", fields={"snoozed_until": ["Must be in the future."]})
+        if snoozed_until is not None and snoozed_until <= timezone.now():
+            raise InvalidData("snoozed_until must be in the future.", fields={"snoozed_until": ["Must be in the future."]})
     else:
         snoozed_until = None
     conversation = lock_conversation(conversation_id)
@@ -181,9 +186,12 @@ def conversation_set_status(
     if status == ConversationStatus.RESOLVED:
         changes["waiting_since"] = None
     Conversation.objects.filter(pk=conversation_id).update(**changes)
+    template = _STATUS_ACTIVITY[ConversationStatus(status)]
+    if status == ConversationStatus.SNOOZED and snoozed_until is None:
+        template = _SNOOZED_UNTIL_REPLY_ACTIVITY
     activity_add(
         conversation=conversation,
-        content=_STATUS_ACTIVITY[ConversationStatus(status)].format(
+        content=template.format(
             actor=actor_name(user=actor_user, contact=actor_contact),
             until=snoozed_until.isoformat() if snoozed_until else "",
         ),
@@ -256,7 +264,9 @@ def conversation_update(
 
 
 def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids."""
+    """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids.
+    Those snoozed until the next reply (no ``snoozed_until``) never match: only the contact
+    wakes them."""
     now = now or timezone.now()
     due = list(
         Conversation.objects.filter(status=ConversationStatus.SNOOZED, snoozed_until__lte=now)

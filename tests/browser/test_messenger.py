@@ -250,6 +250,7 @@ def test_actions_show_at_once_in_another_operators_panel(browser, messenger_serv
         card = open_card(supervisor, tag)
 
         # The supervisor acts; the agent's panel follows at once.
+        supervisor.get_by_test_id("more-actions").locator("summary").click()
         supervisor.get_by_label("Priority").select_option("high")
         expect(agent_card.locator(".chip.prio-high")).to_be_visible(timeout=WAIT)
         supervisor.get_by_label("Assignee").select_option(label="Sam Supervisor (me) · online")

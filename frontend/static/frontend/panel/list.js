@@ -2,7 +2,7 @@
 import { clear, h, initials } from "../shared/dom.js";
 import { duration, relative } from "../shared/time.js";
 import { labelChips } from "./labels.js";
-import { snippetParts, state, userName, visibleConversations } from "./state.js";
+import { contactName, snippetParts, state, userName, visibleConversations } from "./state.js";
 
 export function renderCounts() {
   for (const el of document.querySelectorAll("[data-count]")) {
@@ -61,7 +61,7 @@ export function renderHits(ctl) {
 
 function hitCard(hit, ctl) {
   const contact = (hit.conversation && hit.conversation.contact) || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const open = () => ctl.select(hit.conversation_id);
   return h("li", {
       class: `hit-card${hit.private ? " private" : ""}`, tabindex: "0",
@@ -81,7 +81,7 @@ function hitCard(hit, ctl) {
 
 function card(conv, ctl) {
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const last = conv.last_message;
   const typing = (state.typing.get(conv.id) || 0) > Date.now();
   let snippet = "";

@@ -112,16 +112,29 @@ async function loadMoreHits() {
   schedule("hits");
 }
 
+// Events move the counts at once (state.adjustCounts); this refetch confirms them. Debounced,
+// but at most COUNTS_MAX_WAIT_MS after the first request, so a busy desk's stream of events
+// cannot postpone it forever; an older answer never overwrites a newer one.
+const COUNTS_MAX_WAIT_MS = 1000;
 let countsTimer = 0;
+let countsFirstAsk = 0;
+let countsSeq = 0;
 function refreshCounts() {
   clearTimeout(countsTimer);
+  const now = Date.now();
+  if (!countsFirstAsk) countsFirstAsk = now;
+  const wait = Math.max(0, Math.min(250, countsFirstAsk + COUNTS_MAX_WAIT_MS - now));
   countsTimer = setTimeout(async () => {
+    countsFirstAsk = 0;
+    const mine = ++countsSeq;
     try {
       const f = state.filters;
-      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q, label: f.label });
+      const counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q, label: f.label });
+      if (mine !== countsSeq) return;
+      state.counts = counts;
       schedule("counts");
     } catch (_) { /* keeps the last counts */ }
-  }, 250);
+  }, wait);
 }
 
 async function loadThread(id, { reset = false } = {}) {
@@ -426,11 +439,24 @@ function loadDirectory() {
   }
 }
 
+// Where the panel opens (docs/desk.md): agents on Mine (auto-assignment fills it);
+// supervisors and administrators, who mostly dispatch, on Mine only when it has something,
+// else on Unassigned when something waits, else on All.
+async function landingTab() {
+  if (!state.me.role || state.me.role === "agent") return;
+  try {
+    const counts = await api.meta({ status: state.filters.status, inbox: "", q: "" });
+    state.counts = counts;
+    if (!counts.mine) state.filters.tab = counts.unassigned ? "unassigned" : "all";
+  } catch (_) { /* stays on Mine */ }
+}
+
 async function start() {
   loadDirectory();
   // Colours for the chips and the label filter; the chips re-render when it arrives.
   initLabels(() => { renderLabelFilter(labelFilter, state.filters.label); schedule("list", "thread"); });
   renderMe();
+  await landingTab();
   renderCounts();
   try {
     await loadList();

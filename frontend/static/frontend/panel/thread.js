@@ -6,7 +6,7 @@ import { clock, dayKey, dayLabel, full } from "../shared/time.js";
 import { attachCannedPicker } from "./canned.js";
 import { closeLabelEditor, labelChips, labelEditorOpenFor, openLabelEditor } from "./labels.js";
 import { presenceDot } from "./list.js";
-import { state, thread, userName } from "./state.js";
+import { contactName, state, thread, userName } from "./state.js";
 import { attachPicker, attachmentsView, deleteControl, deletedText, isDeleted, pendingFilesView, renderDeskTyping } from "./desk.js";
 
 let built = null; // {id, root, header, scroller, messages, typing, composer, input, mode}
@@ -88,7 +88,7 @@ function renderHeader(ctl) {
   clear(built.header);
   if (!conv) return;
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
@@ -115,6 +115,7 @@ function renderHeader(ctl) {
   priority.addEventListener("change", () => ctl.priority(conv.id, priority.value));
   const snooze = h("select", { "aria-label": "Snooze" },
     h("option", { value: "" }, "Snooze…"),
+    h("option", { value: "reply" }, "Until next reply"),
     h("option", { value: "1h" }, "1 hour"),
     h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
     h("option", { value: "week" }, "Next week"),
@@ -124,19 +125,36 @@ function renderHeader(ctl) {
   const pickGo = h("button", { type: "button", hidden: true }, "Snooze");
   snooze.addEventListener("change", () => {
     if (snooze.value === "custom") {
-      pick.hidden = pickGo.hidden = false;
+      pick.hidden = pickGo.hidden = pick.parentNode.hidden = false;
       pick.focus();
       return;
     }
-    const until = snoozeUntil(snooze.value);
+    const choice = snooze.value;
+    const until = snoozeUntil(choice);
     snooze.value = "";
-    if (until) ctl.status(conv.id, "snoozed", until);
+    // No time: snoozed until the contact writes again (DESIGN §11).
+    if (choice === "reply") ctl.status(conv.id, "snoozed", null);
+    else if (until) ctl.status(conv.id, "snoozed", until);
   });
   pickGo.addEventListener("click", () => {
     const when = pick.value ? new Date(pick.value) : null;
     if (when && !Number.isNaN(when.getTime())) ctl.status(conv.id, "snoozed", when.toISOString());
   });
   const resolved = conv.status === "resolved";
+  // Secondary actions live in a "More" menu so that the header stays one row at 1280 px
+  // (docs/frontend.md); the menu stays open across re-renders of the header.
+  const more = h("details", { class: "more-menu", dataset: { testid: "more-actions" } },
+    h("summary", { class: "button", "aria-label": "More actions" }, "More ▾"),
+    h("div", { class: "menu-items", role: "group", "aria-label": "More actions" },
+      conv.status === "pending" ? null
+        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
+      priority,
+      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      // A plain link: the session cookie authenticates the GET, the server names the file.
+      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
+        dataset: { testid: "download-transcript" } }, "Download transcript")));
+  more.open = moreOpenFor === conv.id;
+  more.addEventListener("toggle", () => { moreOpenFor = more.open ? conv.id : null; });
   built.header.append(
     h("button", { type: "button", class: "icon back", "aria-label": "Back to list", onclick: () => ctl.select(null) }, "←"),
     h("div", { class: "avatar" }, initials(name)),
@@ -144,7 +162,8 @@ function renderHeader(ctl) {
       h("div", {}, h("strong", {}, name), " ", h("span", { class: "muted" }, `#${conv.display_id}`)),
       h("div", { class: "muted small" },
         h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
-        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}` : "",
+        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}`
+          : conv.status === "snoozed" ? " until the next reply" : "",
         inbox ? ` · ${inbox.name}` : "",
         conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : ""),
       h("div", { class: "thread-labels", dataset: { testid: "thread-labels" } }, labelChips(conv.labels),
@@ -160,17 +179,19 @@ function renderHeader(ctl) {
         : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, "Assign to me"),
       h("button", { type: "button", class: resolved ? "" : "primary", dataset: { testid: "toggle-status" },
         onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
-      conv.status === "pending" ? null
-        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
-      snooze, pick, pickGo,
-      priority,
-      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
-      // A plain link: the session cookie authenticates the GET, the server names the file.
-      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
-        dataset: { testid: "download-transcript" } }, "Download transcript"),
+      snooze,
+      more,
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
-        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")));
+        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")),
+    h("div", { class: "snooze-pick", hidden: true }, pick, pickGo));
 }
+
+let moreOpenFor = null;
+document.addEventListener("click", (e) => {
+  // A click outside the open "More" menu closes it, as menus do.
+  const open = document.querySelector(".more-menu[open]");
+  if (open && !open.contains(e.target)) open.open = false;
+});
 
 function snoozeUntil(choice) {
   const d = new Date();
@@ -249,7 +270,7 @@ export function renderTyping() {
   const on = until > Date.now();
   const conv = state.convs.get(built.id);
   built.typing.hidden = !on;
-  built.typing.textContent = on ? `${(conv && conv.contact && conv.contact.name) || "Visitor"} is typing…` : "";
+  built.typing.textContent = on ? `${contactName(conv && conv.contact)} is typing…` : "";
   renderDeskTyping(built.typing, built.id);
 }
 
