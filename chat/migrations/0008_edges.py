@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0004_desk'),
+        ('chat', '0007_reports'),
     ]
 
     operations = [
