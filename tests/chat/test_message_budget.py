@@ -125,3 +125,28 @@ def test_after_commit_work_adds_no_statement(open_conversation):
             visitor_message_send(contact_inbox_id=world.visitor.pk, content="nested in a caller's transaction")
             inside = len(sql.statements)
     assert len(sql.statements) == inside, sql.describe()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_messages_after_a_resolved_conversation_start_one_new_one():
+    """The lean lock reads the latest conversation and locks it with the contact inbox in one
+    statement; which conversation is latest was decided before the lock was granted. When it
+    is resolved in an inbox that starts a new conversation, the sender looks again under the
+    lock: six visitors' messages at once start exactly one new conversation."""
+    from chat.services.conversations import conversation_set_status
+    from tests.concurrency import run_concurrently
+
+    inbox = InboxFactory(enable_auto_assignment=False, reopen_resolved_conversations=False)
+    visitor = ContactInboxFactory(inbox=inbox)
+    old = visitor_message_send(contact_inbox_id=visitor.pk, content="first").message.conversation_id
+    conversation_set_status(conversation_id=old, status=ConversationStatus.RESOLVED)
+
+    def send(i: int):
+        return visitor_message_send(contact_inbox_id=visitor.pk, content=f"again {i}", echo_id=f"a{i}")
+
+    results = run_concurrently(send, 6)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    new = Conversation.objects.filter(contact_inbox=visitor).exclude(pk=old)
+    assert new.count() == 1
+    assert Message.objects.filter(conversation=new.get(), direction=MessageDirection.INCOMING).count() == 6
