@@ -330,6 +330,7 @@ def _touch_incoming(conversation_id: int, *, contact_id: int, reopen: bool) -> N
         return
     # Compile Django's own UPDATE (field preparation, database time) and prefix the CTE.
     query = conversations.query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
     query.add_update_values(changes)
     sql, params = query.get_compiler(connection=connection).as_sql()
     contact_table = connection.ops.quote_name(Contact._meta.db_table)
