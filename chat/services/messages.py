@@ -98,7 +98,8 @@ def check_flood(*, contact_id: int) -> None:
 def _existing(conversation_id: int, *, source_id: str | None, echo_id: str | None, sender_contact_id: int | None,
               sender_user_id: int | None) -> Message | None:
     """The stored message a repeat refers to: same ``source_id`` (any sender) or same ``echo_id``
-    (same sender). One query for both keys."""
+    (same sender). The lookup (one query for both keys) reads ids only: it finds nothing on
+    almost every message, and the payload's relations are loaded only for a repeat."""
     if not source_id and not echo_id:
         return None
     keys = Q()
@@ -106,12 +107,13 @@ def _existing(conversation_id: int, *, source_id: str | None, echo_id: str | Non
         keys |= Q(source_id=source_id)
     if echo_id:
         keys |= Q(echo_id=echo_id, sender_contact_id=sender_contact_id, sender_user_id=sender_user_id)
-    found = list(
-        Message.objects.select_related("sender_user__operator_profile", "sender_contact")
-        .filter(keys, conversation_id=conversation_id).order_by("id")[:2]
-    )
+    found = list(Message.objects.filter(keys, conversation_id=conversation_id).order_by("id")
+                 .values_list("id", "source_id")[:2])
+    if not found:
+        return None
     # A source_id match wins over an echo_id match (the dedup key of integrations).
-    return next((m for m in found if source_id and m.source_id == source_id), found[0] if found else None)
+    pk = next((pk for pk, found_source in found if source_id and found_source == source_id), found[0][0])
+    return Message.objects.select_related("sender_user__operator_profile", "sender_contact").get(pk=pk)
 
 
 def _clean_key(value: Any, length: int) -> str | None:
