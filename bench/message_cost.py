@@ -49,7 +49,6 @@ def setup(base: str, redis_url: str) -> None:
 
 def drop(base: str) -> None:
     import psycopg
-
     from django.db import connections
 
     connections.close_all()

@@ -2,7 +2,8 @@
 
 ``CaptureQueriesContext`` sees one connection of one thread, and neither the ``BEGIN`` psycopg
 sends by itself nor the ``COMMIT``. ``SqlCount`` records every statement executed through a
-Django cursor in any thread (savepoints included: Django sends them as statements) and every
+Django cursor in any thread (savepoints included: Django sends them as statements; SQLite's
+explicit ``BEGIN`` is not counted, as PostgreSQL's implicit one is not) and every
 transaction: an explicit commit or rollback of an atomic block, or a statement run in
 autocommit mode (its own transaction). Instrumentation only: the statements run as usual.
 
@@ -62,7 +63,9 @@ class SqlCount:
         rollback = BaseDatabaseWrapper.rollback
 
         def counted_execute(self: CursorWrapper, sql: Any, params: Any, many: bool, executor: Any) -> Any:
-            if count._wanted():
+            # SQLite's backend sends its BEGIN (IMMEDIATE) as a statement; psycopg's is implicit.
+            # Either way it opens the transaction its COMMIT is counted for: not a statement.
+            if count._wanted() and not str(sql).lstrip().upper().startswith("BEGIN"):
                 with count._lock:
                     count.statements.append(Statement(
                         str(sql), threading.current_thread().name, not self.db.get_autocommit()))
