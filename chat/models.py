@@ -325,9 +325,8 @@ class Event(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.OPERATORS)
     payload = models.JSONField(default=dict)
-    # PostgreSQL only: ids of transactions in progress when this event's id was allocated. The
-    # stream holds the event back until they have ended (docs/realtime.md, "late commits").
-    pending_xids = models.JSONField(default=list, blank=True)
+    # On PostgreSQL the row's system column ``xmin`` says until when the stream holds it back
+    # (chat/outbox.py, docs/realtime.md "late commits"): it is written by chat_event_insert().
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:

@@ -22,6 +22,7 @@ from chat.realtime.access import (
     OperatorAccess,
     operator_access,
     operator_conversation,
+    operator_conversation_q,
     operator_credential_valid,
     operator_origin_allowed,
     user_for_token,
@@ -49,9 +50,10 @@ from presence import hooks as presence
 
 def _message_create(*, access: OperatorAccess, user: Any, conversation_id: int, content: str, private: bool,
                     echo_id: str | None, attachments: list[Any]) -> dict[str, Any]:
-    operator_conversation(conversation_id=conversation_id, access=access)
+    # Authorized in the statement that locks the conversation (one transaction, no extra read).
     recorded = message_create(conversation_id=conversation_id, direction=MessageDirection.OUTGOING, content=content,
-                              private=private, sender_user=user, echo_id=echo_id, attachments=attachments)
+                              private=private, sender_user=user, echo_id=echo_id, attachments=attachments,
+                              within=operator_conversation_q(access=access))
     return message_payload(recorded.message)
 
 

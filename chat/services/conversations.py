@@ -129,13 +129,19 @@ def status_columns(status: str) -> dict[str, Any]:
     return {"status": status, "resolved_at": Now() if status == ConversationStatus.RESOLVED else None}
 
 
-def lock_conversation(conversation_id: int) -> Conversation:
+def lock_conversation(conversation_id: int, *, related: tuple[str, ...] = (), within: Q | None = None) -> Conversation:
     """Row-lock a conversation for the rest of the transaction, or NotFound.
 
     FOR NO KEY UPDATE: it does not block the deferred foreign-key checks (FOR KEY SHARE) of
-    other transactions; see "Lock order" in docs/architecture.md for the order of locks."""
+    other transactions; see "Lock order" in docs/architecture.md for the order of locks.
+    ``related``: rows read in the same statement (``select_related``), not locked. ``within``:
+    a condition the conversation must also meet (the caller's scope, from its owner), decided
+    in the same statement; NotFound otherwise, exactly as for a missing one."""
     try:
-        return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
+        queryset = Conversation.objects.select_for_update(no_key=True, of=("self",) if related else ())
+        if within is not None:
+            queryset = queryset.filter(within)
+        return queryset.select_related(*related).get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise NotFound("Conversation not found.") from None
 
