@@ -6,7 +6,7 @@ Everything that decides *when* an outbox row may be read lives here, with one wi
 * ``outbox_insert(row)`` writes an Event in the caller's transaction (``chat.events.dispatch``
   is its only caller), in one statement. Event ids come from a sequence before commit, so a
   lower id can commit after a higher one is visible. On PostgreSQL the insert goes through
-  ``chat_event_insert()`` (migration 0005_lean), which makes the row's ``xmin`` an xid assigned
+  ``chat_event_insert()`` (migration 0009_lean), which makes the row's ``xmin`` an xid assigned
   after its id, the transaction's own xid having been assigned before the id: every transaction
   that took a lower id earlier therefore has an xid below the row's ``xmin``.
 * ``read_released(after_id)``: the rows after a cursor that may be delivered, in id order, and
