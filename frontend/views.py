@@ -96,6 +96,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/settings.html", {"boot": boot})
 
 
+@login_required
+@never_cache
 def reports_page(request: HttpRequest) -> HttpResponse:
     """The Reports page (docs/reports.md): charts and tables from /api/v1/reports/*, over the
     inboxes the operator sees (the API scopes every figure)."""

@@ -141,7 +141,12 @@ def lock_conversation(conversation_id: int, *, related: tuple[str, ...] = (), wi
         queryset = Conversation.objects.select_for_update(no_key=True, of=("self",) if related else ())
         if within is not None:
             queryset = queryset.filter(within)
-        return queryset.select_related(*related).get(pk=conversation_id)
+        # Never ``select_related()`` with no names: that joins every foreign key, and without an
+        # OF list the lock would take the branch, inbox, contact and contact inbox rows too
+        # (against the lock order: it deadlocked with a visitor's message).
+        if related:
+            queryset = queryset.select_related(*related)
+        return queryset.get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise NotFound("Conversation not found.") from None
 

@@ -365,27 +365,13 @@ def visitor_conversation_for_message(*, contact_inbox: ContactInbox) -> Conversa
 
 
 def _lock_visitor(contact_inbox_id: int) -> tuple[ContactInbox, Conversation | None]:
-    """Lock the contact inbox and its latest conversation, in that order (docs/architecture.md,
-    "Lock order"), with the inbox and the contact read alongside: one statement in the common
-    case. PostgreSQL takes the row locks of ``FOR NO KEY UPDATE OF a, b`` in the order the
-    tables are named, and a row it had to wait for is returned as its newest version, so the
-    conversation's status is current."""
-    latest = (
-        Conversation.objects.select_for_update(no_key=True, of=("contact_inbox", "self"))
-        .select_related("contact_inbox__inbox", "contact_inbox__contact")
-        .filter(contact_inbox_id=contact_inbox_id)
-        .order_by("-id")
-        .first()
-    )
-    if latest is not None:
-        assert latest.contact_inbox is not None  # the filter names it
-        contact_inbox = latest.contact_inbox
-        latest.contact = contact_inbox.contact  # the same row: no second read for payloads or rules
-        if current_conversation(latest, inbox=contact_inbox.inbox) is not None:
-            return contact_inbox, latest
-        # Which conversation is latest was decided before the lock was granted: a visitor
-        # message that held it may have started a new conversation meanwhile. Look again, now
-        # that nobody else can (below).
+    """Lock the contact inbox, then its latest conversation (docs/architecture.md, "Lock
+    order"), with the inbox and the contact read alongside: two statements.
+
+    Not one statement with ``FOR NO KEY UPDATE OF contact_inbox, conversation``: PostgreSQL
+    locks the rows of a join in the order of its range table (the conversation first, as the
+    query is FROM conversation), whatever the OF list says, and that order deadlocked against
+    a delete, a resolve and an operator reply at once (tests/chat/test_message_delete_races.py)."""
     try:
         contact_inbox = (
             ContactInbox.objects.select_for_update(no_key=True, of=("self",))

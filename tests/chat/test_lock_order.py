@@ -112,3 +112,19 @@ def test_every_row_lock_in_production_code_is_no_key_update():
             calls += [(source.relative_to(root), m.group(0)) for m in re.finditer(r"select_for_update\([^)]*\)", text)]
     assert calls, "no row locks found: the scan is broken"
     assert [call for call in calls if "no_key=True" not in call[1]] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_a_conversation_locks_only_its_row(pair):
+    """``lock_conversation`` without ``related`` reads no other table: a join under FOR NO KEY
+    UPDATE with no OF list would lock the branch, inbox, contact and contact inbox rows as well,
+    against the lock order (it deadlocked a visitor's message against a delete and a resolve)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.services.conversations import lock_conversation
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        lock_conversation(pair.conversation.pk)
+    (read,) = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert "JOIN" not in read.upper()
