@@ -21,6 +21,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from assignment.engine import (
     apply_assignee,
@@ -73,7 +75,7 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
     if assignee_id is not None and (isinstance(assignee_id, bool) or not isinstance(assignee_id, int)):
-        raise InvalidData("assignee_id must be an integer or null.", fields={"assignee_id": ["Must be an integer or null."]})
+        raise InvalidData(_("assignee_id must be an integer or null."), fields={"assignee_id": [_("Must be an integer or null.")]})
     scope = caller_scope(actor)
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
@@ -86,21 +88,21 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             new_assignee_is_member=assignee_id is not None and is_member(conversation.inbox_id, assignee_id),
         )
         if refusal == Refusal.NOT_VISIBLE:
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         if refusal == Refusal.FORBIDDEN:
-            raise PermissionDenied("Agents may only take unassigned conversations or release their own.")
+            raise PermissionDenied(_("Agents may only take unassigned conversations or release their own."))
         if refusal == Refusal.ASSIGNEE_NOT_MEMBER:
             raise InvalidData(
-                "The assignee must be a member of the conversation's inbox.",
-                fields={"assignee_id": ["Not a member of this inbox."]},
+                _("The assignee must be a member of the conversation's inbox."),
+                fields={"assignee_id": [_("Not a member of this inbox.")]},
             )
         if assignee_id == conversation.assignee_id:
             return conversation_for_event(conversation.pk)
         # Held until commit: a concurrent removal from the inbox waits for us, or we see it.
         if assignee_id is not None and not inbox_member_hold(inbox_id=conversation.inbox_id, user_id=assignee_id):
             raise InvalidData(
-                "The assignee must be a member of the conversation's inbox.",
-                fields={"assignee_id": ["Not a member of this inbox."]},
+                _("The assignee must be a member of the conversation's inbox."),
+                fields={"assignee_id": [_("Not a member of this inbox.")]},
             )
         by = actor_name(user=actor)
         if assignee_id is None:
@@ -110,7 +112,8 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             lock_operator(assignee_id)
             limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
             if not has_capacity(open_count=open_count(assignee_id, conversation.inbox_id), capacity=limit):
-                raise Conflict(f"{operator_name(assignee)} already has {limit} open conversations in this inbox.")
+                raise Conflict(format_lazy(_("{name} already has {count} open conversations in this inbox."),
+                                           name=operator_name(assignee), count=limit))
         return apply_assignee(conversation, assignee_id, activity=f"Assigned to {operator_name(assignee)} by {by}")
 
 
@@ -130,7 +133,7 @@ def auto_assign_once(
                 Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("inbox").get(pk=conversation_id)
             )
         except Conversation.DoesNotExist:
-            raise NotFound("Conversation not found.") from None
+            raise NotFound(_("Conversation not found.")) from None
         if conversation.assignee_id is not None or conversation.status != ConversationStatus.OPEN:
             return Outcome.NOT_ELIGIBLE, None
         inbox = conversation.inbox
@@ -188,7 +191,7 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
             return assigned
         for conversation_id in batch:
             try:
-                outcome, _ = auto_assign_once(conversation_id=conversation_id, now=now, tracker=tracker)
+                outcome, _conversation = auto_assign_once(conversation_id=conversation_id, now=now, tracker=tracker)
             except NotFound:  # deleted meanwhile
                 outcome = Outcome.NOT_ELIGIBLE
             if outcome == Outcome.NO_OPERATOR:
@@ -220,7 +223,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         if actor is not None:
             refusal = escalation_refusal(actor_sees_inbox=caller_scope(actor).sees_inbox(conversation.inbox_id))
             if refusal is not None:
-                raise NotFound("Conversation not found.")
+                raise NotFound(_("Conversation not found."))
         if conversation.priority != Priority.URGENT:
             Conversation.objects.filter(pk=conversation.pk).update(priority=Priority.URGENT)
         inbox = Inbox.objects.get(pk=conversation.inbox_id)

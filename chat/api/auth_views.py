@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import login, logout
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -34,7 +35,7 @@ class LoginView(APIView):
         identity = (data.get("username") or data.get("email") or "").strip()
         user = operator_authenticate(identity=identity, password=data["password"]) if identity else None
         if user is None or not user.is_active:
-            raise NotAuthenticated("Wrong username or password.")
+            raise NotAuthenticated(_("Wrong username or password."))
         login(request._request, user)
         return Response({"token": operator_token(user=user),
                          "user": {"id": user.pk, "username": user.get_username(), "role": operator_role(user)}})

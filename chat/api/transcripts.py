@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
@@ -39,7 +40,7 @@ def transcript_params(params: Any) -> tuple[str, int | None]:
     """``format`` (json or txt) and ``after`` (a message id), or InvalidData."""
     chosen = params.get("format") or "json"
     if chosen not in FORMATS:
-        raise InvalidData("format must be txt or json.", fields={"format": ["Must be txt or json."]})
+        raise InvalidData(_("format must be txt or json."), fields={"format": [_("Must be txt or json.")]})
     return chosen, int_param(params, "after")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -215,7 +216,7 @@ class WidgetTranscriptView(WidgetView):
         chosen, after = transcript_params(request.query_params)
         conversation_id = int_param(request.query_params, "conversation_id")
         if conversation_id is None:
-            raise InvalidData("conversation_id is required.", fields={"conversation_id": ["Required."]})
+            raise InvalidData(_("conversation_id is required."), fields={"conversation_id": [_("Required.")]})
         transcript = transcript_for_visitor(contact_inbox=self.contact_inbox, conversation_id=conversation_id,
                                             after=after)
         return transcript_response(transcript, chosen)

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat import logcontext
 from chat.errors import (
@@ -292,7 +294,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().create_task(self._renew_lease(self.lease))
         text = message.get("text")
         if text is None:
-            self.emit(codec.reply_app_error(None, InvalidFrame("Binary frames are not accepted.")))
+            self.emit(codec.reply_app_error(None, InvalidFrame(_("Binary frames are not accepted."))))
             return
         # len() counts characters, which is at most the UTF-8 byte count; encode only near the bound.
         limit = settings.WS_MAX_FRAME_BYTES
@@ -306,12 +308,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         if not self.bucket.take():
             self.count_command(command.type, RateLimited.code)
-            self.emit(codec.reply_app_error(command.ref, RateLimited(
-                f"More than {settings.WS_COMMANDS_PER_10S} commands in 10 s; slow down.")))
+            self.emit(codec.reply_app_error(command.ref, RateLimited(format_lazy(
+                _("More than {count} commands in 10 s; slow down."), count=settings.WS_COMMANDS_PER_10S))))
             return
         if shutdown.draining():  # closing with 4503 soon: the client sends it again after resuming
             self.count_command(command.type, Unavailable.code)
-            self.emit(codec.reply_app_error(command.ref, Unavailable("The server is restarting; reconnect.")))
+            self.emit(codec.reply_app_error(command.ref, Unavailable(_("The server is restarting; reconnect."))))
             return
         self.idle.clear()
         try:
@@ -345,7 +347,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         name = self.allowed_commands().get(command.type)
         if name is None:
             self.count_command(command.type, UnknownCommand.code)
-            self.emit(codec.reply_app_error(command.ref, UnknownCommand(f"Unknown command {command.type!r}.")))
+            self.emit(codec.reply_app_error(command.ref, UnknownCommand(format_lazy(_("Unknown command {type}."), type=repr(command.type)))))
             return
         handler = getattr(self, name)
         try:
@@ -364,7 +366,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.count_command(command.type, codec.INTERNAL_ERROR)
             logger.exception("command %s failed", command.type)
             self.emit(codec.reply_error(command.ref, {"code": codec.INTERNAL_ERROR,
-                                                      "message": "The server could not do this; try again later."}))
+                                                      "message": str(codec.INTERNAL_ERROR_MESSAGE)}))
             return
         self.count_command(command.type, "ok")
         if data is not NO_REPLY:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import get_user
+from django.utils.translation import gettext_lazy as _
 
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
@@ -115,7 +116,7 @@ class OperatorConsumer(StreamConsumer):
     async def connect(self) -> None:
         await self.accept()
         authorization = header(self.scope, b"authorization") or ""
-        scheme, _, key = authorization.partition(" ")
+        scheme, _space, key = authorization.partition(" ")
         if authorization:
             is_token = scheme.lower() == "token"
             user = await run_db(user_for_token)(key.strip()) if is_token else None
@@ -205,7 +206,7 @@ class OperatorConsumer(StreamConsumer):
 
     async def cmd_conversation_assign(self, data: dict[str, Any], ref: Any) -> Any:
         if "assignee_id" not in data:
-            raise InvalidData("assignee_id is required (null to unassign).", fields={"assignee_id": ["Required."]})
+            raise InvalidData(_("assignee_id is required (null to unassign)."), fields={"assignee_id": [_("Required.")]})
         return await run_db(_conversation_assign)(
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),

@@ -7,6 +7,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from chat.errors import Conflict, InvalidData
@@ -21,7 +23,7 @@ User = get_user_model()
 
 def _role(role: str) -> str:
     if role not in Role.values:
-        raise InvalidData("Unknown role.", fields={"role": [f"One of {Role.values}."]})
+        raise InvalidData(_("Unknown role."), fields={"role": [format_lazy(_("One of {choices}."), choices=", ".join(Role.values))]})
     return role
 
 
@@ -29,7 +31,7 @@ def _password(password: str, user: Any | None = None) -> str:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidData("The password is too weak.", fields={"password": list(exc.messages)}) from exc
+        raise InvalidData(_("The password is too weak."), fields={"password": list(exc.messages)}) from exc
     return password
 
 
@@ -37,17 +39,17 @@ def _password(password: str, user: Any | None = None) -> str:
 def agent_create(*, username: str, password: str, email: str = "", name: str = "", role: str = Role.AGENT) -> Any:
     """Create an operator account with its profile."""
     if not username:
-        raise InvalidData("A username is required.", fields={"username": ["This field is required."]})
+        raise InvalidData(_("A username is required."), fields={"username": [_("This field is required.")]})
     _role(role)
     _password(password)
     email = normalize_email(email) or ""
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("That username is taken.", fields={"username": ["Already taken."]})
+        raise Conflict(_("That username is taken."), fields={"username": [_("Already taken.")]})
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password, email=email)
     except IntegrityError:
-        raise Conflict("That username is taken.", fields={"username": ["Already taken."]}) from None
+        raise Conflict(_("That username is taken."), fields={"username": [_("Already taken.")]}) from None
     OperatorProfile.objects.update_or_create(user=user, defaults={"role": role, "display_name": name or ""})
     return user
 
@@ -69,7 +71,7 @@ def agent_update(
     member inboxes), a password change revokes every token and session (``agent_set_password``),
     a deactivation closes everything (``agent_deactivate``).
     """
-    profile, _ = OperatorProfile.objects.get_or_create(user=user)
+    profile, _created = OperatorProfile.objects.get_or_create(user=user)
     role_changed = role is not None and _role(role) != profile.role
     if name is not None:
         profile.display_name = name
@@ -141,7 +143,7 @@ def operator_authenticate(*, identity: str, password: str) -> Any | None:
 
 def operator_token(*, user: Any) -> str:
     """The operator's API token (made on first login)."""
-    token, _ = Token.objects.get_or_create(user=user)
+    token, _created = Token.objects.get_or_create(user=user)
     return str(token.key)
 
 

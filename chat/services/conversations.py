@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound
 from chat.events import EventType, dispatch
@@ -42,7 +44,7 @@ def _allocate_display_id(branch_id: int) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound("Branch not found.")
+        raise NotFound(_("Branch not found."))
     return int(row[0])
 
 
@@ -128,7 +130,7 @@ def lock_conversation(conversation_id: int) -> Conversation:
     try:
         return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
     except Conversation.DoesNotExist:
-        raise NotFound("Conversation not found.") from None
+        raise NotFound(_("Conversation not found.")) from None
 
 
 def conversation_emit(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
@@ -160,10 +162,10 @@ def conversation_set_status(
     already has changes nothing and emits nothing.
     """
     if status not in ConversationStatus.values:
-        raise InvalidData("Unknown status.", fields={"status": [f"Must be one of {ConversationStatus.values}."]})
+        raise InvalidData(_("Unknown status."), fields={"status": [format_lazy(_("One of {choices}."), choices=", ".join(ConversationStatus.values))]})
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is None or snoozed_until <= timezone.now():
-            raise InvalidData("Snoozing needs a future snoozed_until.", fields={"snoozed_until": ["Must be in the future."]})
+            raise InvalidData(_("Snoozing needs a future snoozed_until."), fields={"snoozed_until": [_("Must be in the future.")]})
     else:
         snoozed_until = None
     conversation = lock_conversation(conversation_id)
@@ -187,7 +189,7 @@ def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None =
     """open → resolved; resolved, pending or snoozed → open."""
     current = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).first()
     if current is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     target = ConversationStatus.RESOLVED if current == ConversationStatus.OPEN else ConversationStatus.OPEN
     return conversation_set_status(conversation_id=conversation_id, status=target, actor_user=actor_user)
 
@@ -196,7 +198,7 @@ def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None =
 def conversation_set_priority(*, conversation_id: int, priority: str, actor_user: Any | None = None) -> Conversation:
     """Change the priority; adds an activity line and emits ``conversation.updated``."""
     if priority not in Priority.values:
-        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+        raise InvalidData(_("Unknown priority."), fields={"priority": [format_lazy(_("One of {choices}."), choices=", ".join(Priority.values))]})
     conversation = lock_conversation(conversation_id)
     if conversation.priority == priority:
         return conversation_for_event(conversation_id)
@@ -230,9 +232,9 @@ def conversation_update(
     transaction under the conversation's lock, so a refusal of any part writes none of them.
     ``None`` leaves a field as it is."""
     if priority is not None and priority not in Priority.values:
-        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+        raise InvalidData(_("Unknown priority."), fields={"priority": [format_lazy(_("One of {choices}."), choices=", ".join(Priority.values))]})
     if custom_attributes is not None and not isinstance(custom_attributes, dict):
-        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+        raise InvalidData(_("custom_attributes must be an object."), fields={"custom_attributes": [_("An object.")]})
     lock_conversation(conversation_id)
     if status is not None:
         conversation_set_status(
@@ -277,7 +279,7 @@ def _touch_last_seen(conversation_id: int, *, side: str, field: str) -> bool:
         updated = Conversation.objects.filter(pk=conversation_id).update(**{field: Now()})
         if not updated:
             store.delete(f"seen:{side}:{conversation_id}")
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         conversation = Conversation.objects.only("inbox_id", "contact_inbox_id", "assignee_id", field).get(
             pk=conversation_id
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData
 from chat.models import Branch, ChannelType, ContactInbox, Inbox, InboxMember, new_hmac_secret, new_website_token
@@ -34,13 +36,13 @@ INBOX_FIELDS = (
 
 def validate_origins(origins: Any) -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        raise InvalidData("allowed_origins must be a list of origins.", fields={"allowed_origins": ["A list of strings."]})
+        raise InvalidData(_("allowed_origins must be a list of origins."), fields={"allowed_origins": [_("A list of strings.")]})
     cleaned = []
     for origin in origins:
         value = normalize_origin(origin)
         if value is None:
             raise InvalidData(
-                "An allowed origin is scheme://host[:port].", fields={"allowed_origins": [f"Not an origin: {origin!r}."]}
+                _("An allowed origin is scheme://host[:port]."), fields={"allowed_origins": [format_lazy(_("Not an origin: {origin}."), origin=repr(origin))]}
             )
         if value not in cleaned:
             cleaned.append(value)
@@ -53,11 +55,11 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:
-            raise InvalidData("Unknown channel type.", fields={"channel_type": [f"One of {ChannelType.values}."]})
+            raise InvalidData(_("Unknown channel type."), fields={"channel_type": [format_lazy(_("One of {choices}."), choices=", ".join(ChannelType.values))]})
         if key == "branch" and value is not None and not isinstance(value, Branch):
             value = Branch.objects.filter(pk=value).first()
             if value is None:
-                raise InvalidData("Unknown branch.", fields={"branch": ["No such branch."]})
+                raise InvalidData(_("Unknown branch."), fields={"branch": [_("No such branch.")]})
         setattr(inbox, key, value)
 
 @transaction.atomic
@@ -66,7 +68,7 @@ def inbox_create(**values: Any) -> Inbox:
     inbox = Inbox()
     _apply(inbox, values)
     if not inbox.name:
-        raise InvalidData("An inbox needs a name.", fields={"name": ["This field is required."]})
+        raise InvalidData(_("An inbox needs a name."), fields={"name": [_("This field is required.")]})
     inbox.save()
     return inbox
 
@@ -107,11 +109,11 @@ def _check_users(user_ids: Iterable[Any]) -> list[int]:
     try:
         ids = sorted({int(u) for u in user_ids})
     except (TypeError, ValueError):
-        raise InvalidData("user_ids must be integers.", fields={"user_ids": ["A list of user ids."]}) from None
+        raise InvalidData(_("user_ids must be integers."), fields={"user_ids": [_("A list of user ids.")]}) from None
     found = set(User.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
     missing = [u for u in ids if u not in found]
     if missing:
-        raise InvalidData("Unknown or inactive users.", fields={"user_ids": [f"Unknown or inactive: {missing}."]})
+        raise InvalidData(_("Unknown or inactive users."), fields={"user_ids": [format_lazy(_("Unknown or inactive: {ids}."), ids=missing)]})
     return ids
 
 def _lock_inbox(inbox: Inbox) -> None:

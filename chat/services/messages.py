@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Now
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import (
     ContactBlocked,
@@ -57,19 +59,19 @@ def validate_content(content: Any, attachments: Sequence[Any] = ()) -> str:
     if content is None:
         content = ""
     if not isinstance(content, str):
-        raise InvalidData("content must be a string.", fields={"content": ["Must be a string."]})
+        raise InvalidData(_("content must be a string."), fields={"content": [_("Must be a string.")]})
     if len(content) > settings.MESSAGE_MAX_LENGTH:
         raise ContentTooLong(
-            f"The message is longer than {settings.MESSAGE_MAX_LENGTH} characters.",
-            fields={"content": [f"At most {settings.MESSAGE_MAX_LENGTH} characters."]},
+            format_lazy(_("The message is longer than {count} characters."), count=settings.MESSAGE_MAX_LENGTH),
+            fields={"content": [format_lazy(_("At most {count} characters."), count=settings.MESSAGE_MAX_LENGTH)]},
         )
     if len(attachments) > settings.MESSAGE_MAX_ATTACHMENTS:
         raise TooManyAttachments(
-            f"At most {settings.MESSAGE_MAX_ATTACHMENTS} attachments per message.",
-            fields={"attachments": [f"At most {settings.MESSAGE_MAX_ATTACHMENTS}."]},
+            format_lazy(_("At most {count} attachments per message."), count=settings.MESSAGE_MAX_ATTACHMENTS),
+            fields={"attachments": [format_lazy(_("At most {count}."), count=settings.MESSAGE_MAX_ATTACHMENTS)]},
         )
     if not content.strip() and not attachments:
-        raise InvalidData("A message needs content or an attachment.", fields={"content": ["May not be blank."]})
+        raise InvalidData(_("A message needs content or an attachment."), fields={"content": [_("May not be blank.")]})
     return content
 
 
@@ -88,7 +90,8 @@ def check_flood(*, contact_id: int) -> None:
     )
     if not admitted:
         raise FloodLimited(
-            f"More than {settings.FLOOD_LIMIT_MESSAGES} messages in {settings.FLOOD_LIMIT_WINDOW_SECONDS} s; wait a moment."
+            format_lazy(_("More than {count} messages in {seconds} s; wait a moment."),
+                        count=settings.FLOOD_LIMIT_MESSAGES, seconds=settings.FLOOD_LIMIT_WINDOW_SECONDS)
         )
 
 
@@ -140,10 +143,10 @@ def message_create(
     conversation's row lock; a refused message leaves nothing behind.
     """
     if direction not in (MessageDirection.INCOMING, MessageDirection.OUTGOING):
-        raise InvalidData("direction must be incoming or outgoing.")
+        raise InvalidData(_("direction must be incoming or outgoing."))
     if direction == MessageDirection.INCOMING:
         if sender_contact is None:
-            raise InvalidData("An incoming message needs its contact.")
+            raise InvalidData(_("An incoming message needs its contact."))
         private = False
     content = validate_content(content, attachments)
     accepted = attachment_policy_check(attachments)
@@ -304,7 +307,7 @@ def visitor_message_send(
                 .select_related("inbox", "contact").get(pk=contact_inbox_id)
             )
         except ContactInbox.DoesNotExist:
-            raise NotFound("Unknown visitor.") from None
+            raise NotFound(_("Unknown visitor.")) from None
         if contact_inbox.contact.blocked:
             raise ContactBlocked()
         conversation = visitor_conversation_for_message(contact_inbox=contact_inbox)

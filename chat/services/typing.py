@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound
 from chat.event_types import ControlType
@@ -29,7 +30,7 @@ def typing_set(
     so a client that vanishes mid-typing never leaves it on."""
     row = Conversation.objects.filter(pk=conversation_id).values("inbox_id", "contact_inbox_id").first()
     if row is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     frame = {
         "type": str(EphemeralType.TYPING_STARTED if typing else EphemeralType.TYPING_STOPPED),
         "conversation_id": conversation_id,
