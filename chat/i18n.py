@@ -81,6 +81,25 @@ def activate_for_operator(user: Any, *, accept_language: str | None = None) -> s
     return language
 
 
+def activate_for_visitor(*, requested: Any = None, accept_language: str | None = None) -> str:
+    """Activate the visitor's language for the rest of this request (widget REST), and return it."""
+    language = language_for_visitor(requested=requested, accept_language=accept_language)
+    translation.activate(language)
+    return language
+
+
+def language_cookie(response: Any, language: str) -> Any:
+    """Remember the operator's language in the browser (Django's language cookie), so that
+    pages outside the API (the Django admin, the login page) speak it too."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
 def active_language() -> str:
     """The language active now (a request's, a socket's override), in its supported form."""
     return normalize_language(translation.get_language()) or default_language()

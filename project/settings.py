@@ -201,6 +201,8 @@ LOGIN_URL = "/login/"
 # frontend/static/frontend/i18n/<lang>.js.
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # set at login from the operator's profile (chat.i18n)
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

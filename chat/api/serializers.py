@@ -200,11 +200,14 @@ class ProfileSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.values)
     availability = serializers.ChoiceField(choices=Availability.values)
     inbox_ids = serializers.ListField(child=serializers.IntegerField())
+    locale = serializers.CharField(help_text="The language the operator reads (en, ru); the panel and "
+                                             "the API's messages follow it.")
 
 
 class ProfileUpdateInput(serializers.Serializer):
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     availability = serializers.ChoiceField(choices=Availability.values, required=False)
+    locale = serializers.CharField(required=False, max_length=35, help_text="en or ru (settings.LANGUAGES).")
 
 
 # --- Administration ---------------------------------------------------------------------------
@@ -322,6 +325,8 @@ class WidgetSessionInput(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
     custom_attributes = serializers.DictField(required=False, allow_null=True,
                                               help_text="Merged into the contact's custom attributes.")
+    locale = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=35,
+                                   help_text="The widget's language (en, ru; else Accept-Language) for messages.")
 
 
 class WidgetContactSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from chat.api.parsers import JSONParser
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
 from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
 from chat.errors import InvalidData
+from chat.i18n import activate_for_visitor
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
@@ -95,6 +96,9 @@ class WidgetSessionView(WidgetView):
         tags=["widget"],
     )
     def post(self, request: Request) -> Response:
+        # The widget's language (optional ``locale``) for this answer's messages, validation first.
+        activate_for_visitor(requested=request.data.get("locale") if isinstance(request.data, dict) else None,
+                             accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
         data = s.validated(s.WidgetSessionInput, request.data)
         session = widget_session_start(
             website_token=data["website_token"],

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,7 @@ from chat.errors import (
     Unavailable,
     UnknownCommand,
 )
+from chat.i18n import default_language, language_for_visitor
 from chat.metrics import COMMANDS, SOCKETS_OPEN, child
 from chat.outages import as_unavailable, is_outage
 from chat.realtime import codec, shutdown
@@ -133,6 +135,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.counted = False  # in messenger_sockets_open
         self.idle = asyncio.Event()  # no command in flight (graceful shutdown waits for it)
         self.idle.set()
+        # The language of this socket's reply messages (chat.i18n): the handshake's
+        # Accept-Language, then the operator's at connect, the visitor's at auth.
+        self.language = default_language()
 
     # --- Channels plumbing ---------------------------------------------------------------------
 
@@ -144,7 +149,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if handler is None:
             logger.warning("no handler for %s", message["type"])
             return
-        await handler(message)
+        with translation.override(self.language):
+            await handler(message)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Channels opens the socket's layer channel before the first ASGI message; on Redis that
@@ -169,6 +175,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                                backlog=server_backlog(self.base_send))
         SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).inc()
         self.counted = True
+        self.language = language_for_visitor(accept_language=header(self.scope, b"accept-language"))
         if shutdown.draining():  # this process is going away: the client retries elsewhere at once
             await self.accept()
             await self.close_with(CloseCode.UNAVAILABLE, reason="Server restarting.")

@@ -16,6 +16,7 @@ from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import InvalidData, NotAuthenticated
 from chat.events import inbox_group, user_group
+from chat.i18n import language_for_operator
 from chat.models import MessageDirection
 from chat.payloads import conversation_payload, message_payload
 from chat.realtime.access import (
@@ -147,6 +148,8 @@ class OperatorConsumer(StreamConsumer):
         except NotAuthenticated:
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
+        self.language = language_for_operator(locale=self.access.locale,
+                                              accept_language=header(self.scope, b"accept-language"))
         await self.join_groups(self._groups())
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
         await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData, Unavailable
 from chat.events import contact_inbox_group
+from chat.i18n import language_for_visitor
 from chat.payloads import (
     conversation_payload,
     message_payload,
@@ -169,6 +170,9 @@ class WidgetConsumer(StreamConsumer):
             return
         if self.closing:  # the auth timer fired while the token was being checked
             return
+        # Optional ``locale`` (the widget's chosen language), else the handshake's Accept-Language.
+        self.language = language_for_visitor(requested=command.data.get("locale"),
+                                             accept_language=header(self.scope, b"accept-language"))
         self.access = access
         if self._auth_timer is not None:
             self._auth_timer.cancel()

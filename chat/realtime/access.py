@@ -82,6 +82,8 @@ class OperatorAccess:
     # Inbox groups to join for ephemeral frames (every inbox for administrators).
     group_inbox_ids: frozenset[int]
     summary: dict[str, Any]
+    # The profile's language ("" until chosen): chat.i18n decides with the handshake's header.
+    locale: str = ""
 
 
 def user_for_token(key: str) -> Any | None:
@@ -116,7 +118,9 @@ def operator_access(*, user_id: int) -> OperatorAccess:
     if scope is None:
         raise NotAuthenticated(_("The account is inactive."))
     user = User.objects.select_related("operator_profile").get(pk=user_id)
-    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {})
+    profile = getattr(user, "operator_profile", None)
+    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {},
+                          locale=profile.locale if profile is not None else "")
 
 
 def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Conversation:

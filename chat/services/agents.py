@@ -12,9 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from chat.errors import Conflict, InvalidData
+from chat.i18n import default_language, language_for_operator, normalize_language, supported_languages
 from chat.models import OperatorProfile, Role
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
+from chat.selectors.scope import operator_profile
 from chat.services.assignee import conversations_release_in_transaction, operator_display_name
 from chat.services.contacts import normalize_email
 
@@ -139,6 +141,33 @@ def operator_authenticate(*, identity: str, password: str) -> Any | None:
         if match is not None:
             user = authenticate(username=match.get_username(), password=password)
     return user if user is not None and user.is_active else None
+
+
+def operator_locale_on_login(*, user: Any, accept_language: str | None) -> str:
+    """At login, an operator who never chose a language gets their browser's (the first
+    supported one of ``Accept-Language``, else the server's default); a chosen one stays.
+    Returns the operator's language. Called by every login (REST, the panel's form)."""
+    profile = operator_profile(user)
+    if not profile.locale:
+        language = language_for_operator(locale=None, accept_language=accept_language)
+        # Only while still empty: two logins at once cannot overwrite a choice made meanwhile.
+        OperatorProfile.objects.filter(pk=profile.pk, locale="").update(locale=language)
+        profile.refresh_from_db(fields=["locale"])
+    return profile.locale or default_language()
+
+
+def operator_set_locale(*, user: Any, locale: Any) -> str:
+    """The operator's chosen language, one of settings.LANGUAGES (``ru-RU`` is ``ru``), else
+    InvalidData naming the field."""
+    language = normalize_language(locale)
+    if language is None:
+        choices = ", ".join(supported_languages())
+        raise InvalidData(format_lazy(_("Unknown language; one of {choices}."), choices=choices),
+                          fields={"locale": [format_lazy(_("One of {choices}."), choices=choices)]})
+    profile = operator_profile(user)
+    OperatorProfile.objects.filter(pk=profile.pk).update(locale=language)
+    profile.locale = language
+    return language
 
 
 def operator_token(*, user: Any) -> str:
