@@ -120,9 +120,9 @@ def field_value(data: dict[str, Any], name: str, kind: type | tuple[type, ...], 
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # bool is an int in Python, never in the protocol.
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " | ".join(k.__name__ for k in kinds)
-        raise InvalidData(format_lazy(_("{name} must be of type {types}."), name=name, types=names),
-                          fields={name: [format_lazy(_("Must be of type {types}."), types=names)]})
+        names = " | ".join(k.__name__ for k in kinds)  # Python's type names, not words
+        raise InvalidData(format_lazy(_("{name} must be {types}."), name=name, types=names),
+                          fields={name: [format_lazy(_("Must be {types}."), types=names)]})
     # The same hygiene as REST bodies (chat/validation.py): no control characters but tab and
     # line breaks, integers within 64 bits.
     if isinstance(value, (str, int)) and not isinstance(value, bool):
