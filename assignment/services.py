@@ -43,10 +43,12 @@ from assignment.policy import (
 )
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService
+from chat.activity import ActivityKind, activity_data, person
+from chat.activity import actor as activity_actor
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
 from chat.models import Conversation, ConversationStatus, Inbox, Priority
 from chat.selectors.scope import caller_scope
-from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
+from chat.services.conversations import activity_add, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
 from presence import clock
 from presence.policy import ONLINE
@@ -104,9 +106,9 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
                 _("The assignee must be a member of the conversation's inbox."),
                 fields={"assignee_id": [_("Not a member of this inbox.")]},
             )
-        by = actor_name(user=actor)
+        by = activity_actor(user=actor)
         if assignee_id is None:
-            return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
+            return apply_assignee(conversation, None, activity=activity_data(ActivityKind.UNASSIGNED, actor=by))
         assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
             lock_operator(assignee_id)
@@ -114,7 +116,8 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             if not has_capacity(open_count=open_count(assignee_id, conversation.inbox_id), capacity=limit):
                 raise Conflict(format_lazy(_("{name} already has {count} open conversations in this inbox."),
                                            name=operator_name(assignee), count=limit))
-        return apply_assignee(conversation, assignee_id, activity=f"Assigned to {operator_name(assignee)} by {by}")
+        return apply_assignee(conversation, assignee_id, activity=activity_data(
+            ActivityKind.ASSIGNED, actor=by, assignee=person(assignee)))
 
 
 # --- Automatic assignment ---------------------------------------------------------------------
@@ -150,7 +153,7 @@ def auto_assign_once(
         )
         if pick is None:
             return Outcome.NO_OPERATOR, None
-        activity = f"Assigned to {operator_name(load_user(pick))} (auto)"
+        activity = activity_data(ActivityKind.AUTO_ASSIGNED, assignee=person(load_user(pick)))
         return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
 
@@ -230,17 +233,17 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         queue = BranchSupervisorRoundRobin(conversation.branch_id)
         supervisors = queue.member_ids()
         statuses = tracker.statuses_of_users(supervisors, now=now)
-        by = f" by {actor_name(user=actor)}" if actor is not None else ""
+        by = activity_actor(user=actor)
         if conversation.assignee_id in supervisors and statuses.get(conversation.assignee_id) == ONLINE:
-            activity_add(conversation=conversation, content=f"Conversation was escalated{by}")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.ESCALATED, actor=by))
             return emit_updated(conversation.pk)
         pick = reserve_operator(
             conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now, require_member=False
         )
         if pick is None:
-            activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR, actor=by))
             return emit_updated(conversation.pk)
-        activity = f"Conversation was escalated{by} and assigned to {operator_name(load_user(pick))}"
+        activity = activity_data(ActivityKind.ESCALATED_ASSIGNED, actor=by, assignee=person(load_user(pick)))
         return apply_assignee(conversation, pick, activity=activity)
 
 
@@ -248,7 +251,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
 
 
 def release_conversations(
-    *, user_id: int, activity: str, inbox_id: int | None = None, still_applies: Any = None
+    *, user_id: int, activity: str | dict[str, Any], inbox_id: int | None = None, still_applies: Any = None
 ) -> list[int]:
     """Unassign the operator's open conversations (of one inbox, or all), one transaction each.
     ``still_applies()`` is re-checked under each conversation's lock. The release emits
@@ -298,7 +301,5 @@ def release_if_assignee_left(*, conversation_id: int) -> Conversation | None:
         assignee_id = conversation.assignee_id
         if assignee_id is None or not must_go(conversation.inbox_id, assignee_id, conversation.status):
             return None
-        name = operator_name(load_user(assignee_id))
-        return apply_assignee(
-            conversation, None, activity=f"Conversation unassigned: {name} is no longer a member of the inbox"
-        )
+        return apply_assignee(conversation, None, activity=activity_data(
+            ActivityKind.RELEASED_NOT_MEMBER, assignee=person(load_user(assignee_id))))

@@ -65,7 +65,7 @@ def _unmarked(node: ast.AST) -> bool:
     return False
 
 
-def _field_messages(node: ast.AST) -> Iterable[ast.AST]:
+def _field_messages(node: ast.AST) -> Iterable[ast.expr]:
     """The messages of a ``fields={name: [message, ...]}`` argument."""
     if isinstance(node, ast.Dict):
         for value in node.values:
@@ -84,7 +84,7 @@ def python_findings(paths: Iterable[Path] | None = None) -> list[str]:
             if _call_name(node) not in ERROR_CLASSES:
                 continue
             assert isinstance(node, ast.Call)
-            messages = list(node.args[:1]) + [k.value for k in node.keywords if k.arg in ("message", "detail")]
+            messages: list[ast.expr] = [*node.args[:1], *(k.value for k in node.keywords if k.arg in ("message", "detail"))]
             for keyword in node.keywords:
                 if keyword.arg == "fields":
                     messages += list(_field_messages(keyword.value))

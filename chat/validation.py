@@ -36,7 +36,8 @@ _NOT_TOKEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 def _invalid(field: str, why: Message) -> InvalidData:
     """``field: why.``, and ``Why.`` under the field; ``why`` is translated (lower case)."""
-    return InvalidData(format_lazy("{}: {}.", field, why), fields={field: [format_lazy("{}.", capfirst(why))]})
+    return InvalidData(format_lazy("{}: {}.", field, why),
+                       fields={field: [format_lazy("{}.", capfirst(why))]})  # type: ignore[type-var]
 
 
 def text_is_clean(value: str) -> bool:

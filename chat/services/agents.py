@@ -11,13 +11,14 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
+from chat.activity import ActivityKind, activity_data
 from chat.errors import Conflict, InvalidData
 from chat.i18n import default_language, language_for_operator, normalize_language, supported_languages
 from chat.models import OperatorProfile, Role
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
 from chat.selectors.scope import operator_profile
-from chat.services.assignee import conversations_release_in_transaction, operator_display_name
+from chat.services.assignee import conversations_release_in_transaction, operator_person
 from chat.services.contacts import normalize_email
 
 User = get_user_model()
@@ -124,7 +125,8 @@ def agent_deactivate(*, user: Any) -> Any:
     user.save(update_fields=["is_active"])
     Token.objects.filter(user=user).delete()
     conversations_release_in_transaction(
-        user_id=user.pk, activity=f"Conversation unassigned: {operator_display_name(user.pk)} was deactivated"
+        user_id=user.pk,
+        activity=activity_data(ActivityKind.RELEASED_DEACTIVATED, assignee=operator_person(user.pk)),
     )
     control.close_operator_sockets(user_id=user.pk, code=CloseCode.FORBIDDEN)
     return user

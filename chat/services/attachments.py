@@ -92,7 +92,7 @@ def allowed_types() -> tuple[str, ...]:
     return tuple(getattr(settings, "ATTACHMENT_ALLOWED_TYPES", DEFAULT_ALLOWED_TYPES))
 
 
-def _refuse(name: str, why: Message) -> InvalidAttachment:
+def _refuse(name: Message, why: Message) -> InvalidAttachment:
     """``name: why.``; ``why`` is translated."""
     message = format_lazy("{}: {}.", name, why)
     return InvalidAttachment(message, fields={"attachments": [message]})
@@ -138,7 +138,8 @@ def attachment_policy_check(files: Sequence[Any]) -> list[AcceptedAttachment]:
     for upload in files:
         raw_name = getattr(upload, "name", None) or "file"
         if not isinstance(raw_name, str) or _CONTROL.search(raw_name) or len(raw_name) > MAX_NAME_LENGTH:
-            raise _refuse(_("attachment"), format_lazy(_("the name must be at most {count} characters, no control characters"), count=MAX_NAME_LENGTH))
+            raise _refuse(_("attachment"), format_lazy(
+                _("the name must be at most {count} characters, no control characters"), count=MAX_NAME_LENGTH))
         name = _storage_name(raw_name)
         upload.name = name  # what storage will write: never empty, ".", ".." or a path
         size = getattr(upload, "size", None)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data, actor, render_activity
 from chat.errors import InvalidData, NotFound
 from chat.events import EventType, dispatch
 from chat.models import (
@@ -100,9 +101,21 @@ def actor_name(*, user: Any | None = None, contact: Any | None = None) -> str:
     return "the system"
 
 
-def activity_add(*, conversation: Conversation, content: str) -> Message:
-    """Add an ``activity`` line (operators only) and emit ``message.created``."""
-    message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY, content=content)
+def activity_add(
+    *, conversation: Conversation, content: str | None = None, activity: dict[str, Any] | None = None
+) -> Message:
+    """Add an ``activity`` line (operators only) and emit ``message.created``.
+
+    ``activity`` is the line as data (``chat.activity.activity_data``: who did what), stored in
+    ``content_attributes.activity`` and rendered per reader; ``content`` is then its rendering in
+    the server's language unless given. Free text alone (``content``) is stored as it is."""
+    attributes: dict[str, Any] = {}
+    if activity is not None:
+        attributes["activity"] = activity
+        if content is None:
+            content = render_activity(activity)
+    message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY,
+                                     content=content or "", content_attributes=attributes)
     dispatch(
         EventType.MESSAGE_CREATED,
         payload=message_payload(message),
@@ -115,10 +128,10 @@ def activity_add(*, conversation: Conversation, content: str) -> Message:
 
 
 _STATUS_ACTIVITY = {
-    ConversationStatus.OPEN: "Conversation was reopened by {actor}",
-    ConversationStatus.RESOLVED: "Conversation was resolved by {actor}",
-    ConversationStatus.PENDING: "Conversation was marked pending by {actor}",
-    ConversationStatus.SNOOZED: "Conversation was snoozed until {until} by {actor}",
+    ConversationStatus.OPEN: ActivityKind.REOPENED,
+    ConversationStatus.RESOLVED: ActivityKind.RESOLVED,
+    ConversationStatus.PENDING: ActivityKind.PENDING,
+    ConversationStatus.SNOOZED: ActivityKind.SNOOZED,
 }
 
 
@@ -175,13 +188,9 @@ def conversation_set_status(
     if status == ConversationStatus.RESOLVED:
         changes["waiting_since"] = None
     Conversation.objects.filter(pk=conversation_id).update(**changes)
-    activity_add(
-        conversation=conversation,
-        content=_STATUS_ACTIVITY[ConversationStatus(status)].format(
-            actor=actor_name(user=actor_user, contact=actor_contact),
-            until=snoozed_until.isoformat() if snoozed_until else "",
-        ),
-    )
+    details: dict[str, Any] = {"until": snoozed_until} if snoozed_until else {}
+    activity_add(conversation=conversation, activity=activity_data(
+        _STATUS_ACTIVITY[ConversationStatus(status)], actor=actor(user=actor_user, contact=actor_contact), **details))
     return conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
 
 
@@ -203,7 +212,8 @@ def conversation_set_priority(*, conversation_id: int, priority: str, actor_user
     if conversation.priority == priority:
         return conversation_for_event(conversation_id)
     Conversation.objects.filter(pk=conversation_id).update(priority=priority)
-    activity_add(conversation=conversation, content=f"Priority set to {priority} by {actor_name(user=actor_user)}")
+    activity_add(conversation=conversation, activity=activity_data(
+        ActivityKind.PRIORITY_CHANGED, actor=actor(user=actor_user), priority=priority))
     return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 
 
@@ -262,7 +272,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500)
             if conversation.status != ConversationStatus.SNOOZED:
                 continue  # another worker (or a new message) got there first
             Conversation.objects.filter(pk=conversation_id).update(status=ConversationStatus.OPEN, snoozed_until=None)
-            activity_add(conversation=conversation, content="Conversation was reopened after its snooze ended")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.SNOOZE_ENDED))
             conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
             woken.append(conversation_id)
     return woken

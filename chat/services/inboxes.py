@@ -10,12 +10,13 @@ from django.db import connection, transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data
 from chat.errors import InvalidData
 from chat.models import Branch, ChannelType, ContactInbox, Inbox, InboxMember, new_hmac_secret, new_website_token
 from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
-from chat.services.assignee import conversations_release_in_transaction, operator_display_name
+from chat.services.assignee import conversations_release_in_transaction, operator_person
 from chat.services.origins import normalize_origin
 
 User = get_user_model()
@@ -141,7 +142,7 @@ def _apply_membership(inbox: Inbox, *, add: list[int], remove: list[int]) -> Mem
         released += conversations_release_in_transaction(
             user_id=user_id,
             inbox_id=inbox.pk,
-            activity=f"Conversation unassigned: {operator_display_name(user_id)} was removed from the inbox",
+            activity=activity_data(ActivityKind.RELEASED_REMOVED, assignee=operator_person(user_id)),
         )
     for user_id in [*added, *removed]:
         control.notify_membership_changed(user_id=user_id)

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data, actor
 from chat.errors import (
     ContactBlocked,
     ContentTooLong,
@@ -37,7 +38,6 @@ from chat.payloads import message_payload
 from chat.services.attachments import AcceptedAttachment, attachment_policy_check
 from chat.services.conversations import (
     activity_add,
-    actor_name,
     conversation_create,
     conversation_emit,
     invalidate_operator_unread,
@@ -232,7 +232,8 @@ def _record_locked(
     if incoming:
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
             conversations.update(status=ConversationStatus.OPEN, snoozed_until=None)
-            activity_add(conversation=conversation, content=f"Conversation was reopened by {actor_name(contact=sender_contact)}")
+            activity_add(conversation=conversation, activity=activity_data(
+                ActivityKind.REOPENED, actor=actor(contact=sender_contact)))
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         conversations.update(last_activity_at=Now(), waiting_since=Coalesce("waiting_since", Now()))
         assert sender_contact is not None  # as above
