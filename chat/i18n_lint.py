@@ -9,7 +9,9 @@ Three checkers, each a plain function returning ``"path:line: why"`` findings (e
   people (a capital then lower-case letters, or two words and more) rather than a catalogue key,
   a selector, a URL or an identifier;
 * ``template_findings``: text between tags, or in ``title``/``placeholder``/``aria-label``/
-  ``alt``/``value`` attributes, outside ``{% translate %}`` / ``{% blocktranslate %}``.
+  ``alt`` attributes, outside ``{% translate %}`` / ``{% blocktranslate %}``, unless the element
+  carries ``data-i18n`` (its text comes from the browser catalogue; the English inside is the
+  fallback) or ``data-i18n-attr`` naming that attribute.
 
 A line may opt out with a ``i18n-ignore`` comment (developer-only text such as a console
 message). ``manage.py check_i18n`` runs all three over the whole project (see docs/i18n.md); the
@@ -105,10 +107,34 @@ def python_findings(paths: Iterable[Path] | None = None) -> list[str]:
 # --- Browser modules ---------------------------------------------------------------------------
 
 _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'|`((?:[^`\\]|\\.)*)`')
-_WORDS = re.compile(r"[A-Za-zА-Яа-яЁё]{2,}(?:[ ,.!?:;'’-]+[A-Za-zА-Яа-яЁё]{2,})+|^[A-ZА-ЯЁ][a-zа-яё]{2,}[.!?…]?$")
-_NOT_TEXT = re.compile(
-    r"^(?:[a-z0-9_]+(?:[.:/-][a-z0-9_{}]+)+|[.#\[][^ ]*|https?:.*|/.*|[a-z-]+:\s.*|.*=>.*|\s*)$"
-)
+_LETTERS = "A-Za-zА-Яа-яЁё"
+# Where a string is shown to people whatever it looks like: text properties and attributes.
+_TEXT_CONTEXT = re.compile(
+    r"(?:textContent|innerText|title|placeholder|label|alt|\"aria-label\"|'aria-label')\s*[:=]\s*$")
+# Sentence-like: two words, a capitalized word, or words with sentence punctuation.
+_SENTENCE = re.compile(rf"[{_LETTERS}]{{2,}}[ ,;:!?…'’-]+[{_LETTERS}]{{2,}}|^[A-ZА-ЯЁ][a-zа-яё]{{2,}}|[{_LETTERS}]{{2,}}[…!?]")
+_KEYS = frozenset({"Enter", "Escape", "Tab", "Backspace", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight",
+                   "Notification"})
+_FUNCTION_WORDS = re.compile(r"\b(the|a|an|to|of|no|is|are|and|or|in|on|for|you|your|not)\b")
+
+
+def _code_like(literal: str, *, words_may_be_code: bool = True) -> bool:
+    """Selectors, class lists, URLs, header names, key names, identifiers: not text. Where a
+    string is certainly shown (``words_may_be_code=False``), lower-case words are text too."""
+    text = literal.strip()
+    if not text or text in _KEYS:
+        return True
+    if re.search(r"[\[\]#=<>{}()/\\]|^\.|https?:", text) and not re.search(r"[…!?]|\s\w+\s", text):
+        return True  # a selector, a path or markup
+    if re.fullmatch(r"[A-Z][a-z]*(?:-[A-Z][a-z]+)+", text):
+        return True  # an HTTP header name
+    if text.startswith("/") or re.fullmatch(r"[A-Z][a-z]+[A-Z]\w*", text):
+        return True  # a path or URL; a CamelCase identifier (an error name)
+    tokens = re.split(r"[ ,]+", text)
+    if words_may_be_code and re.fullmatch(r"[a-z0-9_.:-]+(?:[ ,]+[a-z0-9_.:-]+)*", text) and not any(
+            _FUNCTION_WORDS.fullmatch(token) for token in tokens):
+        return True  # class lists, identifiers, "input, textarea, select"
+    return False
 
 
 def _js_code_only(line: str) -> str:
@@ -129,26 +155,26 @@ def js_findings(paths: Iterable[Path] | None = None) -> list[str]:
             if stripped.startswith("/*"):
                 in_block_comment = "*/" not in stripped
                 continue
-            if stripped.startswith("//") or IGNORE in line or "console." in line or "import " in line:
+            if stripped.startswith(("//", "*", "import ")) or IGNORE in line or "console." in line:
                 continue
-            for match in _JS_STRING.finditer(_js_code_only(line)):
+            code = _js_code_only(line)
+            for match in _JS_STRING.finditer(code):
                 literal = next(g for g in match.groups() if g is not None)
                 if "${" in literal:  # a template literal: look at its text parts only
                     literal = re.sub(r"\$\{[^}]*\}", " ", literal)
-                if _NOT_TEXT.match(literal) or not _WORDS.search(literal):
+                in_text_context = bool(_TEXT_CONTEXT.search(code[:match.start()]))
+                if not re.search(rf"[{_LETTERS}]{{2,}}", literal):
                     continue
-                if re.fullmatch(r"[\w.-]+(?: [\w.-]+)*", literal) and literal == literal.lower() and " " in literal:
-                    # "is-open active" (class lists) and the like: no capital, no punctuation
-                    if not re.search(r"\b(the|a|an|to|of|no|is|are|and|or|in|on)\b", literal):
-                        continue
-                findings.append(f"{_rel(path)}:{number}: untranslated text {literal[:40]!r}")
+                if (in_text_context and not _code_like(literal, words_may_be_code=False)
+                        or not _code_like(literal) and _SENTENCE.search(literal)):
+                    findings.append(f"{_rel(path)}:{number}: untranslated text {literal.strip()[:40]!r}")
     return findings
 
 
 # --- Templates ---------------------------------------------------------------------------------
 
 _TAG_TEXT = re.compile(r">([^<>{]*[A-Za-zА-Яа-яЁё]{2,}[^<>{]*)<")
-_ATTR_TEXT = re.compile(r'\b(title|placeholder|aria-label|alt|value)="([^"{]*[A-Za-z]{2,}[^"{]*)"')
+_ATTR_TEXT = re.compile(r'\b(title|placeholder|aria-label|alt)="([^"{]*[A-Za-z]{2,}[^"{]*)"')
 _TRANS_BLOCK = re.compile(r"{%\s*blocktrans(?:late)?\b.*?{%\s*endblocktrans(?:late)?\s*%}", re.S)
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1>", re.S)
 
@@ -168,6 +194,14 @@ def template_findings(paths: Iterable[Path] | None = None) -> list[str]:
             for match in pattern.finditer(masked):
                 number = masked.count("\n", 0, match.start(group)) + 1
                 if IGNORE in lines[number - 1]:
+                    continue
+                # The tag the text or attribute belongs to: filled from the catalogue?
+                tag_start = masked.rfind("<", 0, match.start(group))
+                tag = masked[tag_start:masked.find(">", tag_start) + 1]
+                if group == 1 and "data-i18n=" in tag:
+                    continue
+                attributes = re.search(r'data-i18n-attr="([^"]*)"', tag)
+                if group == 2 and attributes and f"{match.group(1)}:" in attributes.group(1).replace(" ", ""):
                     continue
                 findings.append(f"{_rel(path)}:{number}: untranslated text {match.group(group).strip()[:40]!r}")
     return findings
