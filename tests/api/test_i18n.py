@@ -188,3 +188,14 @@ def test_a_service_message_stays_lazy_until_rendered(world):
         assert caught.value.as_dict()["message"] == "Неизвестный язык; допустимо одно из: en, ru."
     with translation.override("en"):
         assert caught.value.as_dict()["message"] == "Unknown language; one of en, ru."
+
+
+@pytest.mark.parametrize(("asked", "boot"), [("ru-RU", "ru"), ("en", "en"), ("xx", None), (None, None)])
+def test_widget_frame_passes_the_embeds_locale_on(world, asked, boot):
+    """loader.js turns the snippet's data-locale into ?locale=; the frame's boot carries it
+    (null: the frame chooses from the visitor's browser)."""
+    query = {"website_token": world.inbox_a.website_token, **({"locale": asked} if asked else {})}
+    response = Client().get("/widget/frame/", query)
+    assert response.status_code == 200
+    assert response.context["boot"]["locale"] == boot
+

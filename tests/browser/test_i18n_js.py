@@ -155,3 +155,21 @@ def test_snooze_line_shows_the_time_in_the_readers_zone_and_unknown_kinds_fall_b
                "content_attributes": {"activity": activity_data(ActivityKind.RESOLVED, actor={"type": "user", "id": 1,
                                                                                             "name": "Bob"})}}
     assert run(page, 'i.setLocale("ru"); return i.messageText(arg);', message) == "Диалог решён оператором Bob"
+
+
+def test_loader_passes_the_snippets_data_locale_to_the_frame(page, static_url):
+    """widget.js (loader.js): data-locale reaches the frame as ?locale=; $messenger.setLocale exists."""
+    page = page.context.new_page()
+    page.goto(static_url + "/")
+    page.evaluate("""(src) => new Promise((resolve) => {
+        const script = document.createElement("script");
+        script.src = src;
+        script.dataset.websiteToken = "tok";
+        script.dataset.locale = "ru";
+        script.onload = resolve;
+        document.body.appendChild(script);
+    })""", static_url + "/frontend/widget/loader.js")
+    src = page.evaluate('document.querySelector("iframe[data-messenger]").src')
+    assert src.startswith(static_url + "/widget/frame/?website_token=tok&transport=auto&locale=ru")
+    assert page.evaluate("typeof window.$messenger.setLocale") == "function"
+    page.close()
