@@ -99,7 +99,8 @@ def update_catalogues(root: Path = LOCALE_DIR) -> list[Path]:
         catalogue = read_catalogue(po)
         catalogue.update(template, update_header_comment=False)
         catalogue.obsolete.clear()
-        _write_atomically(po, lambda handle, c=catalogue: write_po(handle, c, width=100, omit_header=False,
+        # File names without line numbers: a moved line does not churn the catalogue.
+        _write_atomically(po, lambda handle, c=catalogue: write_po(handle, c, width=100, include_lineno=False,
                                                                     include_previous=False))
         updated.append(po)
     return updated

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
@@ -41,6 +42,17 @@ class OperatorTokenAuthentication(TokenAuthentication):
 
     def authenticate(self, request: Any) -> Any:
         return _operator_language(request, super().authenticate(request))
+
+    def authenticate_credentials(self, key: str) -> Any:
+        # DRF's, with the profile in the same query: the language and every permission check
+        # read it, so this saves the query it would otherwise cost.
+        try:
+            token = Token.objects.select_related("user__operator_profile").get(key=key)
+        except Token.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
+        return (token.user, token)
 
 
 class OperatorSessionAuthentication(SessionAuthentication):
