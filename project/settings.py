@@ -59,7 +59,7 @@ MIDDLEWARE = [
     # The language of the request: the language cookie (set at login from the operator's
     # profile) or Accept-Language; an operator's API call then switches to their profile's
     # (chat.api.security's authentication classes, chat.i18n).
-    "django.middleware.locale.LocaleMiddleware",
+    "project.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -199,3 +199,15 @@ def test_widget_frame_passes_the_embeds_locale_on(world, asked, boot):
     assert response.status_code == 200
     assert response.context["boot"]["locale"] == boot
 
+
+
+def test_language_neutral_files_do_not_vary_by_language_but_pages_do(world):
+    client = Client(HTTP_ACCEPT_LANGUAGE="ru")
+    loader = client.get("/widget.js")
+    assert "Accept-Language" not in loader.get("Vary", "")
+    loader.close()
+    static = client.get("/static/frontend/shared/i18n.js")
+    assert "Accept-Language" not in static.get("Vary", "")
+    static.close()
+    page = client.get("/login/")
+    assert "Accept-Language" in page["Vary"] and page["Content-Language"] == "ru"
