@@ -14,7 +14,7 @@ from assignment.policy import Candidate, eligible_user_ids, has_capacity
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import RoundRobinQueue
 from chat.events import EventType
-from chat.models import Audience, Conversation, ConversationStatus, Inbox, InboxMember
+from chat.models import Audience, Conversation, ConversationOffer, ConversationStatus, Inbox, InboxMember, OfferState
 from chat.payloads import user_summary
 from chat.services.assignee import conversation_write_assignee
 from chat.services.conversations import conversation_emit
@@ -37,18 +37,35 @@ def is_member(inbox_id: int, user_id: int) -> bool:
     return InboxMember.objects.filter(inbox_id=inbox_id, user_id=user_id, user__is_active=True).exists()
 
 
-def open_count(user_id: int, inbox_id: int) -> int:
-    return Conversation.objects.filter(inbox_id=inbox_id, assignee_id=user_id, status=ConversationStatus.OPEN).count()
+def open_count(user_id: int, inbox_id: int, *, except_offer_of: int | None = None) -> int:
+    """The operator's load in the inbox: open conversations assigned to them plus offers ringing
+    for them (ring mode: an offer in flight holds a slot until it ends). ``except_offer_of``:
+    a conversation about to be assigned to them, whose own offer must not count twice."""
+    offers = ConversationOffer.objects.filter(inbox_id=inbox_id, user_id=user_id, state=OfferState.PENDING)
+    if except_offer_of is not None:
+        offers = offers.exclude(conversation_id=except_offer_of)
+    assigned = Conversation.objects.filter(inbox_id=inbox_id, assignee_id=user_id, status=ConversationStatus.OPEN)
+    return assigned.count() + offers.count()
 
 
 def open_counts(inbox_id: int, user_ids: list[int]) -> dict[int, int]:
+    """``open_count`` for many operators (two grouped queries)."""
     rows = (
         Conversation.objects.filter(inbox_id=inbox_id, assignee_id__in=user_ids, status=ConversationStatus.OPEN)
         .values("assignee_id")
         .annotate(n=Count("id"))
         .order_by()
     )
-    return {row["assignee_id"]: row["n"] for row in rows}
+    counts = {row["assignee_id"]: row["n"] for row in rows}
+    offers = (
+        ConversationOffer.objects.filter(inbox_id=inbox_id, user_id__in=user_ids, state=OfferState.PENDING)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in offers:
+        counts[row["user_id"]] = counts.get(row["user_id"], 0) + row["n"]
+    return counts
 
 
 def lock_operator(user_id: int) -> None:
@@ -70,14 +87,16 @@ def reserve_operator(
     limiter: AssignmentRateLimiter | None,
     now: float,
     require_member: bool = True,
+    exclude: frozenset[int] = frozenset(),
 ) -> int | None:
     """Pick the next operator in turn among the eligible and reserve a slot with them (capacity
     recounted under their lock, rate admission recorded); None when nobody qualifies.
 
     The first filter uses counts read without locks (cheap, usually right); the lock then
     confirms. Counts only grow while others assign, so an operator the filter saw full is full.
+    ``exclude``: operators skipped for this pick (ring mode: they declined it this round).
     """
-    online = [uid for uid, status in statuses.items() if status == ONLINE]
+    online = [uid for uid, status in statuses.items() if status == ONLINE and uid not in exclude]
     if not online:
         return None
     loads = open_counts(inbox.pk, online)
@@ -101,7 +120,7 @@ def reserve_operator(
         if require_member and not inbox_member_hold(inbox_id=inbox.pk, user_id=pick):
             transaction.savepoint_rollback(savepoint)
             continue
-        if not has_capacity(open_count=open_count(pick, inbox.pk), capacity=inbox.max_assignment_limit):
+        if not has_capacity(open_count=open_count(pick, inbox.pk, except_offer_of=conversation.pk), capacity=inbox.max_assignment_limit):
             transaction.savepoint_rollback(savepoint)  # releases the operator's lock at once
             continue
         if limiter is not None and not limiter.record(pick, token=f"{conversation.pk}:{uuid.uuid4().hex}", now=now):

@@ -110,3 +110,49 @@ def reopened_assignee_must_go(*, status: str, assignee_id: int | None, assignee_
     """A conversation that is open again keeps its assignee only while they are an active
     member of its inbox (one removed while it was resolved must not keep it out of reach)."""
     return status == "open" and assignee_id is not None and not assignee_is_active_member
+
+
+# --- Ring mode --------------------------------------------------------------------------------
+
+# Offer states that mean "this operator said no (or did not answer) in this round".
+REFUSED_STATES = frozenset({"declined", "expired"})
+
+
+@dataclass(frozen=True)
+class PastOffer:
+    """One earlier offer of a conversation, as the ring sees it."""
+
+    user_id: int
+    round: int
+    state: str
+    ended_at: float | None  # epoch seconds; None while pending
+
+
+@dataclass(frozen=True)
+class RingTurn:
+    round: int  # the round the next offer belongs to
+    skip: frozenset[int]  # operators not to offer it to in that round
+
+
+def ring_turn(offers: Sequence[PastOffer], *, now: float, cooldown: float) -> RingTurn:
+    """Which round the next offer of a conversation is in, and whom it skips.
+
+    A round skips everyone who declined or let the offer expire in it (a withdrawal, such as
+    going offline, is no refusal). The next offer normally follows the previous one at once, so
+    ``cooldown`` seconds without any offer since the last one ended means the round ran out of
+    operators (everyone declined, or nobody was free): a new round starts and skips nobody. An
+    operator who was not asked in the round (newly online, newly a member) is asked in it.
+    """
+    if not offers:
+        return RingTurn(round=1, skip=frozenset())
+    current = max(o.round for o in offers)
+    in_round = [o for o in offers if o.round == current]
+    ends = [o.ended_at for o in in_round]
+    if all(end is not None for end in ends) and max(e for e in ends if e is not None) <= now - cooldown:
+        return RingTurn(round=current + 1, skip=frozenset())
+    return RingTurn(round=current, skip=frozenset(o.user_id for o in in_round if o.state in REFUSED_STATES))
+
+
+def offer_is_live(*, expires_at: float, now: float) -> bool:
+    """An offer may be accepted strictly before ``expires_at``; at that instant it has expired."""
+    return now < expires_at

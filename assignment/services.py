@@ -20,10 +20,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from assignment.cooloff import cooling_off, cooloff_start
 from assignment.engine import (
     apply_assignee,
     emit_updated,
@@ -33,6 +34,14 @@ from assignment.engine import (
     open_count,
     operator_name,
     reserve_operator,
+)
+from assignment.offers import (
+    WithdrawReason,
+    offer_create,
+    offer_end_in_transaction,
+    pending_offer,
+    ring_turn_for,
+    rings,
 )
 from assignment.policy import (
     Refusal,
@@ -46,7 +55,7 @@ from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinSe
 from chat.activity import ActivityKind, activity_data, person
 from chat.activity import actor as activity_actor
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
-from chat.models import Conversation, ConversationStatus, Inbox, Priority
+from chat.models import Conversation, ConversationOffer, ConversationStatus, Inbox, OfferState, Priority
 from chat.selectors.scope import caller_scope
 from chat.services.conversations import activity_add, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
@@ -59,20 +68,31 @@ User = get_user_model()
 
 class Outcome(StrEnum):
     ASSIGNED = "assigned"
-    NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, or the inbox does not auto-assign
+    OFFERED = "offered"  # ring mode: offered to the next operator in turn (assignment/offers.py)
+    NOT_ELIGIBLE = "not_eligible"  # already assigned, not open, ringing, or the inbox does not auto-assign
     NO_OPERATOR = "no_operator"  # nobody available with capacity: the conversation waits
+    # Ring mode: everyone free declined it (or let it ring out) this round; it waits for the
+    # round's cooldown or someone not yet asked, while other conversations may still be served.
+    RING_EXHAUSTED = "ring_exhausted"
+    # Only operators who recently unassigned it are available (assignment/cooloff.py): it
+    # waits, and the others waiting may still go to them.
+    HELD_BACK = "held_back"
 
 
 # --- Manual assignment ------------------------------------------------------------------------
 
 
-def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor: Any) -> Conversation:
+def assign_conversation(
+    *, conversation_id: int, assignee_id: int | None, actor: Any, now: float | None = None
+) -> Conversation:
     """Manual assignment (or release with ``assignee_id=None``) by an operator.
 
     Agents may take an unassigned conversation or release their own; supervisors and
     administrators may assign any member of the inbox. The assignee must be a member of the
     conversation's inbox and under its ``max_assignment_limit`` (chat.errors.Conflict if not).
-    Assigning the current assignee again changes and emits nothing.
+    Assigning the current assignee again changes and emits nothing. Unassigning starts the
+    previous assignee's cool-off for this conversation (assignment/cooloff.py): auto-assignment
+    does not hand it straight back to them.
     """
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
@@ -108,12 +128,18 @@ def assign_conversation(*, conversation_id: int, assignee_id: int | None, actor:
             )
         by = activity_actor(user=actor)
         if assignee_id is None:
+            assert conversation.assignee_id is not None  # unassigning nobody returned above
+            # Before the write and its commit: whoever sees it unassigned sees the cool-off.
+            cooloff_start(conversation_id=conversation.pk, user_id=conversation.assignee_id,
+                          now=clock.now() if now is None else now)
             return apply_assignee(conversation, None, activity=activity_data(ActivityKind.UNASSIGNED, actor=by))
         assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
             lock_operator(assignee_id)
             limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
-            if not has_capacity(open_count=open_count(assignee_id, conversation.inbox_id), capacity=limit):
+            if not has_capacity(
+                open_count=open_count(assignee_id, conversation.inbox_id, except_offer_of=conversation.pk), capacity=limit
+            ):
                 raise Conflict(format_lazy(_("{name} already has {count} open conversations in this inbox."),
                                            name=operator_name(assignee), count=limit))
         return apply_assignee(conversation, assignee_id, activity=activity_data(
@@ -142,7 +168,17 @@ def auto_assign_once(
         inbox = conversation.inbox
         if not inbox.enable_auto_assignment:
             return Outcome.NOT_ELIGIBLE, None
+        ringing = pending_offer(conversation.pk)
+        if ringing is not None:
+            if rings(inbox):
+                return Outcome.NOT_ELIGIBLE, None
+            # The inbox stopped ringing with this offer out (ring → auto): end it, assign.
+            offer_end_in_transaction(ringing, reason=WithdrawReason.MODE_CHANGED, now=now)
+        turn = ring_turn_for(conversation.pk, now=now) if rings(inbox) else None
         statuses = tracker.member_statuses(inbox, now=now)
+        held_back = cooling_off(conversation_id=conversation.pk, now=now) & {
+            uid for uid, status in statuses.items() if status == ONLINE}
+        statuses = {uid: status for uid, status in statuses.items() if uid not in held_back}
         pick = reserve_operator(
             conversation,
             inbox=inbox,
@@ -150,9 +186,15 @@ def auto_assign_once(
             statuses=statuses,
             limiter=AssignmentRateLimiter(inbox),
             now=now,
+            exclude=turn.skip if turn else frozenset(),
         )
         if pick is None:
-            return Outcome.NO_OPERATOR, None
+            if turn and turn.skip:
+                return Outcome.RING_EXHAUSTED, None
+            return (Outcome.HELD_BACK if held_back else Outcome.NO_OPERATOR), None
+        if turn is not None:
+            offer_create(conversation, inbox=inbox, user_id=pick, round=turn.round, now=now)
+            return Outcome.OFFERED, None
         activity = activity_data(ActivityKind.AUTO_ASSIGNED, assignee=person(load_user(pick)))
         return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
@@ -161,7 +203,8 @@ def auto_assign_conversation(*, conversation_id: int, now: float | None = None) 
     """Assign an unassigned open conversation to the next available operator, if any.
 
     Returns the assigned conversation, or None when it was not eligible (already assigned, not
-    open, auto-assignment off) or nobody is available (it waits for the next trigger).
+    open, auto-assignment off), was offered (ring mode) or nobody is available (it waits for
+    the next trigger).
     """
     outcome, conversation = auto_assign_once(conversation_id=conversation_id, now=now)
     return conversation if outcome == Outcome.ASSIGNED else None
@@ -171,18 +214,20 @@ def waiting_conversation_ids(
     *, inbox_id: int, limit: int = 50, exclude: set[int] | frozenset[int] = frozenset()
 ) -> list[int]:
     """Unassigned open conversations of an inbox, oldest ``waiting_since`` first (those with
-    none after them), then oldest created."""
+    none after them), then oldest created; not those ringing (a pending offer)."""
+    ringing = ConversationOffer.objects.filter(conversation_id=OuterRef("pk"), state=OfferState.PENDING)
     return list(
         Conversation.objects.filter(inbox_id=inbox_id, status=ConversationStatus.OPEN, assignee__isnull=True)
         .exclude(pk__in=exclude)
+        .exclude(Exists(ringing))
         .order_by(F("waiting_since").asc(nulls_last=True), "created_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
 
 
 def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: int = 1000) -> int:
-    """Assign the inbox's waiting conversations, oldest first, until nobody is available.
-    Returns how many were assigned."""
+    """Assign (ring mode: offer) the inbox's waiting conversations, oldest first, until nobody
+    is available. Returns how many were assigned or offered."""
     if not Inbox.objects.filter(pk=inbox_id, enable_auto_assignment=True).exists():
         return 0
     tracker = get_tracker()
@@ -199,9 +244,9 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
                 outcome = Outcome.NOT_ELIGIBLE
             if outcome == Outcome.NO_OPERATOR:
                 return assigned
-            if outcome == Outcome.ASSIGNED:
+            if outcome in (Outcome.ASSIGNED, Outcome.OFFERED):
                 assigned += 1
-            else:
+            else:  # not eligible, or held back for its releaser: the next one may still go
                 skipped.add(conversation_id)
     return assigned
 

@@ -18,6 +18,7 @@ from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 
 from assignment.engine import load_user
+from assignment.offers import offers_expire_due
 from assignment.services import release_conversations, serve_waiting
 from chat.activity import ActivityKind, activity_data, person
 from chat.errors import Unavailable
@@ -78,6 +79,14 @@ def waiting_tick(*, now: float | None = None) -> int:
     return sum(serve_waiting(inbox_id=inbox_id, now=now) for inbox_id in list(inbox_ids))
 
 
+def offers_tick(*, now: float | None = None) -> list[int]:
+    """Ring mode: expire the offers whose ``expires_at`` has come; each expiry's
+    ``offer_withdrawn`` offers the conversation to the next operator (assignment/offers.py).
+    Runs every tick, so an expired offer is re-offered within one interval (2 s by default);
+    an accept after ``expires_at`` is refused at once, whatever the worker's pace."""
+    return offers_expire_due(now=now)
+
+
 def prune_events_tick(*, now: float | None = None, batch: int = 5000) -> int:
     """Delete outbox events older than EVENT_RETENTION_HOURS, in batches."""
     now = clock.now() if now is None else now
@@ -97,6 +106,7 @@ def webhook_tick(*, now: float | None = None) -> dict[str, object]:
 
 TASKS: dict[str, Callable[..., object]] = {
     "presence": presence_tick,
+    "offers": offers_tick,
     "release": release_tick,
     "snooze": snooze_tick,
     "waiting": waiting_tick,

@@ -125,7 +125,8 @@ def role_statements(args) -> dict:
     with CaptureQueriesContext(connection) as queries:
         assigned = auto_assign_conversation(conversation_id=conversation.pk)
     assert assigned is not None and Conversation.objects.get(pk=conversation.pk).assignee_id
-    events = sum("chat_event" in q["sql"] and q["sql"].startswith("INSERT") for q in queries.captured_queries)
+    events = sum("chat_event_insert(" in q["sql"] or ("chat_event" in q["sql"] and q["sql"].startswith("INSERT"))
+                 for q in queries.captured_queries)
     return {"statements": len(queries.captured_queries), "events": events}
 
 

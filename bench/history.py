@@ -78,6 +78,8 @@ def load(*, conversations: int, messages: int, seed: int = 7) -> dict[str, Any]:
     from chat.services.conversations import conversation_set_priority
 
     rng = random.Random(seed)
+    report_rng = random.Random(seed + 1)
+    resolved_rows: list[tuple[int, datetime, int | None]] = []
     User = get_user_model()
     started = time.perf_counter()
 
@@ -124,7 +126,7 @@ def load(*, conversations: int, messages: int, seed: int = 7) -> dict[str, Any]:
         with raw.copy("COPY chat_conversation (id, display_id, branch_id, inbox_id, contact_id, contact_inbox_id, "
                       "assignee_id, status, priority, identifier, last_activity_at, waiting_since, "
                       "first_reply_created_at, contact_last_seen_at, agent_last_seen_at, snoozed_until, "
-                      "additional_attributes, custom_attributes, created_at) FROM STDIN") as copy:
+                      "additional_attributes, custom_attributes, created_at, resolved_at) FROM STDIN") as copy:
             for cid in range(1, conversations + 1):
                 inbox = inboxes[cid % 20]
                 display[inbox.branch_id] += 1
@@ -134,13 +136,26 @@ def load(*, conversations: int, messages: int, seed: int = 7) -> dict[str, Any]:
                 count = rng.randint(1, 2 * per_conversation - 1)
                 last = created + timedelta(seconds=60 * count)
                 seen = created + timedelta(seconds=60 * rng.randint(0, count))
+                # Report columns from their own generator: the other columns stay as before.
+                first_reply = created + timedelta(seconds=report_rng.randint(15, 3600))
+                resolved = min(now, created + timedelta(seconds=report_rng.randint(600, 3 * 86400)))
                 conversation_rows.append((cid, created, count))
+                if status == "resolved":
+                    resolved_rows.append((cid, resolved, assignee))
                 copy.write_row((
                     cid, display[inbox.branch_id], inbox.branch_id, inbox.pk, cid, cid, assignee, status,
                     rng.choice(priorities), None, ts(last), ts(created) if status == "open" else None,
-                    ts(created + timedelta(seconds=60)), None, ts(seen),
+                    ts(first_reply), None, ts(seen),
                     ts(now + timedelta(days=1)) if status == "snoozed" else None, "{}", "{}", ts(created),
+                    ts(resolved) if status == "resolved" else None,
                 ))
+        with raw.copy("COPY chat_csatresponse (rating, feedback, created_at, updated_at, assignee_id, contact_id, "
+                      "conversation_id) FROM STDIN") as copy:
+            for cid, resolved, assignee in resolved_rows:
+                if report_rng.random() < 0.3:  # three in ten resolved conversations get an answer
+                    answered = ts(min(now, resolved + timedelta(minutes=5)))
+                    copy.write_row((report_rng.choice([1, 2, 3, 4, 4, 5, 5, 5]), "", answered, answered, assignee,
+                                    cid, cid))
         total = 0
         with raw.copy("COPY chat_message (conversation_id, direction, private, sender_contact_id, sender_user_id, "
                       "content, processed_message_content, content_type, content_attributes, "
@@ -271,10 +286,63 @@ def time_case(client: Any, urls: list[str], runs: int) -> tuple[list[float], str
             durations.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (url, response.content[:300])
     selects = [s for s in recorder.statements if s[1].lstrip().upper().startswith("SELECT")]
-    # The page query: the longest statement on conversations or messages.
+    # The page query: the longest statement on conversations or messages (reports: the slowest
+    # of their few aggregates).
     main = [s for s in selects if '"chat_conversation"' in s[1] or '"chat_message"' in s[1]] or selects
-    slowest = max(main, key=lambda s: len(s[1]))
+    if "/reports/" in urls[0]:
+        slowest = max(main, key=lambda s: s[0])
+    else:
+        slowest = max(main, key=lambda s: len(s[1]))
     return durations, explain(slowest[1], slowest[2])
+
+
+def time_sql(sql: str, params: list[Any], runs: int) -> tuple[list[float], str]:
+    """A bare statement (the reports' baselines), timed as the REST cases are."""
+    from django.db import connection
+
+    durations = []
+    with connection.cursor() as cursor:
+        for index in range(runs + 3):
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetchall()
+            if index >= 3:  # warm-up
+                durations.append((time.perf_counter() - started) * 1000)
+    return durations, explain(sql, params)
+
+
+def report_cases(data: dict[str, Any], admin_client: Any, agent_client: Any) -> tuple[list[Any], list[Any]]:
+    """Reports (docs/reports.md) over the last 30 days, and bare COUNTs over the same window."""
+    until = datetime.now(UTC).replace(microsecond=0)
+    since = until - timedelta(days=30)
+    window = f"since={since:%Y-%m-%dT%H:%M:%SZ}&until={until:%Y-%m-%dT%H:%M:%SZ}"
+    agent = data["agents"][0]
+    inbox = next(i for i, m in data["members"].items() if agent.pk in m)
+    summary, series, agents = "/api/v1/reports/summary?", "/api/v1/reports/timeseries?", "/api/v1/reports/agents?"
+    cases = [
+        ("admin: reports summary, 30 days", admin_client, [summary + window]),
+        ("admin: reports summary, 30 days, one inbox", admin_client, [summary + window + f"&inbox={inbox}"]),
+        ("admin: reports summary, 30 days, one agent", admin_client, [summary + window + f"&agent={agent.pk}"]),
+        ("agent: reports summary, 30 days (5 of 20 inboxes)", agent_client, [summary + window]),
+        ("admin: reports summary CSV, 30 days", admin_client, [summary + window + "&format=csv"]),
+        ("admin: reports timeseries opened / day", admin_client,
+         [series + window + "&metric=conversations_opened&bucket=day"]),
+        ("admin: reports timeseries incoming / hour (720 points)", admin_client,
+         [series + window + "&metric=messages_incoming&bucket=hour"]),
+        ("admin: reports timeseries first response / day", admin_client,
+         [series + window + "&metric=first_response_seconds&bucket=day&tz=Europe/Paris"]),
+        ("agent: reports timeseries incoming / day", agent_client,
+         [series + window + "&metric=messages_incoming&bucket=day"]),
+        ("admin: reports agents, 30 days (41 rows)", admin_client, [agents + window]),
+        ("agent: reports agents, 30 days (own row)", agent_client, [agents + window]),
+    ]
+    baselines = [
+        ("reports baseline: SQL COUNT(*) messages, 30 days",
+         "SELECT count(*) FROM chat_message WHERE created_at >= %s AND created_at < %s", [since, until]),
+        ("reports baseline: SQL COUNT(*) conversations created, 30 days",
+         "SELECT count(*) FROM chat_conversation WHERE created_at >= %s AND created_at < %s", [since, until]),
+    ]
+    return cases, baselines
 
 
 def run(args: argparse.Namespace) -> None:
@@ -347,8 +415,16 @@ def run(args: argparse.Namespace) -> None:
         ("widget: messages (20)", widget, ["/api/widget/v1/messages?limit=20"]),
     ]
 
+    reports, baselines = report_cases(data, admin_client, agent_client)
+    cases += reports
     print("| case | p50 ms | p95 ms | main query (EXPLAIN ANALYZE) |")
     print("|---|---:|---:|---|")
+    for name, sql, params in baselines:
+        if args.only and args.only not in name:
+            continue
+        durations, plan = time_sql(sql, params, args.runs)
+        print(f"| {name} | {statistics.median(durations):.1f} | {percentile(durations, 0.95):.1f} | {plan} |",
+              flush=True)
     for name, client, urls in cases:
         if args.only and args.only not in name:
             continue

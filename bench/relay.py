@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "msg_bench_relay"
+# BENCH_DB names the database, so that two runs on one PostgreSQL do not drop each other's.
+DB_NAME = os.environ.get("BENCH_DB", "msg_bench_relay")
 ORIGIN = "https://shop.example"
 DRAIN_SECONDS = 10.0
 RUN_ID = os.urandom(4).hex()
@@ -190,6 +191,33 @@ class Server:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class Profiler:
+    """``py-spy record`` attached to a server process during the relay phase (``--profile``):
+    collapsed stacks (``--format raw``), summed by bench/profile_top.py into self and cumulative
+    tops. Attaching needs ptrace (root, or ``kernel.yama.ptrace_scope`` 0)."""
+
+    def __init__(self, server: Server, path: str) -> None:
+        self.path = path
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid), "--rate", "250",
+             "--format", "raw", "--output", path, "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # attached before the load starts
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        print(f"profile written to {self.path}", flush=True)
 
 
 # --- Clients --------------------------------------------------------------------------------------
@@ -475,10 +503,15 @@ async def run(args: argparse.Namespace, env: dict[str, str], data: Data) -> dict
             print(f"== {server_kind} / {app}", flush=True)
             loads = [float(x) for x in (args.baseline_loads if app == "baseline" else args.loads).split(",")]
             server = Server(server_kind, module, env)
+            profiler = Profiler(server, f"{args.profile}-{server_kind}-{app}.txt") if args.profile else None
             try:
                 relay = await relay_phase(server.url, app, data, loads, args.duration)
+                if profiler is not None:
+                    profiler.stop()
                 fanout = await fanout_phase(server.url, app, data, args.duration)
             finally:
+                if profiler is not None:
+                    profiler.stop()
                 server.stop()
             idle = {}
             for count in idle_counts:
@@ -505,15 +538,22 @@ def main() -> None:
     parser.add_argument("--apps", default="full,baseline", help="full, baseline or both")
     parser.add_argument("--baseline-loads", default=None, help="the bare relay's loads (default: --loads)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy record each server during the relay phase "
+                                                            "into PREFIX-<server>-<app>.txt (collapsed stacks)")
     parser.add_argument("--quick", action="store_true",
                         help="a short run (under 3 minutes): daphne, 100 pairs, 3 s per load, 100 fan-out "
                              "listeners, 500 idle sockets")
     parser.add_argument("--json", metavar="PATH", help="write the summary (relay_ratio, relay_lost, "
                                                        "fanout_p95_ms, idle_kib_ratio, per server) as JSON")
+    explicit = {name for name in ("loads", "baseline_loads")
+                for arg in sys.argv if arg.split("=")[0] == f"--{name.replace('_', '-')}"}
     args = parser.parse_args()
     if args.quick:
         args.servers, args.pairs, args.duration = "daphne", 100, 3.0
-        args.loads, args.baseline_loads = "40,80,160,320", "200,400,800"
+        if "loads" not in explicit:
+            args.loads = "40,80,160,320"
+        if "baseline_loads" not in explicit:
+            args.baseline_loads = "200,400,800"
         args.idle, args.fanout = "500", 100
     args.baseline_loads = args.baseline_loads or args.loads
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")

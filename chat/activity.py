@@ -34,6 +34,7 @@ class ActivityKind(StrEnum):
     RESOLVED = "resolved"
     PENDING = "pending"
     SNOOZED = "snoozed"  # until
+    SNOOZED_UNTIL_REPLY = "snoozed_until_reply"
     SNOOZE_ENDED = "snooze_ended"
     PRIORITY_CHANGED = "priority_changed"  # priority
     ASSIGNED = "assigned"  # assignee, by actor
@@ -59,6 +60,8 @@ _TEXTS: dict[ActivityKind, tuple[Any, Any]] = {
     ActivityKind.PENDING: (_("Conversation was marked pending"), _("Conversation was marked pending by {actor}")),
     ActivityKind.SNOOZED: (_("Conversation was snoozed until {until}"),
                            _("Conversation was snoozed until {until} by {actor}")),
+    ActivityKind.SNOOZED_UNTIL_REPLY: (_("Conversation was snoozed until the next reply"),
+                                       _("Conversation was snoozed until the next reply by {actor}")),
     ActivityKind.SNOOZE_ENDED: (_("Conversation was reopened after its snooze ended"),
                                 _("Conversation was reopened after its snooze ended")),
     ActivityKind.PRIORITY_CHANGED: (_("Priority set to {priority}"), _("Priority set to {priority} by {actor}")),

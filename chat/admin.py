@@ -11,21 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import transaction
 
+from chat.errors import AppError
 from chat.models import (
     Attachment,
     Branch,
+    CannedResponse,
     Contact,
     ContactInbox,
     Conversation,
     Event,
     Inbox,
     InboxMember,
+    Label,
     Message,
     OperatorProfile,
     Webhook,
@@ -33,8 +37,10 @@ from chat.models import (
 )
 from chat.services import agents as agent_services
 from chat.services import branches as branch_services
+from chat.services import canned_responses as canned_services
 from chat.services import contacts as contact_services
 from chat.services import inboxes as inbox_services
+from chat.services import labels as label_services
 from chat.services import webhooks as webhook_services
 
 User = get_user_model()
@@ -341,3 +347,108 @@ class WebhookDeliveryAdmin(_ReadOnlyAdmin):
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+# --- Canned responses and labels: written by their services (docs/desk.md) ------------------------
+
+
+class ServiceForm(forms.ModelForm):
+    """A change form whose save is a service call made while the form validates, so that the
+    service's refusals (bad input, a duplicate, also one created at the same moment by someone
+    else) show as form errors instead of an error page. It is the last step of validation, and a
+    refusing service writes nothing (its own transaction), so a page that answers with errors
+    leaves nothing written. The model's own
+    uniqueness checks are skipped: the service owns them (normalized names, both scopes)."""
+
+    result: Any = None
+
+    def call_service(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's validation step (not in the stubs)
+        if self.errors:  # the last step of validation: nothing is written for a refused form
+            return
+        try:
+            self.result = self.call_service(self.cleaned_data)
+        except AppError as exc:
+            for name, messages in (exc.fields or {}).items():
+                field = name if name in self.fields else None
+                for message in messages if isinstance(messages, list) else [messages]:
+                    self.add_error(field, str(message))
+            if not exc.fields:
+                self.add_error(None, str(exc.message))
+
+    def validate_unique(self) -> None:
+        pass
+
+
+class CannedResponseForm(ServiceForm):
+    class Meta:
+        model = CannedResponse
+        fields = ("short_code", "content", "inbox")
+
+    def call_service(self, data: dict[str, Any]) -> Any:
+        inbox = data.get("inbox")
+        values = {"short_code": data.get("short_code"), "content": data.get("content"),
+                  "inbox_id": inbox.pk if inbox is not None else None}
+        if self.instance.pk is None:
+            return canned_services.canned_response_create(**values)
+        return canned_services.canned_response_update(response_id=self.instance.pk, **values)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Saves and deletes through the services (the form already called them)."""
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        saved = form.result
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+        pass  # no relation is edited here
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(ServiceAdmin):
+    form = CannedResponseForm
+    list_display = ("id", "short_code", "inbox", "short_content", "updated_at")
+    list_filter = ("inbox",)
+    search_fields = ("short_code", "content")
+
+    @admin.display(description="content")
+    def short_content(self, obj: CannedResponse) -> str:
+        return obj.content[:80]
+
+    def delete_model(self, request: Any, obj: CannedResponse) -> None:
+        canned_services.canned_response_delete(response_id=obj.pk)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for response_id in list(queryset.values_list("pk", flat=True)):
+            canned_services.canned_response_delete(response_id=response_id)
+
+
+class LabelForm(ServiceForm):
+    class Meta:
+        model = Label
+        fields = ("name", "color", "description")
+
+    def call_service(self, data: dict[str, Any]) -> Any:
+        values = {"name": data.get("name"), "color": data.get("color"), "description": data.get("description")}
+        if self.instance.pk is None:
+            return label_services.label_create(**values)
+        return label_services.label_update(label_id=self.instance.pk, **values)
+
+
+@admin.register(Label)
+class LabelAdmin(ServiceAdmin):
+    form = LabelForm
+    list_display = ("id", "name", "color", "description", "created_at")
+    search_fields = ("name", "description")
+
+    def delete_model(self, request: Any, obj: Label) -> None:
+        label_services.label_delete(label_id=obj.pk)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for label_id in list(queryset.values_list("pk", flat=True)):
+            label_services.label_delete(label_id=label_id)

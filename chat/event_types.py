@@ -34,11 +34,16 @@ class EventType(StrEnum):
     REPLY_CREATED = "reply.created"
     CONVERSATION_READ = "conversation.read"
     PRESENCE_UPDATED = "presence.updated"
+    # Ring mode (personal: ``Event.user`` is the offered operator).
+    CONVERSATION_OFFERED = "conversation.offered"
+    CONVERSATION_OFFER_WITHDRAWN = "conversation.offer_withdrawn"
 
 
 class EphemeralType(StrEnum):
     TYPING_STARTED = "conversation.typing_started"
     TYPING_STOPPED = "conversation.typing_stopped"
+    # Widget only: the visitor's place in the inbox's queue (chat/services/queue.py).
+    QUEUE_UPDATED = "queue.updated"
 
 
 class ControlType(StrEnum):
@@ -68,6 +73,12 @@ class CommandType(StrEnum):
     PRESENCE_SET = "presence.set"
     RESUME = "resume"
     PING = "ping"
+    CONVERSATION_ACCEPT = "conversation.accept"
+    CONVERSATION_DECLINE = "conversation.decline"
+    CONVERSATION_LABELS = "conversation.labels"
+    MESSAGE_DELETE = "message.delete"
+    # Widget: rate a resolved conversation (chat/services/csat.py).
+    CSAT_SUBMIT = "csat.submit"
 
 
 class FrameType(StrEnum):
@@ -80,16 +91,21 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.CONVERSATION_READ, CommandType.CONVERSATION_ASSIGN, CommandType.CONVERSATION_ESCALATE,
     CommandType.CONVERSATION_STATUS, CommandType.CONVERSATION_PRIORITY, CommandType.PRESENCE_SET,
     CommandType.RESUME, CommandType.PING,
+    CommandType.CONVERSATION_ACCEPT, CommandType.CONVERSATION_DECLINE,
+    CommandType.CONVERSATION_LABELS,
+    CommandType.MESSAGE_DELETE,
 })
 # After the ``auth`` frame.
 WIDGET_COMMANDS: frozenset[CommandType] = frozenset({
     CommandType.MESSAGE_CREATE, CommandType.TYPING_START, CommandType.TYPING_STOP,
     CommandType.CONVERSATION_READ, CommandType.RESUME, CommandType.PING,
+    CommandType.CSAT_SUBMIT,
 })
 
 # Never delivered to a widget, whatever the audience asked for.
 OPERATOR_ONLY_TYPES: frozenset[str] = frozenset(
-    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED}
+    {EventType.ASSIGNEE_CHANGED, EventType.FIRST_REPLY_CREATED, EventType.REPLY_CREATED,
+     EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_OFFER_WITHDRAWN}
 )
 
 
@@ -105,6 +121,7 @@ class UserSummary(TypedDict):
 class ContactSummary(TypedDict):
     id: int
     name: str
+    display_name: str  # name, else email, else "Visitor <id>" (Contact.display_name)
     email: str | None
     phone: str | None
     identifier: str | None
@@ -123,6 +140,7 @@ class AttachmentPayload(TypedDict):
     file_type: str
     size: int
     url: str | None
+    name: str
 
 
 class MessagePayload(TypedDict):
@@ -160,6 +178,8 @@ class ConversationPayload(TypedDict):
     additional_attributes: dict[str, Any]
     custom_attributes: dict[str, Any]
     created_at: str | None
+    # Label names, sorted (docs/desk.md "Labels"); operators only.
+    labels: list[str]
 
 
 class AssigneeChangedPayload(TypedDict):
@@ -184,16 +204,51 @@ class PresencePayload(TypedDict):
     status: Literal["online", "busy", "offline"]
 
 
+class ConversationOfferedPayload(TypedDict):
+    """To the offered operator only: accept (``conversation.accept``) before ``expires_at``."""
+
+    conversation_id: int
+    expires_at: str
+    timeout_seconds: int
+    display_id: int
+    inbox: int
+    contact: ContactSummary
+
+
+class OfferWithdrawnPayload(TypedDict):
+    """To the operator whose offer ended without their accept."""
+
+    conversation_id: int
+    reason: Literal["timeout", "declined", "assigned", "closed", "offline", "removed", "mode_changed"]
+
+
+class Typist(TypedDict):
+    id: int
+    name: str
+
+
 class TypingPayload(TypedDict):
     side: Literal["agent", "contact"]
-    user: dict[str, Any] | None
+    user: Typist | None
     expires_in: float
+    # Operator typing: writing a private note (operators only ever see those).
+    private: NotRequired[bool]
+    # Visitor typing with the inbox's sneak_peek on, to operators only: the unsent text.
+    draft: NotRequired[str]
+
+
+class QueuePayload(TypedDict):
+    """The visitor's place in line; ``position`` null once the conversation left the queue."""
+
+    conversation_id: int
+    position: int | None
+    expected_wait_seconds: int | None
 
 
 class EphemeralFrame(TypedDict):
     type: str
     conversation_id: int
-    data: TypingPayload
+    data: TypingPayload | QueuePayload
 
 
 class MembershipChangedMessage(TypedDict):
@@ -232,11 +287,14 @@ EVENT_PAYLOADS: dict[EventType, type] = {
     EventType.REPLY_CREATED: ReplyPayload,
     EventType.CONVERSATION_READ: ConversationReadPayload,
     EventType.PRESENCE_UPDATED: PresencePayload,
+    EventType.CONVERSATION_OFFERED: ConversationOfferedPayload,
+    EventType.CONVERSATION_OFFER_WITHDRAWN: OfferWithdrawnPayload,
 }
 
 EPHEMERAL_PAYLOADS: dict[EphemeralType, type] = {
     EphemeralType.TYPING_STARTED: TypingPayload,
     EphemeralType.TYPING_STOPPED: TypingPayload,
+    EphemeralType.QUEUE_UPDATED: QueuePayload,
 }
 
 CONTROL_MESSAGES: dict[ControlType, type] = {
@@ -267,9 +325,10 @@ def check_event(event_type: str, payload: Any) -> None:
 def check_ephemeral(frame: Any) -> None:
     _check(frame, EphemeralFrame, "ephemeral frame")
     try:
-        EphemeralType(frame["type"])
+        declared = EPHEMERAL_PAYLOADS[EphemeralType(frame["type"])]
     except ValueError:
         raise ShapeError(f"undeclared ephemeral type {frame['type']!r}") from None
+    _check(frame["data"], declared, str(frame["type"]))
 
 
 def check_control(message: Any) -> None:

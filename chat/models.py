@@ -61,8 +61,6 @@ class Inbox(models.Model):
     # Auto-assignments per operator per window (AssignmentRateLimiter); null = the setting.
     assignment_rate_limit = models.PositiveIntegerField(null=True, blank=True)
     greeting = models.TextField(blank=True, default="")
-    # {"timezone": "Europe/Paris", "days": {"mon": [["09:00", "18:00"]], ...}}; empty = always open.
-    business_hours = models.JSONField(default=dict, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True)
     hmac_secret = models.CharField(max_length=128, default=new_hmac_secret)
     # What an incoming message on a resolved conversation does: reopen it, or start a new one.
@@ -145,8 +143,14 @@ class Contact(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]
 
+    @property
+    def display_name(self) -> str:
+        """How a contact is named everywhere (panel, widget transcripts, admin): their name,
+        else their email, else "Visitor <id>" (docs/desk.md, "Panel and widget details")."""
+        return self.name or self.email or f"Visitor {self.pk}"
+
     def __str__(self) -> str:
-        return self.name or self.email or f"Contact {self.pk}"
+        return self.display_name
 
 
 class ContactInbox(models.Model):
@@ -216,6 +220,10 @@ class Conversation(models.Model):
     custom_attributes = models.JSONField(default=dict, blank=True)
     labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     created_at = models.DateTimeField(db_default=Now())
+    # When the conversation was last resolved; set with the status (resolved) and cleared with it
+    # (any other status) by the status owner (chat.services.conversations.status_columns). Reports
+    # read resolutions from it (docs/reports.md).
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -230,6 +238,14 @@ class Conversation(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="conv_last_activity"),
             models.Index(fields=["inbox", "-last_activity_at", "-id"], name="conv_inbox_last_activity"),
             models.Index(fields=["status", "snoozed_until"], name="conv_status_snoozed_until"),
+            # Reports (docs/reports.md): windows over creation and resolution times, covering
+            # what the report aggregates read (index-only scans on PostgreSQL).
+            models.Index(fields=["created_at"], include=["inbox", "assignee", "first_reply_created_at"],
+                         name="conv_created_at"),
+            models.Index(fields=["inbox", "created_at"], include=["assignee", "first_reply_created_at"],
+                         name="conv_inbox_created_at"),
+            models.Index(fields=["resolved_at"], include=["inbox", "assignee", "created_at"], name="conv_resolved_at",
+                         condition=Q(resolved_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -273,6 +289,9 @@ class Message(models.Model):
             models.Index(fields=["sender_user", "direction", "created_at"], name="msg_user_direction_created"),
             models.Index(fields=["conversation", "id"], name="msg_conversation_id"),
             models.Index(fields=["conversation", "echo_id"], name="msg_conversation_echo_id"),
+            # Reports (docs/reports.md): messages of a window, covering the counted columns.
+            models.Index(fields=["created_at"], include=["direction", "private", "sender_user", "conversation"],
+                         name="msg_created_at"),
         ]
 
     def __str__(self) -> str:
@@ -309,9 +328,8 @@ class Event(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.OPERATORS)
     payload = models.JSONField(default=dict)
-    # PostgreSQL only: ids of transactions in progress when this event's id was allocated. The
-    # stream holds the event back until they have ended (docs/realtime.md, "late commits").
-    pending_xids = models.JSONField(default=list, blank=True)
+    # On PostgreSQL the row's system column ``xmin`` says until when the stream holds it back
+    # (chat/outbox.py, docs/realtime.md "late commits"): it is written by chat_event_insert().
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -432,6 +450,7 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-event_id"]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_webhook_delivery"),
@@ -453,3 +472,51 @@ class WebhookCursor(models.Model):
 
     last_event_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# --- Ring mode (DESIGN.md §11, docs/assignment.md "Ring mode") -------------------------------------
+
+
+class OfferState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ConversationOffer(models.Model):
+    """One ring: a conversation offered to one operator until ``expires_at``
+    (assignment/offers.py owns every transition; each one runs under the conversation's row
+    lock and is a conditional ``UPDATE ... WHERE state = 'pending'``)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
+    # The conversation's inbox (conversations never move): capacity counts and withdrawals per
+    # inbox read it without a join.
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_offers")
+    # Offers of one round skip the operators who declined or let it expire in that round.
+    round = models.PositiveIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=OfferState.choices, default=OfferState.PENDING)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(state="pending"), name="one_pending_offer_per_conversation"
+            ),
+        ]
+        indexes = [
+            # The worker's "what is due" scan.
+            models.Index(fields=["expires_at"], condition=Q(state="pending"), name="offer_pending_due"),
+            # Capacity counts and "my pending offers".
+            models.Index(fields=["user", "inbox"], condition=Q(state="pending"), name="offer_pending_user"),
+            # A conversation's offers, newest first (the round, the caller's latest offer).
+            models.Index(fields=["conversation", "user", "id"], name="offer_conversation_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer of {self.conversation_id} to {self.user_id} ({self.state})"

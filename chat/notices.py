@@ -30,6 +30,8 @@ class NoticeType(StrEnum):
     INBOX_MEMBERS_CHANGED = "inbox.members_changed"
     # payload: {}
     INBOX_DELETED = "inbox.deleted"
+    # payload: {"fields": [names]}: assignment settings changed (mode, auto-assignment, limits)
+    INBOX_SETTINGS_CHANGED = "inbox.settings_changed"
 
 
 @dataclass(frozen=True)

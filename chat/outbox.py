@@ -4,12 +4,15 @@ Everything that decides *when* an outbox row may be read lives here, with one wi
 "held back" predicate:
 
 * ``outbox_insert(row)`` writes an Event in the caller's transaction (``chat.events.dispatch``
-  is its only caller). On PostgreSQL it records which transactions were running once the row's
-  id was allocated (``pending_xids``): event ids come from a sequence before commit, so a lower
-  id can commit after a higher one is visible, and only those transactions can still do that.
+  is its only caller), in one statement. Event ids come from a sequence before commit, so a
+  lower id can commit after a higher one is visible. On PostgreSQL the insert goes through
+  ``chat_event_insert()`` (migration 0009_lean), which makes the row's ``xmin`` an xid assigned
+  after its id, the transaction's own xid having been assigned before the id: every transaction
+  that took a lower id earlier therefore has an xid below the row's ``xmin``.
 * ``read_released(after_id)``: the rows after a cursor that may be delivered, in id order, and
-  the new cursor. A row is *held back* while a transaction of its ``pending_xids`` has not ended
-  in the snapshot that reads it; delivery stops at the first held-back row.
+  the new cursor. A row is *held back* while, in the snapshot that reads it, a transaction of
+  this database with an xid below the row's ``xmin`` is still running; delivery stops at the
+  first held-back row.
 * ``watermark()``: the newest id such that every event at or below it that will ever exist is
   visible in the current snapshot. Snapshots (REST ``last_event_id``, through
   ``chat.selectors.snapshot.snapshot_read``) and a starting hub use it.
@@ -45,62 +48,52 @@ class ReleasedBatch:
 
 # --- Insert -------------------------------------------------------------------------------------
 
-_RUNNING_XIDS_SQL = (
-    "SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity "
-    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
-)
-
-
-def _full_xid(xid32: int, own_xid8: int) -> str:
-    """A running transaction's 64-bit id (xid8) from its 32-bit ``backend_xid``: running ids lie
-    within 2**31 of our own, which fixes the epoch (the reader compares xid8s)."""
-    candidate = ((own_xid8 >> 32) << 32) | xid32
-    if candidate > own_xid8 + 2**31:
-        candidate -= 2**32
-    elif candidate < own_xid8 - 2**31:
-        candidate += 2**32
-    return str(candidate)
+_INSERT_SQL = "SELECT event_id, event_created_at FROM chat_event_insert(%s, %s, %s, %s, %s, %s, %s)"
 
 
 def outbox_insert(row: Event) -> None:
-    """Write ``row`` in the current transaction, recording what may still commit a lower id."""
+    """Write ``row`` in the current transaction: one statement, no read of other sessions.
+
+    What used to be read here (the transactions running once the id was allocated, from
+    ``pg_stat_activity``, three statements per event) is now decided by the reader from the
+    row's ``xmin`` (see the module docstring)."""
     if connection.vendor != "postgresql":
         # SQLite has one writer at a time: ids are allocated in commit order already.
         row.save(force_insert=True)
         return
-    # Order matters: own xid first (so that every allocator is listed as running before it
-    # allocates), then the id, then the list of running transactions. The list comes from
-    # pg_stat_activity because a snapshot's xip omits transactions whose xid is above its xmax
-    # (latest completed + 1).
-    table = Event._meta.db_table
+    payload = Event._meta.get_field("payload").get_db_prep_save(row.payload, connection)
     with connection.cursor() as cursor:
-        # A FROM-subquery with a volatile function is never pulled up: own xid comes first.
-        cursor.execute(
-            "SELECT own.xid::text, nextval(pg_get_serial_sequence(%s, 'id')) "
-            "FROM (SELECT pg_current_xact_id() AS xid) AS own",
-            [table],
-        )
-        own_xid, row.id = cursor.fetchone()
-        if getattr(connection, "_event_activity_read_in", None) == own_xid:
-            # pg_stat_activity is cached per transaction: a second event needs a fresh read.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-        connection._event_activity_read_in = own_xid  # type: ignore[attr-defined]
-        cursor.execute(_RUNNING_XIDS_SQL)
-        row.pending_xids = sorted((_full_xid(int(x), int(own_xid)) for x in cursor.fetchone()[0]), key=int)
-    row.save(force_insert=True)
+        cursor.execute(_INSERT_SQL, [row.type, row.inbox_id, row.conversation_id, row.contact_inbox_id, row.user_id,
+                                     row.audience, payload])
+        row.id, row.created_at = cursor.fetchone()
+    row._state.adding = False
+    row._state.db = connection.alias
 
 
 # --- Held back ------------------------------------------------------------------------------------
 
-# Held back = some transaction listed in pending_xids had not finished *in the snapshot that
-# read the row*. Evaluated in the same statement as the row read: asked a moment later (a second
-# statement sees a newer state), a transaction that committed in between would count as
-# finished while its event, absent from the rows already read, would be skipped for good. In a
-# REPEATABLE READ transaction pg_current_snapshot() is the transaction's snapshot, so the same
-# predicate gives a snapshot's watermark.
+# Held back = a transaction running *in the snapshot that reads the row* has an xid below the
+# row's xmin, and is not known to belong to another database. Running transactions come from the
+# snapshot itself (its xip: every running xid below its xmax, and a visible row's xmin is below
+# that), so a transaction that commits while the statement runs still holds the row back in
+# this read; asked a moment later (a second statement), it would count as finished while its
+# event, absent from the rows already read, would be skipped for good. xids are cluster-wide:
+# transactions of other databases, recognised through pg_stat_activity (read once per
+# statement, and only when some running xid is below a row's xmin), never hold our events; one
+# that has just ended counts as ours for this read (the safe side). In a REPEATABLE READ
+# transaction pg_current_snapshot() is the transaction's snapshot, so the same predicate gives a
+# snapshot's watermark.
+#
+# The row's xmin has 32 bits: it is widened to an xid8 with the epoch of the snapshot's xmax (a
+# visible row's xmin lies below xmax and within 2**31 of it; a frozen row reads 2: old, never
+# held).
 _HELD_BACK_SQL = (
-    f'EXISTS (SELECT 1 FROM jsonb_array_elements_text("{Event._meta.db_table}"."pending_xids") AS p(x) '
-    "WHERE NOT pg_visible_in_snapshot(p.x::xid8, pg_current_snapshot()))"
+    "EXISTS (SELECT 1 FROM (SELECT s, pg_snapshot_xmax(s)::text::bigint AS m FROM pg_current_snapshot() AS s) AS snap "
+    "CROSS JOIN LATERAL pg_snapshot_xip(snap.s) AS r(x) "
+    f'CROSS JOIN LATERAL (SELECT snap.m - mod(snap.m, 4294967296) + "{Event._meta.db_table}".xmin::text::bigint AS c) AS w '
+    "WHERE r.x::text::bigint < (CASE WHEN w.c > snap.m THEN w.c - 4294967296 ELSE w.c END) "
+    "AND mod(r.x::text::bigint, 4294967296) NOT IN (SELECT a.backend_xid::text::bigint FROM pg_stat_activity AS a "
+    "WHERE a.backend_xid IS NOT NULL AND a.datname IS DISTINCT FROM current_database()))"
 )
 
 

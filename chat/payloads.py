@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 
-from chat.models import Contact, Conversation, Message
+from chat.models import Contact, Conversation, ConversationOffer, Message
 from chat.services.attachments import attachment_url
 
 
@@ -33,6 +33,7 @@ def contact_summary(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
         "name": contact.name,
+        "display_name": contact.display_name,
         "email": contact.email,
         "phone": contact.phone,
         "identifier": contact.identifier,
@@ -53,7 +54,8 @@ def message_payload(message: Message) -> dict[str, Any]:
     attachments = []
     if message.pk is not None:
         attachments = [
-            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": attachment_url(a.pk) if a.file else None}
+            {"id": a.pk, "file_type": a.file_type, "size": a.size, "url": attachment_url(a.pk) if a.file else None,
+             "name": (a.file.name or "").rsplit("/", 1)[-1]}
             for a in message.attachments.all()
         ]
     return {
@@ -94,7 +96,14 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "additional_attributes": conversation.additional_attributes,
         "custom_attributes": conversation.custom_attributes,
         "created_at": iso(conversation.created_at),
+        "labels": conversation_label_names(conversation),
     }
+
+
+def conversation_label_names(conversation: Conversation) -> list[str]:
+    """The conversation's label names, sorted (operators only: the widget view leaves them out).
+    Reads the prefetched labels when the caller prefetched them (the list: one query per page)."""
+    return sorted(label.name for label in conversation.labels.all())
 
 
 # What a widget may see of a conversation payload (its own conversation).
@@ -107,3 +116,15 @@ def widget_conversation_view(payload: dict[str, Any]) -> dict[str, Any]:
     assignee = payload.get("assignee")
     view["assignee"] = {"id": assignee["id"], "name": assignee["name"]} if assignee else None
     return view
+
+
+def offer_payload(offer: ConversationOffer, *, conversation: Conversation) -> dict[str, Any]:
+    """``conversation.offered`` data, and each row of ``GET /api/v1/offers/``."""
+    return {
+        "conversation_id": offer.conversation_id,
+        "expires_at": iso(offer.expires_at),
+        "timeout_seconds": round((offer.expires_at - offer.created_at).total_seconds()),
+        "display_id": conversation.display_id,
+        "inbox": conversation.inbox_id,
+        "contact": contact_summary(conversation.contact),
+    }

@@ -36,6 +36,9 @@ class SharedStore(Protocol):
     def zrangebyscore(self, key: str, low: float, high: float) -> list[str]: ...
     def zremrangebyscore(self, key: str, low: float, high: float) -> int: ...
     def zcard(self, key: str) -> int: ...
+    def zadd_trim(self, key: str, scores: Mapping[str, float], *, below: float, ttl: float) -> None:
+        """``zadd``, then drop members scored under ``below`` and expire the key after ``ttl``: one
+        round trip (the presence heartbeat, the frequent path of every socket)."""
     # ``builtins.set``: in a class body ``set`` names the method above.
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         """Sliding-window log: record ``member`` at ``now`` if fewer than ``limit`` entries fall
@@ -160,6 +163,12 @@ class MemoryStore:
     def zcard(self, key: str) -> int:
         with self._lock:
             return len(self._get(key, dict) or {})
+
+    def zadd_trim(self, key: str, scores: Mapping[str, float], *, below: float, ttl: float) -> None:
+        with self._lock:
+            self.zadd(key, scores)
+            self.zremrangebyscore(key, float("-inf"), below)
+            self.expire(key, ttl)
 
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         with self._lock:
@@ -321,6 +330,14 @@ class RedisStore:
 
     def zcard(self, key: str) -> int:
         return int(self._redis.zcard(self._k(key)))
+
+    def zadd_trim(self, key: str, scores: Mapping[str, float], *, below: float, ttl: float) -> None:
+        name = self._k(key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(name, {str(m): float(s) for m, s in scores.items()})
+        pipe.zremrangebyscore(name, "-inf", below)
+        pipe.pexpire(name, max(1, int(ttl * 1000)))
+        pipe.execute()
 
     def window_add(self, key: str, *, now: float, window: float, limit: int, member: str) -> bool:
         return bool(self._window_add(keys=[self._k(key)], args=[repr(float(now)), repr(float(window)), int(limit), member]))

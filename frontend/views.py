@@ -27,8 +27,7 @@ from chat.payloads import user_summary
 from chat.selectors.inboxes import inbox_directory_for_operator, widget_inbox_first, widget_inbox_for_token
 from chat.selectors.scope import caller_scope, operator_profile
 from chat.services.agents import operator_locale_on_login, operator_logout
-from presence.hooks import inbox_operators_available
-from presence.selectors import published_statuses
+from presence.selectors import published_statuses, widget_availability
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOADER_PATH = STATIC_DIR / "frontend" / "widget" / "loader.js"
@@ -90,6 +89,33 @@ def panel(request: HttpRequest) -> HttpResponse:
         "inboxes": panel_directory(user),
     }
     return render(request, "frontend/panel.html", {"boot": boot})
+
+
+@login_required
+@never_cache
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Canned responses and labels (docs/desk.md): administrators manage them, others read.
+    The page is a client of the REST API, which enforces who may write."""
+    user = request.user
+    assert user.is_authenticated  # @login_required
+    scope = caller_scope(user)
+    boot = {
+        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin},
+        "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
+    }
+    return render(request, "frontend/settings.html", {"boot": boot})
+
+
+def reports_page(request: HttpRequest) -> HttpResponse:
+    """The Reports page (docs/reports.md): charts and tables from /api/v1/reports/*, over the
+    inboxes the operator sees (the API scopes every figure)."""
+    user = request.user
+    assert user.is_authenticated  # @login_required
+    boot = {
+        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role},
+        "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
+    }
+    return render(request, "frontend/reports.html", {"boot": boot})
 
 
 def _file_response(request: HttpRequest, path: Path, content_type: str, max_age: int) -> HttpResponseBase:
@@ -174,14 +200,22 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def widget_config(request: HttpRequest) -> JsonResponse:
-    """Public facts about an inbox shown before the visitor writes: name, greeting, and whether
-    an operator is available right now."""
+    """Public facts about an inbox shown before the visitor writes: name, greeting, whether an
+    operator is available right now, and the business hours' verdict (``online``: within hours
+    and someone available; ``next_open_at`` while outside hours; the out-of-office text the
+    widget shows instead of the greeting then, so the two never name different times)."""
     inbox = _inbox_for_token(request.GET.get("website_token"))
+    availability = widget_availability(inbox=inbox)
     response = JsonResponse(
         {
             "name": inbox.name,
             "greeting": inbox.greeting,
-            "operators_available": bool(inbox_operators_available(inbox_id=inbox.pk)),
+            "operators_available": availability["operators_available"],
+            "online": availability["online"],
+            "next_open_at": availability["next_open_at"],
+            "out_of_office_message": "" if availability["within_hours"] else inbox.out_of_office_message,
+            # The composer sends its unsent text with typing.start (throttled) only when on.
+            "sneak_peek": inbox.sneak_peek,
         }
     )
     response["Cache-Control"] = "no-store"

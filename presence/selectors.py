@@ -8,7 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from chat.payloads import iso
+from chat.services.business_hours import inbox_is_open, inbox_next_open_at
 from presence.models import OperatorPresence
 from presence.policy import OFFLINE
 
@@ -27,3 +30,21 @@ def offline_since_user_ids(*, before: datetime) -> QuerySet[Any]:
 
 def is_offline_since(*, user_id: int, before: datetime) -> bool:
     return OperatorPresence.objects.filter(user_id=user_id, status=OFFLINE, changed_at__lte=before).exists()
+
+
+def widget_availability(*, inbox: Any, at: datetime | None = None) -> dict[str, Any]:
+    """What the widget shows before and while the visitor writes (DESIGN.md §11, business hours):
+    ``online`` = within the inbox's hours (chat.services.business_hours, from the loaded row, no
+    query) and at least one member available (the tracker); ``next_open_at`` (ISO, UTC) while
+    outside hours, else null; ``operators_available`` as before (presence alone); ``within_hours``."""
+    from presence.tracker import get_tracker  # the tracker reads this module: imported late
+
+    at = at or timezone.now()
+    available = bool(get_tracker().get_available_users(inbox.pk))
+    within = inbox_is_open(inbox, at=at)
+    return {
+        "within_hours": within,
+        "online": within and available,
+        "operators_available": available,
+        "next_open_at": None if within else iso(inbox_next_open_at(inbox, at=at)),
+    }

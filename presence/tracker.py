@@ -81,10 +81,8 @@ class OnlineStatusTracker:
     def _touch(self, user_id: int, socket_id: str, now: float) -> None:
         deadline = socket_deadline(now=now, ttl=self.ttl)
         key = _user_key(user_id)
-        self.store.zadd(key, {socket_id: deadline})
         # Forget sockets long dead so the set stays small; the key itself outlives the TTL.
-        self.store.zremrangebyscore(key, float("-inf"), now - self.ttl)
-        self.store.expire(key, self.ttl * 2 + self.grace + 60)
+        self.store.zadd_trim(key, {socket_id: deadline}, below=now - self.ttl, ttl=self.ttl * 2 + self.grace + 60)
         self.store.zadd(ALIVE_KEY, {str(user_id): deadline})
 
     def set_online(self, *, user_id: int, socket_id: str, now: float | None = None) -> str | None:
@@ -251,9 +249,8 @@ class OnlineStatusTracker:
     def contact_set_online(self, *, contact_id: int, inbox_id: int, socket_id: str, now: float | None = None) -> None:
         now = clock.now() if now is None else now
         key = _contact_key(contact_id)
-        self.store.zadd(key, {f"{inbox_id}:{socket_id}": socket_deadline(now=now, ttl=self.ttl)})
-        self.store.zremrangebyscore(key, float("-inf"), now - self.ttl)
-        self.store.expire(key, self.ttl * 2 + self.grace + 60)
+        self.store.zadd_trim(key, {f"{inbox_id}:{socket_id}": socket_deadline(now=now, ttl=self.ttl)},
+                             below=now - self.ttl, ttl=self.ttl * 2 + self.grace + 60)
 
     def contact_set_offline(self, *, contact_id: int, inbox_id: int, socket_id: str, now: float | None = None) -> None:
         now = clock.now() if now is None else now

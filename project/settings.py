@@ -232,6 +232,8 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "widget_token": env.str("THROTTLE_WIDGET_TOKEN", default="120/min"),
         "widget_ip": env.str("THROTTLE_WIDGET_IP", default="600/min"),
+        # Report requests per operator (a Reports page load is 5): each may scan a year of messages.
+        "reports": env.str("THROTTLE_REPORTS", default="120/min"),
     },
     # Proxies trusted in X-Forwarded-For when throttles identify a client IP (0: REMOTE_ADDR).
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
@@ -309,6 +311,8 @@ WS_AUTH_TIMEOUT_SECONDS: float = env.float("WS_AUTH_TIMEOUT_SECONDS", default=5.
 WS_IDLE_TIMEOUT_SECONDS: float = env.float("WS_IDLE_TIMEOUT_SECONDS", default=60.0)
 WS_COMMANDS_PER_10S: int = env.int("WS_COMMANDS_PER_10S", default=100)
 TYPING_TIMEOUT_SECONDS: float = env.float("TYPING_TIMEOUT_SECONDS", default=8.0)
+# Sneak peek (DESIGN §11): at most one visitor draft frame per this many seconds per sender.
+TYPING_DRAFT_INTERVAL_SECONDS: float = env.float("TYPING_DRAFT_INTERVAL_SECONDS", default=0.5)
 # Threads per process for the sockets' database work on PostgreSQL (chat/realtime/threads.py).
 WS_DB_THREADS: int = env.int("WS_DB_THREADS", default=8)
 # Frames queued for one socket before it is closed as too slow (it resumes on reconnect).
@@ -337,6 +341,11 @@ ASSIGNMENT_RATE_WINDOW_SECONDS: int = env.int("ASSIGNMENT_RATE_WINDOW_SECONDS", 
 # ticks in a thread instead (not under pytest, whose tests call the ticks themselves).
 RUN_IN_PROCESS_WORKER: bool = env.bool("RUN_IN_PROCESS_WORKER", default=EMBEDDED and "pytest" not in sys.modules)
 ASSIGNMENT_RELEASE_DELAY_SECONDS: int = env.int("ASSIGNMENT_RELEASE_DELAY_SECONDS", default=300)
+# Ring mode: after this long without an offer (everyone declined or let it ring out), a
+# conversation's next round asks the same operators again (docs/assignment.md "Ring mode").
+RING_ROUND_COOLDOWN_SECONDS: int = env.int("RING_ROUND_COOLDOWN_SECONDS", default=60)
+# An operator who unassigns a conversation is not auto-assigned it again for this long (0: off).
+ASSIGNMENT_RELEASE_COOLOFF_SECONDS: int = env.int("ASSIGNMENT_RELEASE_COOLOFF_SECONDS", default=600)
 
 # Webhooks (docs/webhooks.md)
 # Private, loopback, link-local, reserved and metadata destinations are refused unless true.

@@ -19,9 +19,9 @@ def conversation_stub(marker: Any = None, *, conversation_id: int = 0, inbox_id:
     return {
         "id": conversation_id, "display_id": conversation_id, "status": "open", "priority": None, "assignee": None,
         "inbox": inbox_id, "branch": None,
-        "contact": {"id": 0, "name": "", "email": None, "phone": None, "identifier": None, "blocked": False},
+        "contact": {"id": 0, "name": "", "display_name": "Visitor 0", "email": None, "phone": None, "identifier": None, "blocked": False},
         "contact_inbox": None, "identifier": None, "waiting_since": None, "first_reply_created_at": None,
         "last_activity_at": None, "contact_last_seen_at": None, "agent_last_seen_at": None, "snoozed_until": None,
         "additional_attributes": {}, "custom_attributes": {} if marker is None else {"marker": marker},
-        "created_at": None,
+        "created_at": None, "labels": [],
     }

@@ -56,7 +56,7 @@ DEEP = st.integers(min_value=20, max_value=5000).map(lambda n: "[" * n + "]" * n
 
 OPERATOR_COMMANDS = ["message.create", "typing.start", "typing.stop", "conversation.read", "conversation.assign",
                      "conversation.escalate", "conversation.status", "conversation.priority", "presence.set",
-                     "resume", "ping"]
+                     "resume", "ping", "conversation.accept", "conversation.decline"]
 WIDGET_COMMANDS = ["message.create", "typing.start", "typing.stop", "conversation.read", "resume", "ping"]
 FIELDS = ["content", "echo_id", "attachments", "conversation_id", "private", "assignee_id", "status",
           "snoozed_until", "priority", "last_event_id", "pubsub_token"]
@@ -72,6 +72,7 @@ def _templates(conversation_id: int) -> dict[str, dict[str, Any]]:
         "conversation.status": {**cid, "status": "snoozed", "snoozed_until": "2030-01-01T00:00:00Z"},
         "conversation.priority": {**cid, "priority": "low"},
         "presence.set": {"status": "busy"}, "resume": {"last_event_id": 0}, "ping": {},
+        "conversation.accept": cid, "conversation.decline": cid,
     }
 
 

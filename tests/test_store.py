@@ -61,6 +61,24 @@ def test_sorted_set_ranges(store):
     assert store.zrangebyscore("z", 5, 10) == ["c"]
 
 
+def test_zadd_trim_adds_drops_the_stale_and_expires_in_one_call(store):
+    store.zadd("z", {"old": 1, "edge": 5, "fresh": 8})
+    store.zadd_trim("z", {"new": 10}, below=5, ttl=60)
+    assert store.zrangebyscore("z", float("-inf"), float("inf")) == ["fresh", "new"]
+    if isinstance(store, RedisStore):
+        assert 0 < store.client.pttl(store._k("z")) <= 60_000
+
+
+def test_zadd_trim_sets_the_expiry():
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    store.zadd_trim("z", {"a": 1}, below=0, ttl=60)
+    clock.now += 59
+    assert store.exists("z")
+    clock.now += 2
+    assert not store.exists("z")
+
+
 def test_list_replace_and_rotate_first(store):
     store.list_replace("rr", ["1", "2", "3"])
     assert store.list_rotate_first("rr", {"2", "3"}) == "2"

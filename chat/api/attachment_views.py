@@ -1,19 +1,33 @@
 """Attachment download through its signed link (chat/services/attachments.py)."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse, Http404, HttpRequest
 
-from chat.models import Attachment
-from chat.services.attachments import INLINE_TYPES, attachment_signature_valid
+from chat.errors import NotFound
+from chat.realtime.access import user_for_token
+from chat.services.attachments import INLINE_TYPES, attachment_for_download
+
+
+def _caller(request: HttpRequest) -> Any:
+    """The session's user, or the user of an ``Authorization: Token`` header (API clients)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user
+    scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "token" and key.strip():
+        return user_for_token(key.strip())
+    return None
 
 
 def attachment_download(request: HttpRequest, pk: int, signature: str) -> FileResponse:
-    """Serve one attachment if the link's signature matches; 404 otherwise (no oracle)."""
-    if not attachment_signature_valid(pk, signature):
-        raise Http404
-    attachment = Attachment.objects.filter(pk=pk).first()
-    if attachment is None or not attachment.file:
-        raise Http404
+    """Serve one attachment if the caller may read it (chat.services.attachments.
+    attachment_for_download); 404 otherwise (no oracle)."""
+    try:
+        attachment = attachment_for_download(attachment_id=pk, signature=signature, user=_caller(request))
+    except NotFound:
+        raise Http404 from None
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:

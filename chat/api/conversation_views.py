@@ -37,6 +37,9 @@ from chat.selectors.messages import message_history_for_operator
 from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_operator
 from chat.services import conversations as conversation_services
+from chat.services.csat import csat_summary
+from chat.services.labels import label_clean_name
+from chat.services.message_delete import message_delete
 from chat.services.messages import message_create
 from chat.validation import query_text
 
@@ -50,6 +53,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("priority", str, enum=["none", "low", "medium", "high", "urgent"]),
     OpenApiParameter("contact", int),
     OpenApiParameter("q", str, description="Contact name, email, phone or message content (case-insensitive)."),
+    OpenApiParameter("label", str, description="Only conversations carrying this label (a name)."),
 ]
 
 
@@ -62,7 +66,14 @@ def filters_from(params: Any, *, contact_id: int | None = None) -> ConversationF
         priority=params.get("priority") or None,
         contact_id=contact_id if contact_id is not None else int_param(params, "contact"),
         q=query_text(params, "q"),
+        label=label_param(params),
     )
+
+
+def label_param(params: Any) -> str | None:
+    """``?label=`` in the stored form of a name (case and spaces do not matter)."""
+    raw = params.get("label")
+    return label_clean_name(raw, field="label") if raw not in (None, "") else None
 
 
 def conversation_list_response(request: Request, filters: ConversationFilters) -> Response:
@@ -88,7 +99,8 @@ def conversation_detail(user: Any, conversation_id: int) -> dict[str, Any]:
     conversation, last_event_id = snapshot_read(
         lambda: conversation_get_for_operator(user=user, conversation_id=conversation_id)
     )
-    return {**conversation_row(conversation), "last_event_id": last_event_id}
+    return {**conversation_row(conversation), "csat": csat_summary(conversation_id=conversation.pk),
+            "last_event_id": last_event_id}
 
 
 class ConversationListView(APIView):
@@ -267,6 +279,26 @@ class MessageListView(APIView):
             attachments=files,
         )
         return Response(message_payload(recorded.message), status=201 if recorded.created else 200)
+
+
+class MessageDetailView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=None,
+        responses={200: s.MessageSerializer, **ERRORS},
+        summary="Delete a message: the row stays, content and attachments go (content_attributes.deleted)",
+        description=(
+            "Authors may delete their own outgoing messages and private notes; administrators any message "
+            "but activity lines (also a visitor's). Others who see the conversation: 403 permission_denied; "
+            "outside the caller's scope: 404. Emits message.updated to everyone who saw the message (the "
+            "widget only for a non-private one). A repeat answers 200 with the deleted message again."
+        ),
+        tags=["messages"],
+    )
+    def delete(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        message = message_delete(message_id=message_id, actor=request.user, conversation_id=conversation_id)
+        return Response(message_payload(message))
 
 
 TRANSCRIPT_PARAMETERS = [

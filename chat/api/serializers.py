@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import (
+    AssignmentMode,
     Availability,
     Branch,
     ChannelType,
@@ -19,6 +21,7 @@ from chat.models import (
     Priority,
     Role,
 )
+from chat.services.inboxes import RING_TIMEOUT_MAX_SECONDS, RING_TIMEOUT_MIN_SECONDS
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -47,6 +50,7 @@ class UserSummarySerializer(serializers.Serializer):
 class ContactSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    display_name = serializers.CharField(help_text='The name to show: name, else email, else "Visitor <id>".')
     email = serializers.EmailField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
     identifier = serializers.CharField(allow_null=True)
@@ -65,6 +69,7 @@ class AttachmentSerializer(serializers.Serializer):
     file_type = serializers.CharField()
     size = serializers.IntegerField()
     url = serializers.CharField(allow_null=True)
+    name = serializers.CharField(help_text="The stored file name (for a download link).")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -110,12 +115,19 @@ class ConversationSerializer(serializers.Serializer):
     additional_attributes = serializers.DictField()
     custom_attributes = serializers.DictField()
     created_at = serializers.DateTimeField()
+    labels = serializers.ListField(child=serializers.CharField(), help_text="Label names, sorted.")
     unread_count = serializers.IntegerField(help_text="Incoming messages newer than agent_last_seen_at.")
     last_message = LastMessageSerializer(allow_null=True, help_text="Newest non-activity message, notes included.")
 
 
+class CsatSummarySerializer(serializers.Serializer):
+    rating = serializers.IntegerField()
+    feedback = serializers.CharField(allow_blank=True)
+
+
 class ConversationDetailSerializer(ConversationSerializer):
     last_event_id = serializers.IntegerField(help_text="Resume the event stream after this id.")
+    csat = CsatSummarySerializer(allow_null=True, help_text="The visitor's satisfaction answer, if any.")
 
 
 class ConversationPageSerializer(serializers.Serializer):
@@ -143,7 +155,9 @@ class MessagePageSerializer(serializers.Serializer):
 
 class ConversationUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
     priority = serializers.ChoiceField(choices=Priority.values, required=False)
     custom_attributes = serializers.DictField(required=False)
 
@@ -154,7 +168,9 @@ class AssignInput(serializers.Serializer):
 
 class ToggleStatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.values, required=False)
-    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="In the future. Omitted or null with status snoozed: until the contact's next message.")
 
 
 class TogglePriorityInput(serializers.Serializer):
@@ -223,11 +239,40 @@ class BranchSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
+@extend_schema_field({"type": "object", "deprecated": True, "properties": {
+    "timezone": {"type": "string"}, "days": {"type": "object", "additionalProperties": True}}})
+class LegacyBusinessHoursField(serializers.Field):
+    """Deprecated alias of ``timezone`` + ``working_hours`` (the first release's unused
+    ``business_hours`` column is gone, docs/desk.md): reads ``{"timezone", "days"}``; a write of
+    ``{"timezone"?, "days"?}`` sets those fields (no or empty ``days``: always open)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", **kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return {"timezone": value.timezone, "days": value.working_hours or {}}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("An object {\"timezone\", \"days\"}.")
+        return {"business_hours": data}
+
+
 class InboxSerializer(serializers.ModelSerializer):
     branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), allow_null=True, required=False)
     allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
-    business_hours = serializers.DictField(required=False)
+    business_hours = LegacyBusinessHoursField(required=False, help_text="Deprecated: use timezone and working_hours.")
     channel_type = serializers.ChoiceField(choices=ChannelType.values, required=False)
+    timezone = serializers.CharField(required=False, max_length=64, help_text="IANA time zone of working_hours.")
+    working_hours = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text='null = always within hours; else {"mon": [["09:00", "17:00"]], ..., "sun": []} (missing day: closed).',
+    )
+    # Ring mode (docs/assignment.md): the bounds are the service's (chat/services/inboxes.py).
+    assignment_mode = serializers.ChoiceField(choices=AssignmentMode.values, required=False)
+    ring_timeout_seconds = serializers.IntegerField(
+        min_value=RING_TIMEOUT_MIN_SECONDS, max_value=RING_TIMEOUT_MAX_SECONDS, required=False
+    )
 
     class Meta:
         model = Inbox
@@ -235,6 +280,9 @@ class InboxSerializer(serializers.ModelSerializer):
             "id", "name", "branch", "channel_type", "website_token", "enable_auto_assignment",
             "max_assignment_limit", "assignment_rate_limit", "greeting", "business_hours",
             "allowed_origins", "reopen_resolved_conversations", "created_at",
+            "csat_survey_enabled", "timezone", "working_hours", "out_of_office_message",
+            "assignment_mode", "ring_timeout_seconds",
+            "sneak_peek",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 
@@ -359,6 +407,13 @@ class WidgetInboxSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     greeting = serializers.CharField(allow_blank=True)
+    sneak_peek = serializers.BooleanField(help_text="The composer sends its unsent text with typing.")
+
+
+class QueueStatusSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    position = serializers.IntegerField(allow_null=True, help_text="1 = next in line; null: not waiting in line.")
+    expected_wait_seconds = serializers.IntegerField(allow_null=True, help_text="Rough estimate; null without data.")
 
 
 class WidgetSessionOutput(serializers.Serializer):
@@ -366,6 +421,35 @@ class WidgetSessionOutput(serializers.Serializer):
     contact_inbox = WidgetContactInboxSerializer()
     conversation = WidgetConversationSerializer(allow_null=True)
     inbox = WidgetInboxSerializer()
+    online = serializers.BooleanField(help_text="Within business hours and at least one operator available.")
+    next_open_at = serializers.DateTimeField(allow_null=True, help_text="When the hours start again; null within hours.")
+    queue = QueueStatusSerializer(allow_null=True, help_text="The current conversation's place in line, if waiting.")
+
+
+class WidgetCsatInput(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    feedback = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2_000,
+                                     trim_whitespace=False)
+
+
+class WidgetCsatOutput(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    rating = serializers.IntegerField()
+    feedback = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WidgetContactInput(serializers.Serializer):
+    email = serializers.CharField(max_length=254, help_text="Validated and normalized (400 invalid_data if not an email).")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255, trim_whitespace=True)
+
+
+class WidgetContactOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_null=True)
 
 
 class WidgetMessageInput(serializers.Serializer):
@@ -378,6 +462,8 @@ class WidgetMessageInput(serializers.Serializer):
 
 class WidgetTypingInput(serializers.Serializer):
     typing = serializers.BooleanField()
+    draft = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                  help_text="The unsent text (sneak peek); longer than 1,000 characters is cut.")
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:
@@ -404,6 +490,7 @@ class TranscriptSerializer(serializers.Serializer):
 class SearchContactSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(allow_blank=True)
+    display_name = serializers.CharField()
     email = serializers.CharField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
 

@@ -46,6 +46,8 @@ from chat.realtime.replay import check_position, resume
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
 from chat.services.origins import normalize_origin, origin_listed
+from chat.services.queue import queue_frame, queue_status
+from chat.services.widget import widget_current_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,13 @@ class EphemeralListener:
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._layer.group_discard(self._group, self._channel)
+
+
+def _queue_now(*, contact_inbox_id: int) -> dict[str, Any] | None:
+    status = queue_status(conversation=widget_current_conversation(contact_inbox_id=contact_inbox_id))
+    if status is None:
+        return None
+    return queue_frame(status["conversation_id"], status["position"], status["expected_wait_seconds"])
 
 
 def _error(exc: AppError, request: Any, access: WidgetAccess | None = None) -> HttpResponse:
@@ -159,6 +168,13 @@ async def widget_stream(request: Any) -> HttpResponseBase:
         return _error(exc, request, access)
     listener = EphemeralListener(sink, access.contact_inbox_id)
     await listener.start()
+    try:  # "on connect": the visitor's place in line, if waiting (later changes come live)
+        queue = await run_db(_queue_now)(contact_inbox_id=access.contact_inbox_id)
+    except Exception:  # advisory: the stream works without it
+        logger.warning("queue position on connect failed", exc_info=True)
+        queue = None
+    if queue is not None:
+        sink.put(codec.dumps(queue), None)
     response = StreamingHttpResponse(sse_body(hub, sink, lease, listener), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -72,7 +72,7 @@ def transcript_text(transcript: Transcript) -> str:
     language = active_language()
     lines = [
         gettext("Conversation #{number} - {inbox}").format(number=conversation.display_id, inbox=conversation.inbox.name),
-        gettext("Contact: {name}").format(name=conversation.contact.name or gettext("Visitor")),
+        gettext("Contact: {name}").format(name=conversation.contact.display_name),
         gettext("Generated: {time} (times in UTC)").format(time=iso(transcript.generated_at)),
         "",
     ]
@@ -84,7 +84,7 @@ def transcript_text(transcript: Transcript) -> str:
         elif message.private:
             marks = "[{}] ".format(gettext("note"))
         sender = payload["sender"]
-        who = "" if message.direction == MessageDirection.ACTIVITY else f"{_sender_name(sender)}: "
+        who = "" if message.direction == MessageDirection.ACTIVITY else f"{_sender_name(sender, conversation)}: "
         content = payload["content"] or (gettext("(deleted)") if message.content_attributes.get("deleted") else "")
         first, *rest = content.split("\n") if content else [""]
         lines.append(f"[{payload['created_at']}] {marks}{who}{first}".rstrip())
@@ -97,9 +97,11 @@ def transcript_text(transcript: Transcript) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sender_name(sender: dict[str, Any] | None) -> str:
+def _sender_name(sender: dict[str, Any] | None, conversation: Any) -> str:
     if sender is None:
         return gettext("System")
+    if sender["type"] == "contact" and sender.get("id") == conversation.contact_id:
+        return str(conversation.contact.display_name)
     if sender.get("name") or sender.get("username"):
         return str(sender.get("name") or sender.get("username"))
     return gettext("Visitor") if sender["type"] == "contact" else gettext("Operator")

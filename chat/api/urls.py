@@ -12,10 +12,13 @@ from rest_framework.routers import SimpleRouter
 from chat.api import (
     auth_views,
     contact_views,
+    offer_views,
+    report_views,
     schema,  # noqa: F401  (registers the widget token security scheme)
     search_views,
     widget_views,
 )
+from chat.api import catalog_views as catalog
 from chat.api import conversation_views as cv
 from chat.api.admin_views import AgentViewSet, BranchViewSet, InboxMemberViewSet, InboxViewSet
 from chat.api.operator_stream_views import operator_conversation_stream
@@ -74,6 +77,8 @@ v1 = [
            "conversation-toggle-priority"),
     *route("conversations/<int:conversation_id>/read", cv.ReadView.as_view(), "conversation-read"),
     *route("conversations/<int:conversation_id>/messages/", cv.MessageListView.as_view(), "conversation-messages"),
+    *route("conversations/<int:conversation_id>/messages/<int:message_id>/", cv.MessageDetailView.as_view(),
+           "conversation-message"),
     *route("conversations/<int:conversation_id>/transcript", cv.TranscriptView.as_view(), "conversation-transcript"),
     *route("search/messages", search_views.MessageSearchView.as_view(), "search-messages"),
     *route("contacts/", contact_views.ContactListView.as_view(), "contact-list"),
@@ -82,6 +87,18 @@ v1 = [
     *route("contacts/<int:contact_id>/unblock", contact_views.ContactUnblockView.as_view(), "contact-unblock"),
     *route("contacts/<int:contact_id>/conversations/", contact_views.ContactConversationsView.as_view(),
            "contact-conversations"),
+    *route("offers/", offer_views.OfferListView.as_view(), "offer-list"),
+    *route("conversations/<int:conversation_id>/accept", offer_views.AcceptView.as_view(), "conversation-accept"),
+    *route("conversations/<int:conversation_id>/decline", offer_views.DeclineView.as_view(), "conversation-decline"),
+    *route("conversations/<int:conversation_id>/labels", catalog.ConversationLabelsView.as_view(),
+           "conversation-labels"),
+    *route("canned_responses/", catalog.CannedResponseListView.as_view(), "canned-response-list"),
+    *route("canned_responses/<int:response_id>/", catalog.CannedResponseDetailView.as_view(), "canned-response-detail"),
+    *route("labels/", catalog.LabelListView.as_view(), "label-list"),
+    *route("labels/<int:label_id>/", catalog.LabelDetailView.as_view(), "label-detail"),
+    *route("reports/summary", report_views.SummaryView.as_view(), "reports-summary"),
+    *route("reports/timeseries", report_views.TimeseriesView.as_view(), "reports-timeseries"),
+    *route("reports/agents", report_views.AgentsView.as_view(), "reports-agents"),
     path("", include(router.urls)),
 ]
 
@@ -91,6 +108,8 @@ widget_v1 = [
     *route("typing", widget_views.WidgetTypingView.as_view(), "widget-typing"),
     *route("read", widget_views.WidgetReadView.as_view(), "widget-read"),
     *route("transcript", widget_views.WidgetTranscriptView.as_view(), "widget-transcript"),
+    *route("csat", widget_views.WidgetCsatView.as_view(), "widget-csat"),
+    *route("contact", widget_views.WidgetContactView.as_view(), "widget-contact"),
 ]
 
 @csrf_exempt  # nothing to protect, and Django's CSRF check would answer a POST with its HTML page

@@ -1,4 +1,4 @@
-"""Widget REST endpoints (DESIGN.md §8): sessions, messages, typing, read.
+"""Widget REST endpoints (DESIGN.md §8, §11): sessions, messages, typing, read, CSAT, contact.
 
 Every request is throttled per client IP and, with a token, per widget token, *before* the token
 is looked up. Answers carry CORS headers for the inbox's allowed origins only (chat/api/cors.py).
@@ -29,10 +29,14 @@ from chat.payloads import conversation_payload, message_payload, widget_conversa
 from chat.selectors.messages import message_history_for_widget
 from chat.selectors.snapshot import snapshot_read
 from chat.selectors.transcripts import transcript_for_visitor
+from chat.services.contacts import contact_update_by_visitor
 from chat.services.conversations import touch_contact_last_seen
+from chat.services.csat import csat_submit
 from chat.services.messages import visitor_message_send
-from chat.services.typing import typing_set
+from chat.services.queue import queue_status
+from chat.services.typing import visitor_draft_discard, visitor_typing_shared
 from chat.services.widget import widget_current_conversation, widget_session_start
+from presence.selectors import widget_availability
 
 ERRORS = {
     400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer,
@@ -115,13 +119,18 @@ class WidgetSessionView(WidgetView):
         conversation = (
             widget_conversation_view(conversation_payload(session.conversation)) if session.conversation else None
         )
+        availability = widget_availability(inbox=contact_inbox.inbox)
         body = {
             "contact": {"id": contact_inbox.contact_id, "name": contact_inbox.contact.name},
             "contact_inbox": {"source_id": contact_inbox.source_id, "pubsub_token": contact_inbox.pubsub_token},
             "conversation": conversation,
             "inbox": {
                 "id": contact_inbox.inbox_id, "name": contact_inbox.inbox.name, "greeting": contact_inbox.inbox.greeting,
+                "sneak_peek": contact_inbox.inbox.sneak_peek,
             },
+            "online": availability["online"],
+            "next_open_at": availability["next_open_at"],
+            "queue": queue_status(conversation=session.conversation),
         }
         return Response(body, status=201 if session.created else 200)
 
@@ -164,6 +173,7 @@ class WidgetMessagesView(WidgetView):
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetMessageInput, request.data)
         files = request.FILES.getlist("attachments") if request.FILES else []
+        visitor_draft_discard(contact_inbox_id=self.contact_inbox.pk)  # the text is sent, no longer a draft
         recorded = visitor_message_send(
             contact_inbox_id=self.contact_inbox.pk,
             content=data.get("content", ""),
@@ -173,16 +183,54 @@ class WidgetMessagesView(WidgetView):
         return Response(message_payload(recorded.message), status=201 if recorded.created else 200)
 
 
+class WidgetCsatView(WidgetView):
+    @extend_schema(
+        parameters=[TOKEN_HEADER], request=s.WidgetCsatInput,
+        responses={201: s.WidgetCsatOutput, 200: OpenApiResponse(s.WidgetCsatOutput, "Replaced an earlier answer"),
+                   409: s.ErrorSerializer, **ERRORS},
+        summary="Rate a resolved conversation 1-5 (201); a second answer within 24 h replaces the first (200)",
+        description=(
+            "Only the conversation's own visitor (else 404 not_found), only after its survey was sent (an inbox with "
+            "csat_survey_enabled, the conversation resolved): else 409 conflict. After 24 h the answer is final (409)."
+        ),
+        tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.validated(s.WidgetCsatInput, request.data)
+        answer = csat_submit(contact_inbox_id=self.contact_inbox.pk, conversation_id=data["conversation_id"],
+                             rating=data["rating"], feedback=data.get("feedback"))
+        return Response(answer.as_dict(), status=201 if answer.created else 200)
+
+
+class WidgetContactView(WidgetView):
+    @extend_schema(
+        parameters=[TOKEN_HEADER], request=s.WidgetContactInput, responses={200: s.WidgetContactOutput, **ERRORS},
+        summary="The visitor leaves their email (and name) so the team can answer later",
+        tags=["widget"],
+    )
+    def patch(self, request: Request) -> Response:
+        data = s.validated(s.WidgetContactInput, request.data)
+        contact = contact_update_by_visitor(contact_inbox=self.contact_inbox, email=data["email"], name=data.get("name"))
+        return Response({"id": contact.pk, "name": contact.name, "email": contact.email})
+
+
 class WidgetTypingView(WidgetView):
     @extend_schema(
         parameters=[TOKEN_HEADER], request=s.WidgetTypingInput, responses={204: None, **ERRORS},
-        summary="The visitor started or stopped typing (ephemeral, to the inbox's operators)", tags=["widget"],
+        summary="The visitor started or stopped typing (ephemeral, to the inbox's operators)",
+        description=(
+            "With the inbox's sneak_peek on, `draft` (the unsent text, cut to 1,000 characters) reaches the "
+            "operators in the typing frame's `data.draft`: at most one frame per 500 ms per visitor, the latest "
+            "draft of a window sent at its end. Never stored; dropped when sneak_peek is off."
+        ),
+        tags=["widget"],
     )
     def post(self, request: Request) -> Response:
         data = s.validated(s.WidgetTypingInput, request.data)
         conversation = widget_current_conversation(contact_inbox=self.contact_inbox)
         if conversation is not None:
-            typing_set(conversation_id=conversation.pk, typing=data["typing"], side="contact")
+            visitor_typing_shared(contact_inbox_id=self.contact_inbox.pk, conversation_id=conversation.pk,
+                                  typing=data["typing"], draft=data.get("draft"))
         return Response(status=204)
 
 

@@ -43,7 +43,7 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, EPHEMERAL_FRAME, MEMBERSHIP_CHANGED, SOCKET_CLOSE
 from chat.realtime.hub import SocketSink, StreamHub, get_hub
 from chat.realtime.limits import Lease, lease_claim, lease_release, operator_socket_lease, widget_socket_lease
-from chat.realtime.outbound import server_backlog
+from chat.realtime.outbound import direct_writer, server_backlog
 from chat.realtime.replay import resume
 from chat.realtime.scopes import OperatorScope, Scope
 from chat.realtime.threads import run_db
@@ -172,7 +172,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.sink = SocketSink(None, send=self.send_text, close=self.close_with,  # type: ignore[arg-type]
-                               backlog=server_backlog(self.base_send))
+                               backlog=server_backlog(self.base_send), write=direct_writer(self.base_send))
         SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).inc()
         self.counted = True
         self.language = language_for_visitor(accept_language=header(self.scope, b"accept-language"))
@@ -417,9 +417,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- Typing --------------------------------------------------------------------------------
 
-    async def set_typing(self, conversation_id: int, typing: bool, user: dict[str, Any] | None) -> None:
-        """Broadcast typing to the other side; a start expires by itself after
-        TYPING_TIMEOUT_SECONDS without a renewed ``typing.start``."""
+    async def set_typing(self, conversation_id: int, typing: bool, user: dict[str, Any] | None, *,
+                         private: bool = False, draft: str | None = None) -> None:
+        """Broadcast typing (chat/services/typing.py decides who sees it); a start expires by
+        itself after TYPING_TIMEOUT_SECONDS without a renewed ``typing.start``."""
         handle = self.typing.pop(conversation_id, None)
         if handle is not None:
             handle.cancel()
@@ -430,7 +431,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             )
         await run_db(typing_set)(
             conversation_id=conversation_id, typing=typing, side=self.typing_side, user=user,
-            exclude_channel=self.channel_name,
+            private=private, draft=draft, exclude_channel=self.channel_name,
         )
 
     async def stop_typing(self, conversation_id: int) -> None:

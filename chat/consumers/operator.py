@@ -12,6 +12,7 @@ from typing import Any
 from channels.auth import get_user
 from django.utils.translation import gettext_lazy as _
 
+from assignment.offers import offer_accept, offer_decline
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import InvalidData, NotAuthenticated
@@ -23,6 +24,7 @@ from chat.realtime.access import (
     OperatorAccess,
     operator_access,
     operator_conversation,
+    operator_conversation_q,
     operator_credential_valid,
     operator_origin_allowed,
     user_for_token,
@@ -32,12 +34,15 @@ from chat.realtime.codes import CloseCode
 from chat.realtime.control import CREDENTIAL_REVOKED, CredentialKind, credential_fingerprint
 from chat.realtime.scopes import OperatorScope
 from chat.realtime.threads import run_db
+from chat.realtime.uploads import decode_attachments
 from chat.services.conversations import (
     conversation_for_event,
     conversation_set_priority,
     conversation_set_status,
     touch_assignee_last_seen,
 )
+from chat.services.labels import conversation_set_labels
+from chat.services.message_delete import message_delete
 from chat.services.messages import message_create
 from chat.validation import parse_time
 from presence import hooks as presence
@@ -46,11 +51,16 @@ from presence import hooks as presence
 
 
 def _message_create(*, access: OperatorAccess, user: Any, conversation_id: int, content: str, private: bool,
-                    echo_id: str | None) -> dict[str, Any]:
-    operator_conversation(conversation_id=conversation_id, access=access)
+                    echo_id: str | None, attachments: list[Any]) -> dict[str, Any]:
+    # Authorized in the statement that locks the conversation (one transaction, no extra read).
     recorded = message_create(conversation_id=conversation_id, direction=MessageDirection.OUTGOING, content=content,
-                              private=private, sender_user=user, echo_id=echo_id)
+                              private=private, sender_user=user, echo_id=echo_id, attachments=attachments,
+                              within=operator_conversation_q(access=access))
     return message_payload(recorded.message)
+
+
+def _message_delete(*, user: Any, message_id: int) -> dict[str, Any]:
+    return message_payload(message_delete(message_id=message_id, actor=user))
 
 
 def _conversation_read(*, access: OperatorAccess, conversation_id: int) -> dict[str, Any]:
@@ -86,6 +96,23 @@ def _conversation_priority(*, access: OperatorAccess, user: Any, conversation_id
                                                           actor_user=user))
 
 
+def _conversation_accept(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(offer_accept(conversation_id=conversation_id, actor=user))
+
+
+def _conversation_decline(*, access: OperatorAccess, user: Any, conversation_id: int) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    state = offer_decline(conversation_id=conversation_id, actor=user)
+    return {"conversation_id": conversation_id, "state": state}
+
+
+def _conversation_labels(*, access: OperatorAccess, user: Any, conversation_id: int, labels: list[Any]) -> dict[str, Any]:
+    operator_conversation(conversation_id=conversation_id, access=access)
+    return conversation_payload(conversation_set_labels(conversation_id=conversation_id, labels=labels,
+                                                        actor_user=user))
+
+
 def _check_conversation(*, access: OperatorAccess, conversation_id: int) -> None:
     operator_conversation(conversation_id=conversation_id, access=access)
 
@@ -108,11 +135,19 @@ class OperatorConsumer(StreamConsumer):
         "presence.set": "cmd_presence_set",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "conversation.accept": "cmd_conversation_accept",
+        "conversation.decline": "cmd_conversation_decline",
+        "conversation.labels": "cmd_conversation_labels",
+        "message.delete": "cmd_message_delete",
     }
 
     user: Any
     access: OperatorAccess
     credential: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.typing_public: dict[int, bool] = {}  # conversation -> the last start was a reply
 
     async def connect(self) -> None:
         await self.accept()
@@ -186,10 +221,14 @@ class OperatorConsumer(StreamConsumer):
             access=self.access,
             user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
-            content=field_value(data, "content", str),
+            content=field_value(data, "content", str, required=False, default=""),
             private=field_value(data, "private", bool, required=False, default=False),
             echo_id=None if echo_id is None else str(echo_id),
+            attachments=decode_attachments(data.get("attachments")),
         )
+
+    async def cmd_message_delete(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_message_delete)(user=self.user, message_id=field_value(data, "message_id", int))
 
     async def cmd_typing_start(self, data: dict[str, Any], ref: Any) -> Any:
         return await self._typing(data, True)
@@ -199,9 +238,17 @@ class OperatorConsumer(StreamConsumer):
 
     async def _typing(self, data: dict[str, Any], typing: bool) -> dict[str, Any]:
         conversation_id = field_value(data, "conversation_id", int)
+        private = bool(field_value(data, "private", bool, required=False, default=False)) if typing else False
         await run_db(_check_conversation)(access=self.access, conversation_id=conversation_id)
-        await self.set_typing(conversation_id, typing, self.access.summary)
-        return {"conversation_id": conversation_id, "typing": typing}
+        if typing and private and self.typing_public.get(conversation_id):
+            # From a reply to a note: the visitor's indicator stops now, not at its timeout.
+            await self.set_typing(conversation_id, False, self.access.summary)
+        if typing:
+            self.typing_public[conversation_id] = not private
+        else:
+            self.typing_public.pop(conversation_id, None)
+        await self.set_typing(conversation_id, typing, self.access.summary, private=private)
+        return {"conversation_id": conversation_id, "typing": typing, "private": private}
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_read)(
@@ -233,6 +280,20 @@ class OperatorConsumer(StreamConsumer):
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),
             priority=field_value(data, "priority", str),
+        )
+
+    async def cmd_conversation_accept(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_accept)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+
+    async def cmd_conversation_decline(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_decline)(
+            access=self.access, user=self.user, conversation_id=field_value(data, "conversation_id", int))
+    async def cmd_conversation_labels(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_conversation_labels)(
+            access=self.access, user=self.user,
+            conversation_id=field_value(data, "conversation_id", int),
+            labels=field_value(data, "labels", list),
         )
 
     async def cmd_presence_set(self, data: dict[str, Any], ref: Any) -> Any:

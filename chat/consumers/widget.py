@@ -9,18 +9,13 @@ may see (never private notes, activity lines or operator-only events).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils.translation import gettext_lazy as _
 
 from chat.consumers.base import StreamConsumer, header
-from chat.errors import AppError, ContactBlocked, InvalidAttachment, InvalidData, Unavailable
+from chat.errors import AppError, ContactBlocked, Unavailable
 from chat.events import contact_inbox_group
 from chat.i18n import language_for_visitor
 from chat.payloads import (
@@ -34,22 +29,39 @@ from chat.realtime.codec import field_value
 from chat.realtime.codes import CloseCode
 from chat.realtime.scopes import WidgetScope
 from chat.realtime.threads import run_db
+from chat.realtime.uploads import decode_attachments
+from chat.selectors.inboxes import widget_inbox
 from chat.services.conversations import conversation_for_event, touch_contact_last_seen
+from chat.services.csat import csat_submit
 from chat.services.messages import visitor_message_send
+from chat.services.queue import queue_frame, queue_status
+from chat.services.typing import DRAFT_MAX_CHARS, DraftOffer, DraftThrottle, draft_interval
 from chat.services.widget import widget_current_conversation
 from presence import hooks as presence
+from presence.selectors import widget_availability
+
+logger = logging.getLogger(__name__)
 
 
 def _session_info(*, access: WidgetAccess) -> dict[str, Any]:
     conversation = widget_current_conversation(contact_inbox_id=access.contact_inbox_id)
     view = widget_conversation_view(conversation_payload(conversation_for_event(conversation.pk))) if conversation else None
+    availability = widget_availability(inbox=widget_inbox(inbox_id=access.inbox_id))
     return {
         "contact": {"id": access.contact_id, "name": access.contact_name},
         "contact_inbox": {"id": access.contact_inbox_id, "source_id": access.source_id, "inbox_id": access.inbox_id},
         "conversation": view,
         "conversation_id": conversation.pk if conversation else None,
-        "operators_available": presence.inbox_operators_available(inbox_id=access.inbox_id),
+        "operators_available": availability["operators_available"],
+        "online": availability["online"],
+        "next_open_at": availability["next_open_at"],
+        "queue": queue_status(conversation=conversation),
     }
+
+
+def _csat_submit(*, access: WidgetAccess, conversation_id: int, rating: int, feedback: str | None) -> dict[str, Any]:
+    return csat_submit(contact_inbox_id=access.contact_inbox_id, conversation_id=conversation_id, rating=rating,
+                       feedback=feedback).as_dict()
 
 
 def _message_create(*, access: WidgetAccess, content: str, echo_id: str | None, attachments: list[Any]) -> dict[str, Any]:
@@ -69,31 +81,6 @@ def _conversation_read(*, access: WidgetAccess) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "recorded": recorded}
 
 
-def decode_attachments(value: Any) -> list[SimpleUploadedFile]:
-    """``[{"name", "content_type", "data": base64}]`` → uploaded files (bounded by the frame
-    size). Parsing only: the message service applies the attachment policy."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidData(_("attachments must be a list."), fields={"attachments": [_("Must be a list.")]})
-    files = []
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("data"), str):
-            raise InvalidAttachment(_("Each attachment needs name, content_type and base64 data."))
-        name, content_type = item.get("name", "attachment"), item.get("content_type")
-        if not isinstance(name, str) or not isinstance(content_type, str):
-            raise InvalidAttachment(_("An attachment's name and content_type are strings."))
-        try:
-            content = base64.b64decode(item["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidAttachment(_("Attachment data is not base64.")) from None
-        upload = SimpleUploadedFile("attachment", content, content_type=content_type)
-        with contextlib.suppress(SuspiciousFileOperation):  # "", "..": stays "attachment"
-            upload.name = name  # as sent, the policy judges it
-        files.append(upload)
-    return files
-
-
 class WidgetConsumer(StreamConsumer):
     typing_side = "contact"
     commands = {
@@ -103,10 +90,16 @@ class WidgetConsumer(StreamConsumer):
         "conversation.read": "cmd_conversation_read",
         "resume": "cmd_resume",
         "ping": "cmd_ping",
+        "csat.submit": "cmd_csat_submit",
     }
 
     access: WidgetAccess | None = None
     _auth_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drafts = DraftThrottle(draft_interval())
+        self.typing_lock = asyncio.Lock()  # a delayed draft never overtakes a stop
 
     async def connect(self) -> None:
         await self.accept()
@@ -182,11 +175,16 @@ class WidgetConsumer(StreamConsumer):
         await run_db(presence.contact_socket_opened)(
             contact_id=access.contact_id, inbox_id=access.inbox_id, socket_id=self.channel_name)
         self.emit(codec.reply_ok(command.ref, {**info, "last_event_id": cursor}))
+        queue = info["queue"]
+        if queue is not None:  # "on connect": this socket only; changes reach the group later
+            self.emit(codec.dumps(queue_frame(queue["conversation_id"], queue["position"],
+                                              queue["expected_wait_seconds"])))
 
     # --- Commands ------------------------------------------------------------------------------
 
     async def cmd_message_create(self, data: dict[str, Any], ref: Any) -> Any:
         echo_id = field_value(data, "echo_id", (str, int), required=False)
+        self.drafts.cancel()  # the text is being sent: a kept draft of it is stale
         return await run_db(_message_create)(
             access=self.access,
             content=field_value(data, "content", str, required=False, default=""),
@@ -195,21 +193,57 @@ class WidgetConsumer(StreamConsumer):
         )
 
     async def cmd_typing_start(self, data: dict[str, Any], ref: Any) -> Any:
-        return await self._typing(True)
+        return await self._typing(True, field_value(data, "draft", str, required=False))
 
     async def cmd_typing_stop(self, data: dict[str, Any], ref: Any) -> Any:
-        return await self._typing(False)
+        return await self._typing(False, None)
 
-    async def _typing(self, typing: bool) -> dict[str, Any]:
+    async def _typing(self, typing: bool, draft: str | None) -> dict[str, Any]:
         """Typing applies to the visitor's current conversation; before the first message
-        there is none and nothing is broadcast."""
+        there is none and nothing is broadcast. Starts go through this socket's DraftThrottle
+        (one frame per window, the latest draft at the window's end); a stop is never delayed
+        and drops a kept draft."""
         conversation_id = await run_db(_current_conversation_id)(access=self.access)
-        if conversation_id is not None:
-            await self.set_typing(conversation_id, typing, None)
+        if conversation_id is None:
+            return {"conversation_id": None, "typing": typing}
+        if draft is not None:
+            draft = draft[:DRAFT_MAX_CHARS]
+        async with self.typing_lock:
+            if not typing:
+                self.drafts.cancel()
+                await self.set_typing(conversation_id, False, None)
+            else:
+                loop = asyncio.get_running_loop()
+                send_now, delay = self.drafts.offer(DraftOffer(conversation_id, draft), loop.time())
+                if send_now:
+                    await self.set_typing(conversation_id, True, None, draft=draft)
+                elif delay is not None:
+                    loop.call_later(delay, lambda: loop.create_task(self._flush_draft()))
         return {"conversation_id": conversation_id, "typing": typing}
+
+    async def _flush_draft(self) -> None:
+        """The end of a throttle window: send the draft kept during it (if still wanted)."""
+        if self.closing or getattr(self, "_cleaned", False):
+            return
+        async with self.typing_lock:
+            item = self.drafts.take(asyncio.get_running_loop().time())
+            if item is None:
+                return
+            try:
+                await self.set_typing(item.conversation_id, True, None, draft=item.draft)
+            except Exception:  # ephemeral: the next keystroke sends a newer one
+                logger.warning("typing draft flush failed", exc_info=True)
 
     async def cmd_conversation_read(self, data: dict[str, Any], ref: Any) -> Any:
         return await run_db(_conversation_read)(access=self.access)
+
+    async def cmd_csat_submit(self, data: dict[str, Any], ref: Any) -> Any:
+        return await run_db(_csat_submit)(
+            access=self.access,
+            conversation_id=field_value(data, "conversation_id", int),
+            rating=field_value(data, "rating", int),
+            feedback=field_value(data, "feedback", str, required=False),
+        )
 
     # --- Presence ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user as get_session_user
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
@@ -123,6 +124,12 @@ def operator_access(*, user_id: int) -> OperatorAccess:
                           locale=profile.locale if profile is not None else "")
 
 
+def operator_conversation_q(*, access: OperatorAccess) -> Q:
+    """The conversations the operator may touch now, as a condition (for a service that decides
+    it in the statement that locks the conversation, e.g. ``message_create(within=...)``)."""
+    return conversation_visible_q(user_id=access.user_id)
+
+
 def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Conversation:
     """The conversation if the operator may touch it now, else NotFound (never a hint it
     exists). Decided from the rows as they are (role, membership, active), not from
@@ -130,7 +137,7 @@ def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Co
     control message arrives."""
     conversation = (
         Conversation.objects.filter(pk=conversation_id)
-        .filter(conversation_visible_q(user_id=access.user_id))
+        .filter(operator_conversation_q(access=access))
         .first()
     )
     if conversation is None:

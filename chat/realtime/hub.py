@@ -119,6 +119,21 @@ class Sink:
         """Silent for too long (sockets only)."""
 
 
+_last_encoded: tuple[str, bytes] = ("", b"")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, encoded once per frame however many sockets it goes to: the fan-out
+    hands the same string object to every sink in turn, so a one-entry cache by identity hits
+    for all but the first."""
+    global _last_encoded
+    cached_text, data = _last_encoded
+    if cached_text is not text:
+        data = text.encode()
+        _last_encoded = (text, data)
+    return data
+
+
 class SocketSink(Sink):
     """A WebSocket: frames go through a queue drained by a task that exists only while frames
     are waiting (an idle socket costs no task).
@@ -130,9 +145,13 @@ class SocketSink(Sink):
     """
 
     def __init__(self, scope: Scope, *, send: Callable[[str], Awaitable[None]],
-                 close: Callable[[int], Coroutine[Any, Any, None]], backlog: Callable[[], int] | None = None) -> None:
+                 close: Callable[[int], Coroutine[Any, Any, None]], backlog: Callable[[], int] | None = None,
+                 write: Callable[[bytes], bool] | None = None) -> None:
         super().__init__(scope)
         self._send = send
+        # The server's synchronous write (chat/realtime/outbound.direct_writer), used while
+        # nothing is queued: a delivery is then one call, with no task and no ASGI round trip.
+        self._write = write
         self._close = close
         self._queue: deque[tuple[str, int]] = deque()
         self._queued_bytes = 0  # queued, plus the frame being handed to the server
@@ -149,6 +168,17 @@ class SocketSink(Sink):
         if self.closed:
             return
         size = frame_bytes(text)
+        if self._write is not None and self._writer is None and not self._queue:
+            if size + self.backlog() > settings.WS_SEND_BUFFER_MAX_BYTES:
+                self.overflow()
+                return
+            try:
+                if self._write(utf8(text)):
+                    return
+            except Exception:  # the connection went away under us; its disconnect cleans up
+                self.closed = True
+                return
+            # Not open for direct writes (accept or close in progress): the ASGI path below.
         self._queue.append((text, size))
         self._queued_bytes += size
         if len(self._queue) > settings.WS_SEND_QUEUE_MAX or self.pending_bytes > settings.WS_SEND_BUFFER_MAX_BYTES:

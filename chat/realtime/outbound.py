@@ -35,17 +35,49 @@ def _no_backlog() -> int:
     return 0
 
 
-def server_backlog(send: Any) -> Callable[[], int]:
-    """A probe of the bytes the server holds for this connection and has not written yet, from
-    the ASGI ``send`` callable; a probe that answers 0 where the server needs none (uvicorn,
-    the test communicator) or hides it."""
+def _server_protocol(send: Any) -> Any:
+    """daphne's protocol object for this connection, from the ASGI ``send`` callable, or None."""
     # Middleware wraps ``send`` (channels' session middleware keeps the server's as ``real_send``).
     for _ in range(8):
         inner = getattr(getattr(send, "__self__", None), "real_send", None)
         if inner is None:
             break
         send = inner
-    protocol = next(iter(getattr(send, "args", ()) or ()), None)
+    return next(iter(getattr(send, "args", ()) or ()), None)
+
+
+def direct_writer(send: Any) -> Callable[[bytes], bool] | None:
+    """A synchronous writer of one text frame (UTF-8 bytes) straight to the connection, for the
+    fan-out (DESIGN §10: no per-socket task, thread hop or ASGI round trip per delivery); None
+    where the server offers no such path (uvicorn, the test communicator), and the sink then
+    sends through ASGI.
+
+    On daphne, ``websocket.send`` ends in ``protocol.serverSend`` → autobahn's ``sendMessage``
+    on the same event loop (daphne runs Twisted on asyncio), after re-encoding the text for
+    every socket. Calling ``sendMessage`` with bytes encoded once per event is the same write
+    without the per-socket middleware and encoding. The writer answers False when the socket
+    is not open (not yet accepted, or closing): the caller then takes the ASGI path, which
+    knows what to do in those states."""
+    protocol = _server_protocol(send)
+    send_message = getattr(protocol, "sendMessage", None)
+    state_open = getattr(protocol, "STATE_OPEN", None)
+    if send_message is None or state_open is None or not hasattr(protocol, "state"):
+        return None
+
+    def write(data: bytes) -> bool:
+        if protocol.state != state_open:
+            return False
+        send_message(data, False)
+        return True
+
+    return write
+
+
+def server_backlog(send: Any) -> Callable[[], int]:
+    """A probe of the bytes the server holds for this connection and has not written yet, from
+    the ASGI ``send`` callable; a probe that answers 0 where the server needs none (uvicorn,
+    the test communicator) or hides it."""
+    protocol = _server_protocol(send)
     transport = getattr(protocol, "transport", None)
     if transport is None or not hasattr(transport, "dataBuffer") or not hasattr(transport, "_tempDataLen"):
         return _no_backlog

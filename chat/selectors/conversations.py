@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
@@ -45,6 +45,7 @@ class ConversationFilters:
     priority: str | None = None
     contact_id: int | None = None
     q: str = ""
+    label: str | None = None  # a label name (normalized by chat.services.labels.label_clean_name)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def _last_message_subquery() -> Subquery:
 
 
 def _annotated(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    return queryset.select_related("assignee__operator_profile", "contact").annotate(
+    # Labels by one prefetch per page (payload ``labels``), not one query per row.
+    return queryset.select_related("assignee__operator_profile", "contact").prefetch_related("labels").annotate(
         unread_count=_unread_subquery(), last_message_json=_last_message_subquery()
     )
 
@@ -141,6 +143,10 @@ def _filtered(user: Any, filters: ConversationFilters, *, with_status: bool = Tr
         qs = qs.filter(priority=filters.priority)
     if filters.contact_id is not None:
         qs = qs.filter(contact_id=filters.contact_id)
+    if filters.label:
+        qs = qs.filter(Exists(
+            Conversation.labels.through.objects.filter(conversation_id=OuterRef("pk"), label__name=filters.label)
+        ))
     return qs
 
 

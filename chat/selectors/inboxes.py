@@ -29,3 +29,8 @@ def widget_inbox_for_token(*, website_token: str | None) -> Inbox | None:
 def widget_inbox_first() -> Inbox | None:
     """The oldest web-widget inbox (the demo page's default)."""
     return Inbox.objects.filter(channel_type=ChannelType.WEB_WIDGET).order_by("id").first()
+
+
+def widget_inbox(*, inbox_id: int) -> Inbox:
+    """An inbox row by id (a visitor's already authorized inbox: its hours, for the widget)."""
+    return Inbox.objects.get(pk=inbox_id)

@@ -287,7 +287,7 @@ def _hit(message: Message, q: str) -> dict[str, Any]:
             "display_id": conversation.display_id,
             "inbox": conversation.inbox_id,
             "status": conversation.status,
-            "contact": {"id": contact.pk, "name": contact.name, "email": contact.email, "phone": contact.phone},
+            "contact": {"id": contact.pk, "name": contact.name, "display_name": contact.display_name, "email": contact.email, "phone": contact.phone},
         },
     }
 

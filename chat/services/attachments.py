@@ -13,7 +13,10 @@ the declared type. Transports only parse: they never check a type or a size them
 the message receive the payload (operators of the inbox; the visitor, for non-private
 messages). The link is ``/attachments/<id>/<signature>/``: unguessable without SECRET_KEY, so
 stored file names (which are guessable) are never served directly. It does not expire: it
-lives in history and in replayed events, like the message that carries it.
+lives in history and in replayed events, like the message that carries it. A private note's
+link is not a capability on its own: ``attachment_for_download`` also wants an operator (session
+or token) who sees the conversation now, so a note's file never reaches a visitor or a former
+member even if its link leaked.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.text import format_lazy, get_valid_filename
 from django.utils.translation import gettext_lazy as _
 
-from chat.errors import InvalidAttachment, Message, TooManyAttachments
+from chat.errors import InvalidAttachment, Message, NotFound, TooManyAttachments
 
 _SIGNER_SALT = "chat.attachment"
 
@@ -163,3 +166,23 @@ def attachment_url(attachment_id: int) -> str:
 
 def attachment_signature_valid(attachment_id: int, signature: str) -> bool:
     return constant_time_compare(_signature(attachment_id), signature)
+
+
+def attachment_for_download(*, attachment_id: int, signature: str, user: Any) -> Any:
+    """The attachment a signed link names, if this caller may read it now; else NotFound (no
+    oracle: a wrong signature, a deleted file and a private note for a stranger look alike)."""
+    from chat.models import Attachment, Conversation
+    from chat.selectors.scope import conversation_visible_q
+
+    if not attachment_signature_valid(attachment_id, signature):
+        raise NotFound("No such attachment.")
+    attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
+    if attachment is None or not attachment.file:
+        raise NotFound("No such attachment.")
+    if attachment.message.private:
+        operator = user is not None and user.is_authenticated and user.is_active
+        visible = operator and Conversation.objects.filter(
+            conversation_visible_q(user_id=user.pk), pk=attachment.message.conversation_id).exists()
+        if not visible:
+            raise NotFound("No such attachment.")
+    return attachment

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from chat.errors import InvalidData
 from chat.models import Contact
 from chat.realtime import control
+from chat.validation import clean_text
 
 
 def normalize_email(value: str | None) -> str | None:
@@ -105,3 +106,18 @@ def contact_block(*, contact: Contact) -> Contact:
 
 def contact_unblock(*, contact: Contact) -> Contact:
     return contact_set_blocked(contact=contact, blocked=False)
+
+
+@transaction.atomic
+def contact_update_by_visitor(*, contact_inbox: Any, email: str, name: str | None = None) -> Contact:
+    """The visitor leaves an email (required, validated) and optionally a name, e.g. after the
+    out-of-office answer. An identified contact (the host site vouches for its details) keeps
+    them: only an email it lacks is filled in, its name never changes."""
+    contact = Contact.objects.select_for_update(no_key=True).get(pk=contact_inbox.contact_id)
+    cleaned_name = clean_text(name.strip(), field="name") if name else None
+    if contact.identifier is not None:
+        if contact.email:
+            normalize_email(email)  # still refuse a bad one: the answer must not depend on who asks
+            return contact
+        cleaned_name = None
+    return contact_update(contact=contact, email=email, name=cleaned_name or None)

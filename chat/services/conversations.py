@@ -29,6 +29,7 @@ from chat.models import (
 )
 from chat.payloads import conversation_payload, message_payload, user_summary
 from chat.services.branches import get_default_branch, get_default_branch_id_cached
+from chat.services.csat import csat_request
 from chat.store import get_store
 
 User = get_user_model()
@@ -133,15 +134,29 @@ _STATUS_ACTIVITY = {
     ConversationStatus.PENDING: ActivityKind.PENDING,
     ConversationStatus.SNOOZED: ActivityKind.SNOOZED,
 }
+_SNOOZED_UNTIL_REPLY_ACTIVITY = "Conversation was snoozed until the next reply by {actor}"
 
 
-def lock_conversation(conversation_id: int) -> Conversation:
+def status_columns(status: str) -> dict[str, Any]:
+    """The columns a status change writes with ``status`` (in the same UPDATE): ``resolved_at``
+    is the database time of the latest resolution while resolved, null otherwise. Every path
+    that changes a status writes through this (reports read resolutions from it)."""
+    return {"status": status, "resolved_at": Now() if status == ConversationStatus.RESOLVED else None}
+
+
+def lock_conversation(conversation_id: int, *, related: tuple[str, ...] = (), within: Q | None = None) -> Conversation:
     """Row-lock a conversation for the rest of the transaction, or NotFound.
 
     FOR NO KEY UPDATE: it does not block the deferred foreign-key checks (FOR KEY SHARE) of
-    other transactions; see "Lock order" in docs/architecture.md for the order of locks."""
+    other transactions; see "Lock order" in docs/architecture.md for the order of locks.
+    ``related``: rows read in the same statement (``select_related``), not locked. ``within``:
+    a condition the conversation must also meet (the caller's scope, from its owner), decided
+    in the same statement; NotFound otherwise, exactly as for a missing one."""
     try:
-        return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
+        queryset = Conversation.objects.select_for_update(no_key=True, of=("self",) if related else ())
+        if within is not None:
+            queryset = queryset.filter(within)
+        return queryset.select_related(*related).get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise NotFound(_("Conversation not found.")) from None
 
@@ -169,28 +184,37 @@ def conversation_set_status(
     actor_user: Any | None = None,
     actor_contact: Any | None = None,
 ) -> Conversation:
-    """Change a conversation's status (open, pending, resolved, snoozed until a time).
+    """Change a conversation's status (open, pending, resolved, snoozed).
 
-    Adds an activity line and emits ``conversation.status_changed``; setting the status it
-    already has changes nothing and emits nothing.
+    Snoozed with a ``snoozed_until`` (in the future) wakes at that time
+    (``conversations_wake_snoozed``) or on the contact's next message; snoozed without one
+    ("until the next reply", DESIGN §11) wakes only on the contact's next message
+    (``messages.message_create`` reopens it). Adds an activity line and emits
+    ``conversation.status_changed``; setting the status (and snooze end) it already has changes
+    nothing and emits nothing.
     """
     if status not in ConversationStatus.values:
         raise InvalidData(_("Unknown status."), fields={"status": [format_lazy(_("One of {choices}."), choices=", ".join(ConversationStatus.values))]})
     if status == ConversationStatus.SNOOZED:
-        if snoozed_until is None or snoozed_until <= timezone.now():
+        if snoozed_until is not None and snoozed_until <= timezone.now():
             raise InvalidData(_("Snoozing needs a future snoozed_until."), fields={"snoozed_until": [_("Must be in the future.")]})
     else:
         snoozed_until = None
     conversation = lock_conversation(conversation_id)
     if conversation.status == status and conversation.snoozed_until == snoozed_until:
         return conversation_for_event(conversation_id)
-    changes: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until}
+    changes: dict[str, Any] = {**status_columns(status), "snoozed_until": snoozed_until}
     if status == ConversationStatus.RESOLVED:
         changes["waiting_since"] = None
     Conversation.objects.filter(pk=conversation_id).update(**changes)
+    kind = _STATUS_ACTIVITY[ConversationStatus(status)]
+    if status == ConversationStatus.SNOOZED and snoozed_until is None:
+        kind = ActivityKind.SNOOZED_UNTIL_REPLY
     details: dict[str, Any] = {"until": snoozed_until} if snoozed_until else {}
     activity_add(conversation=conversation, activity=activity_data(
-        _STATUS_ACTIVITY[ConversationStatus(status)], actor=actor(user=actor_user, contact=actor_contact), **details))
+        kind, actor=actor(user=actor_user, contact=actor_contact), **details))
+    if status == ConversationStatus.RESOLVED:
+        csat_request(conversation=conversation)  # CSAT: the survey, on every path that resolves
     return conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
 
 
@@ -258,7 +282,9 @@ def conversation_update(
 
 
 def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids."""
+    """Reopen snoozed conversations whose ``snoozed_until`` has passed; returns their ids.
+    Those snoozed until the next reply (no ``snoozed_until``) never match: only the contact
+    wakes them."""
     now = now or timezone.now()
     due = list(
         Conversation.objects.filter(status=ConversationStatus.SNOOZED, snoozed_until__lte=now)
@@ -271,7 +297,8 @@ def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500)
             conversation = lock_conversation(conversation_id)
             if conversation.status != ConversationStatus.SNOOZED:
                 continue  # another worker (or a new message) got there first
-            Conversation.objects.filter(pk=conversation_id).update(status=ConversationStatus.OPEN, snoozed_until=None)
+            Conversation.objects.filter(pk=conversation_id).update(**status_columns(ConversationStatus.OPEN),
+                                                                   snoozed_until=None)
             activity_add(conversation=conversation, activity=activity_data(ActivityKind.SNOOZE_ENDED))
             conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
             woken.append(conversation_id)

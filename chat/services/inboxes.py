@@ -12,12 +12,23 @@ from django.utils.translation import gettext_lazy as _
 
 from chat.activity import ActivityKind, activity_data
 from chat.errors import InvalidData
-from chat.models import Branch, ChannelType, ContactInbox, Inbox, InboxMember, new_hmac_secret, new_website_token
+from chat.models import (
+    AssignmentMode,
+    Branch,
+    ChannelType,
+    ContactInbox,
+    Inbox,
+    InboxMember,
+    new_hmac_secret,
+    new_website_token,
+)
 from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
 from chat.services.assignee import conversations_release_in_transaction, operator_person
+from chat.services.business_hours import validate_timezone, validate_working_hours
 from chat.services.origins import normalize_origin
+from chat.validation import clean_text
 
 User = get_user_model()
 
@@ -30,9 +41,26 @@ INBOX_FIELDS = (
     "max_assignment_limit",
     "assignment_rate_limit",
     "greeting",
-    "business_hours",
+    "business_hours",  # deprecated alias of timezone + working_hours (_apply translates it)
     "allowed_origins",
     "reopen_resolved_conversations",
+    "sneak_peek",
+    "csat_survey_enabled",
+    "timezone",
+    "working_hours",
+    "out_of_office_message",
+    "assignment_mode",
+    "ring_timeout_seconds",
+)
+
+# Ring mode's timeout bounds (seconds): long enough to notice and click, short enough that a
+# visitor is not left waiting on an operator who is away.
+RING_TIMEOUT_MIN_SECONDS = 5
+RING_TIMEOUT_MAX_SECONDS = 600
+
+# Changes after which assignment looks at the inbox again (notice ``inbox.settings_changed``).
+ASSIGNMENT_SETTINGS = frozenset(
+    {"enable_auto_assignment", "assignment_mode", "max_assignment_limit", "assignment_rate_limit", "ring_timeout_seconds"}
 )
 
 def validate_origins(origins: Any) -> list[str]:
@@ -49,14 +77,47 @@ def validate_origins(origins: Any) -> list[str]:
             cleaned.append(value)
     return cleaned
 
+def _legacy_business_hours(value: Any) -> dict[str, Any]:
+    """The first release's ``business_hours`` ``{"timezone"?, "days"?}`` as the new fields."""
+    if not isinstance(value, dict) or set(value) - {"timezone", "days"}:
+        raise InvalidData("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours).",
+                          fields={"business_hours": ["An object with timezone and days."]})
+    translated: dict[str, Any] = {"working_hours": value.get("days") or None}
+    if "timezone" in value:
+        translated["timezone"] = value["timezone"]
+    return translated
+
+
 def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
+    if "business_hours" in values:  # the new fields, when given too, win
+        values = {**_legacy_business_hours(values["business_hours"]), **values}
     for key, value in values.items():
-        if key not in INBOX_FIELDS:
+        if key not in INBOX_FIELDS or key == "business_hours":
             continue
+        if key == "timezone":
+            value = validate_timezone(value)
+        if key == "working_hours":
+            value = validate_working_hours(value)
+        if key == "out_of_office_message":
+            value = clean_text(str(value or ""), field="out_of_office_message")
+            if len(value) > 10_000:
+                raise InvalidData("out_of_office_message is too long.",
+                                  fields={"out_of_office_message": ["At most 10,000 characters."]})
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:
             raise InvalidData(_("Unknown channel type."), fields={"channel_type": [format_lazy(_("One of {choices}."), choices=", ".join(ChannelType.values))]})
+        if key == "assignment_mode" and value not in AssignmentMode.values:
+            raise InvalidData(_("Unknown assignment mode."), fields={"assignment_mode": [format_lazy(_("One of {choices}."), choices=", ".join(AssignmentMode.values))]})
+        if key == "ring_timeout_seconds" and not (
+            isinstance(value, int) and not isinstance(value, bool)
+            and RING_TIMEOUT_MIN_SECONDS <= value <= RING_TIMEOUT_MAX_SECONDS
+        ):
+            raise InvalidData(
+                _("ring_timeout_seconds is out of range."),
+                fields={"ring_timeout_seconds": [format_lazy(_("An integer from {low} to {high}."),
+                                                             low=RING_TIMEOUT_MIN_SECONDS, high=RING_TIMEOUT_MAX_SECONDS)]},
+            )
         if key == "branch" and value is not None and not isinstance(value, Branch):
             value = Branch.objects.filter(pk=value).first()
             if value is None:
@@ -75,8 +136,15 @@ def inbox_create(**values: Any) -> Inbox:
 
 @transaction.atomic
 def inbox_update(*, inbox: Inbox, **values: Any) -> Inbox:
+    """Change an inbox's settings; a change of how it assigns (mode, auto-assignment, limits)
+    is announced after commit (assignment ends offers of an inbox that stopped ringing and
+    serves its waiting conversations)."""
+    before = {key: getattr(inbox, key) for key in ASSIGNMENT_SETTINGS}
     _apply(inbox, values)
     inbox.save()
+    changed = sorted(key for key in ASSIGNMENT_SETTINGS if getattr(inbox, key) != before[key])
+    if changed:
+        announce(NoticeType.INBOX_SETTINGS_CHANGED, inbox_id=inbox.pk, payload={"fields": changed})
     return inbox
 
 @transaction.atomic

@@ -212,7 +212,11 @@ def test_patch_status_priority_attributes_emit_the_socket_events(world, client_a
     later = (timezone.now() + timedelta(hours=2)).isoformat()
     snoozed = client_a.patch(url, {"status": "snoozed", "snoozed_until": later}, format="json").json()
     assert snoozed["status"] == "snoozed" and snoozed["snoozed_until"]
-    assert_error(client_a.patch(url, {"status": "snoozed"}, format="json"), 400, "invalid_data")
+    earlier = (timezone.now() - timedelta(hours=2)).isoformat()
+    assert_error(client_a.patch(url, {"status": "snoozed", "snoozed_until": earlier}, format="json"), 400, "invalid_data")
+    # Without a time: snoozed until the contact's next message (DESIGN §11).
+    until_reply = client_a.patch(url, {"status": "snoozed"}, format="json").json()
+    assert until_reply["status"] == "snoozed" and until_reply["snoozed_until"] is None
     assert_error(client_a.patch(url, {"priority": "extreme"}, format="json"), 400, "invalid_data")
 
 
@@ -225,6 +229,16 @@ def test_toggle_status_and_priority(world, client_a, published):
     assert client_a.post(f"{url}/toggle_priority", {"priority": "urgent"}, format="json").json()["priority"] == "urgent"
     assert published.types().count("conversation.status_changed") == 4
     assert_error(client_a.post(f"{url}/toggle_priority", {}, format="json"), 400, "invalid_data")
+
+
+def test_toggle_status_snoozes_until_the_next_reply(world, client_a, published):
+    url = f"/api/v1/conversations/{world.conv_a.pk}"
+    body = client_a.post(f"{url}/toggle_status", {"status": "snoozed"}, format="json").json()
+    assert body["status"] == "snoozed" and body["snoozed_until"] is None
+    assert published.types().count("conversation.status_changed") == 1
+    visitor_says(world.visitor_a, "back again")
+    after = client_a.get(f"{url}/").json()
+    assert after["status"] == "open" and after["snoozed_until"] is None
 
 
 def test_read_touches_agent_last_seen(world, client_a, published):

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat.models import Conversation
+from chat.services.labels import conversation_set_labels, label_create
 from chat.services.messages import message_create
 from tests.api.conftest import operator_says, visitor_says
 from tests.factories import ContactInboxFactory, make_conversation
@@ -25,10 +26,14 @@ def _queries(client, url: str) -> int:
 @pytest.fixture
 def busy_inbox(world, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
+    for name in ("vip", "refund", "late"):
+        label_create(name=name)
     for i in range(55):
         visitor = ContactInboxFactory(inbox=world.inbox_a)
         conversation = make_conversation(contact_inbox=visitor)
         visitor_says(visitor, f"hello {i}")
+        # Labels on most rows (payload ``labels``): still one prefetch per page.
+        conversation_set_labels(conversation_id=conversation.pk, labels=[["vip"], ["vip", "refund", "late"], []][i % 3])
         if i % 2:
             Conversation.objects.filter(pk=conversation.pk).update(assignee=world.agent_a)
             operator_says(conversation, world.agent_a, "answer")
@@ -47,8 +52,12 @@ def test_conversation_list_constant_queries(busy_inbox, client_a, django_assert_
     with django_assert_max_num_queries(small):
         body = client_a.get("/api/v1/conversations/?limit=50&status=all&q=hello").json()
     assert len(body["results"]) == 50
+    assert sum(len(row["labels"]) for row in body["results"]) >= 50
     with django_assert_max_num_queries(small):
         assert client_a.get(body["next"]).status_code == 200
+    with django_assert_max_num_queries(small):
+        labelled = client_a.get("/api/v1/conversations/?limit=50&status=all&label=vip").json()
+    assert len(labelled["results"]) == 37 and all("vip" in row["labels"] for row in labelled["results"])
 
 
 def test_history_constant_queries(busy_inbox, client_a, django_assert_max_num_queries):

@@ -125,3 +125,25 @@ def test_schema_lists_the_transcripts_and_the_operator_stream(tmp_path):
     assert {p["name"] for p in widget["parameters"]} >= {"conversation_id", "format", "X-Widget-Token"}
     stream = paths["/api/messenger/conversations/{conversation_id}/stream/"]["get"]
     assert "text/event-stream" in stream["responses"]["200"]["content"]
+
+
+def test_a_nameless_contact_is_visitor_n_everywhere(world, client_a):
+    """One naming owner (Contact.display_name): the payload, the transcripts and the admin."""
+    from chat.models import Contact
+
+    contact = world.visitor_a.contact
+    Contact.objects.filter(pk=contact.pk).update(name="", email=None)
+    contact.refresh_from_db()
+    assert contact.display_name == str(contact) == f"Visitor {contact.pk}"
+    visitor_says(world.visitor_a, "no name here")
+    detail = client_a.get(f"/api/v1/conversations/{world.conv_a.pk}/").json()
+    assert detail["contact"]["display_name"] == f"Visitor {contact.pk}"
+    text = client_a.get(f"/api/v1/conversations/{world.conv_a.pk}/transcript?format=txt").content.decode()
+    assert f"Contact: Visitor {contact.pk}" in text
+    assert any(line.endswith(f"Visitor {contact.pk}: no name here") for line in text.splitlines()), text
+    widget_text = widget_client(world.visitor_a).get(
+        f"/api/widget/v1/transcript?conversation_id={world.conv_a.pk}&format=txt").content.decode()
+    assert f"Visitor {contact.pk}: no name here" in widget_text
+    Contact.objects.filter(pk=contact.pk).update(email="ann@example.com")
+    contact.refresh_from_db()
+    assert contact.display_name == str(contact) == "ann@example.com"

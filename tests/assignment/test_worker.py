@@ -36,3 +36,17 @@ def test_the_command_runs_one_tick(capsys):
     out = capsys.readouterr().out
     for task in ("presence", "release", "snooze", "waiting", "prune_events"):
         assert f"{task}:" in out
+
+
+def test_the_snooze_tick_never_wakes_a_snooze_until_the_next_reply():
+    from assignment.worker import snooze_tick
+    from chat.models import Conversation, ConversationStatus
+    from chat.services.conversations import conversation_set_status
+    from tests.factories import make_conversation
+
+    until_reply, timed = make_conversation(), make_conversation()
+    conversation_set_status(conversation_id=until_reply.pk, status=ConversationStatus.SNOOZED)
+    conversation_set_status(conversation_id=timed.pk, status=ConversationStatus.SNOOZED,
+                            snoozed_until=timezone.now() + timedelta(minutes=5))
+    assert snooze_tick(now=time.time() + 10 * 365 * 86400) == [timed.pk]
+    assert Conversation.objects.get(pk=until_reply.pk).status == ConversationStatus.SNOOZED

@@ -214,13 +214,14 @@ def test_widget_falls_back_when_websockets_are_blocked(operator_page, visitor_co
 def test_operator_availability_reaches_the_widget(operator_page, visitor_context):
     _, frame = open_widget(visitor_context)
     status = frame.locator("#w-status")
-    expect(status).to_contain_text("We are online", timeout=WAIT)
-    # The only connected operator goes offline: visitors see that nobody is available.
+    expect(status).to_contain_text("Online", timeout=WAIT)
+    # The only connected operator goes offline: visitors see that nobody is available (and no
+    # invented answer time).
     operator_page.get_by_label("My availability").select_option("offline")
     expect(operator_page.locator("#my-dot")).to_have_class("dot offline")
-    expect(status).to_contain_text("We usually reply", timeout=WAIT)
+    expect(status).to_contain_text("as soon as someone is free", timeout=WAIT)
     operator_page.get_by_label("My availability").select_option("online")
-    expect(status).to_contain_text("We are online", timeout=WAIT)
+    expect(status).to_contain_text("Online", timeout=WAIT)
 
 
 def test_widget_on_a_business_site_of_another_origin(shop_origin, shop_inbox, operator_page, visitor_context):
@@ -249,6 +250,7 @@ def test_actions_show_at_once_in_another_operators_panel(browser, messenger_serv
         card = open_card(supervisor, tag)
 
         # The supervisor acts; the agent's panel follows at once.
+        supervisor.get_by_test_id("more-actions").locator("summary").click()
         supervisor.get_by_label("Priority").select_option("high")
         expect(agent_card.locator(".chip.prio-high")).to_be_visible(timeout=WAIT)
         supervisor.get_by_label("Assignee").select_option(label="Sam Supervisor (me) · online")

@@ -28,7 +28,8 @@ def test_download_transcript_from_the_panel_and_the_widget(operator_page, visito
     expect(operator_page.locator(".msg.private", has_text=f"Secret {tag}").get_by_test_id("delivery")).to_contain_text("sent", timeout=WAIT)
     expect(frame.locator(".w-msg.theirs", has_text=f"Answer {tag}")).to_be_visible(timeout=WAIT)
 
-    # The panel: a plain link in the thread header.
+    # The panel: a plain link in the thread header's "More" menu.
+    operator_page.get_by_test_id("more-actions").locator("summary").click()
     with operator_page.expect_download() as info:
         operator_page.get_by_test_id("download-transcript").click()
     download = info.value

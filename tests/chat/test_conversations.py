@@ -86,10 +86,8 @@ def test_toggle_status_opens_and_resolves():
     assert conversation_toggle_status(conversation_id=conversation.pk).status == ConversationStatus.OPEN
 
 
-def test_snooze_needs_a_future_time():
+def test_snooze_time_if_given_must_be_in_the_future():
     conversation = make_conversation()
-    with pytest.raises(InvalidData):
-        conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.SNOOZED)
     with pytest.raises(InvalidData):
         conversation_set_status(
             conversation_id=conversation.pk,
@@ -110,6 +108,45 @@ def test_snoozed_conversation_wakes_at_snoozed_until(published):
     assert conversations_wake_snoozed(now=until) == [conversation.pk]
     after = Conversation.objects.get(pk=conversation.pk)
     assert after.status == ConversationStatus.OPEN and after.snoozed_until is None
+    assert conversations_wake_snoozed(now=until + timedelta(hours=1)) == []
+
+
+def test_snooze_until_the_next_reply(published):
+    """DESIGN §11: snoozed without snoozed_until waits for the contact; the worker never wakes it."""
+    conversation = make_conversation()
+    operator = UserFactory(username="bob")
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.SNOOZED, actor_user=operator)
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert after.status == ConversationStatus.SNOOZED and after.snoozed_until is None
+    assert Message.objects.get(conversation=conversation, direction=MessageDirection.ACTIVITY).content == (
+        "Conversation was snoozed until the next reply by Bob")
+    changed = [e for e in published if e.type == "conversation.status_changed"]
+    assert len(changed) == 1
+    assert changed[0].payload["status"] == "snoozed" and changed[0].payload["snoozed_until"] is None
+    # The same request again is a no-op; a timed snooze on top of it is a change (and back).
+    published.clear()
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.SNOOZED, actor_user=operator)
+    assert published == []
+    # The worker's wake-up never picks it, however late.
+    assert conversations_wake_snoozed(now=timezone.now() + timedelta(days=3650)) == []
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.SNOOZED
+    # An operator's reply does not wake it either; the contact's next message does.
+    message_create(conversation_id=conversation.pk, direction="outgoing", content="we are on it", sender_user=operator)
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.SNOOZED
+    published.clear()
+    message_create(conversation_id=conversation.pk, direction="incoming", content="any news?",
+                   sender_contact=conversation.contact)
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert after.status == ConversationStatus.OPEN and after.snoozed_until is None
+    assert "conversation.status_changed" in published.types()
+
+
+def test_a_timed_snooze_can_become_a_snooze_until_the_next_reply():
+    conversation = make_conversation()
+    until = timezone.now() + timedelta(hours=1)
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.SNOOZED, snoozed_until=until)
+    conversation_set_status(conversation_id=conversation.pk, status=ConversationStatus.SNOOZED)
+    assert Conversation.objects.get(pk=conversation.pk).snoozed_until is None
     assert conversations_wake_snoozed(now=until + timedelta(hours=1)) == []
 
 

@@ -122,3 +122,70 @@ def test_hold_is_decided_in_the_snapshot_that_read_the_rows():
             batch = read_released(start)
             assert batch.events == [] and batch.watermark == start and batch.held
     assert [e.id for e in read_released(start).events] == [late_id, early_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_late_commit_of_a_younger_transaction_still_holds_back_later_ids():
+    """The order of transaction ids is not the order of event ids: here the transaction that
+    commits the later id began (took its xid) *before* the one that holds the earlier id open.
+    A rule "release what is older than every running transaction" would release it and lose
+    the earlier id; the row's xmin is assigned after its id, so it is not fooled."""
+    inbox = InboxFactory()
+    start = stable_watermark()
+    late = HeldTransaction(EventType.CONVERSATION_UPDATED, payload=conversation_stub("late"), inbox_id=inbox.pk)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()::text")
+                older_xid = int(cursor.fetchone()[0])
+            late_id = late.start()  # a younger transaction takes the earlier id and stays open
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub("early"), inbox_id=inbox.pk).id
+            assert early_id > late_id
+        # The older transaction (the later id) has committed; the younger one is still open.
+        assert Event.objects.filter(pk=early_id).exists() and not Event.objects.filter(pk=late_id).exists()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
+            running = [int(x) for (x,) in cursor.fetchall()]
+        assert running and all(x > older_xid % 2**32 for x in running)  # the open one is the younger
+        held = read_released(start)
+        assert held.events == [] and held.held and stable_watermark() < late_id
+    finally:
+        late.commit()
+    assert [e.id for e in read_released(start).events] == [late_id, early_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_of_another_database_holds_nothing_back():
+    """Transaction ids are cluster-wide; a transaction left open in another database of the same
+    server cannot commit one of our events and must not stall our stream."""
+    import psycopg
+
+    inbox = InboxFactory()
+    start = stable_watermark()
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or None,
+                         password=db["PASSWORD"] or None, dbname="postgres") as other:
+        other.execute("SELECT pg_current_xact_id()")  # an open transaction with an xid, elsewhere
+        with transaction.atomic():
+            event_id = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(), inbox_id=inbox.pk).id
+        released = read_released(start)
+        assert [e.id for e in released.events] == [event_id] and not released.held
+        assert stable_watermark() == event_id
+        other.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_event_costs_one_statement_and_reads_no_other_session():
+    from tests.sqlcount import SqlCount
+
+    inbox = InboxFactory()
+    with transaction.atomic():
+        with SqlCount() as sql:
+            dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(1), inbox_id=inbox.pk)
+            dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(2), inbox_id=inbox.pk)
+    assert len(sql.statements) == 2, sql.describe()
+    assert not any("pg_stat_activity" in s for s in sql.sql())

@@ -74,7 +74,8 @@ def test_widget_frame_may_be_framed_only_by_the_inbox_origins():
 def test_widget_config_is_public_and_minimal():
     inbox = InboxFactory(name="Shop", greeting="Hi <b>there</b>")
     body = Client().get(f"/widget/config/?website_token={inbox.website_token}").json()
-    assert body == {"name": "Shop", "greeting": "Hi <b>there</b>", "operators_available": False}
+    assert body == {"name": "Shop", "greeting": "Hi <b>there</b>", "operators_available": False,
+                    "online": False, "next_open_at": None, "out_of_office_message": "", "sneak_peek": False}
     assert Client().get("/widget/config/?website_token=unknown").status_code == 404
 
 
@@ -114,3 +115,42 @@ def test_signing_out_of_the_panel_revokes_that_session_for_its_sockets():
                                           "fingerprint": credential_fingerprint("session", session_key),
                                           "code": 4401})]
     assert Client().get("/app/").status_code == 302
+
+
+def test_favicon_is_served():
+    client = Client()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(icon.streaming_content)
+    icon.close()
+    assert b'rel="icon"' in client.get("/login/").content
+
+
+def test_every_admin_model_has_a_correct_english_plural(admin_client):
+    """The admin index names each registered model by its plural ("Branchs" and "Contact
+    inboxs" once shipped): every one must be the model's name made plural the English way."""
+    from django.contrib import admin
+
+    irregular = {"person": "people", "child": "children", "status": "statuses", "address": "addresses"}
+
+    def english_plural(noun: str) -> str:
+        *head, last = noun.split(" ")
+        if last in irregular:
+            plural = irregular[last]
+        elif last.endswith(("s", "sh", "ch", "x", "z")):
+            plural = last + "es"
+        elif last.endswith("y") and last[-2:-1] not in "aeiou":
+            plural = last[:-1] + "ies"
+        else:
+            plural = last + "s"
+        return " ".join([*head, plural])
+
+    index = admin_client.get("/admin/").content.decode()
+    assert admin.site._registry
+    for model in admin.site._registry:
+        meta = model._meta
+        expected = english_plural(str(meta.verbose_name).lower())
+        assert str(meta.verbose_name_plural).lower() == expected, model
+        assert f">{str(meta.verbose_name_plural).capitalize()}<" in index, model

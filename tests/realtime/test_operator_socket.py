@@ -204,6 +204,12 @@ async def test_status_priority_read_and_presence_commands(world):
     reply = await command(op, "conversation.status",
                           {"conversation_id": conversation.pk, "status": "snoozed", "snoozed_until": "2099-01-01T00:00:00Z"}, ref=2)
     assert reply["ok"] and reply["data"]["status"] == "snoozed"
+    # Without snoozed_until: snoozed until the contact's next message (DESIGN §11).
+    reply, _ = await command_expecting(
+        op, "conversation.status", {"conversation_id": conversation.pk, "status": "snoozed"},
+        lambda f: f.get("type") == "conversation.status_changed" and f["data"]["status"] == "snoozed"
+        and f["data"]["snoozed_until"] is None, ref=21)
+    assert reply["ok"] and reply["data"]["status"] == "snoozed" and reply["data"]["snoozed_until"] is None
     bad = await command(op, "conversation.status", {"conversation_id": conversation.pk, "status": "snoozed",
                                                     "snoozed_until": "tomorrow"}, ref=3)
     assert bad["error"]["code"] == "invalid_data"
@@ -272,3 +278,27 @@ async def test_operator_of_inbox_a_gets_nothing_from_inbox_b(world):
     assert all(f["conversation_id"] in conversation_ids for f in before + [frame])
     for comm in (op_a, widget_a, widget_b):
         await comm.disconnect()
+
+
+async def test_self_release_while_alone_online_keeps_the_conversation_unassigned(world):
+    """An operator alone online who unassigns themselves does not get the conversation straight
+    back (assignment/cooloff.py): no assignee.changed to them, the conversation waits."""
+    await db(lambda: type(world.inbox_a).objects.filter(pk=world.inbox_a.pk).update(enable_auto_assignment=True))()
+    op = await joined_operator(world.op_a)  # online: the only member of inbox a
+    try:
+        conversation = await db(make_conversation)(contact_inbox=world.visitor)
+        # Its creation's reactions (auto-assignment) ran after commit in that thread.
+        assert await db(lambda: Conversation.objects.get(pk=conversation.pk).assignee_id)() == world.op_a.pk
+        reply, frames = await command_expecting(
+            op, "conversation.assign", {"conversation_id": conversation.pk, "assignee_id": None},
+            lambda f: f.get("type") == "assignee.changed" and f["data"]["assignee"] is None, ref="release")
+        assert reply["ok"] and reply["data"]["assignee"] is None
+        # The reactions to the release ran after its commit, before the reply (same thread).
+        assert await db(lambda: Conversation.objects.get(pk=conversation.pk).assignee_id)() is None
+        pong, later = await command_expecting(op, "ping", {}, ref="p")
+        assert pong["ok"]
+        assert not [f for f in frames + later
+                    if f.get("type") == "assignee.changed" and (f["data"]["assignee"] or {}).get("id") == world.op_a.pk
+                    and f.get("id", 0) > first_of(frames, "assignee.changed").get("id", 0)]
+    finally:
+        await op.disconnect()

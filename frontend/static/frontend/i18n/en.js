@@ -65,6 +65,8 @@ export default {
   "activity.pending_by": "Conversation was marked pending by {actor}",
   "activity.snoozed": "Conversation was snoozed until {until}",
   "activity.snoozed_by": "Conversation was snoozed until {until} by {actor}",
+  "activity.snoozed_until_reply": "Conversation was snoozed until the next reply",
+  "activity.snoozed_until_reply_by": "Conversation was snoozed until the next reply by {actor}",
   "activity.snooze_ended": "Conversation was reopened after its snooze ended",
   "activity.snooze_ended_by": "Conversation was reopened after its snooze ended",
   "activity.priority_changed": "Priority set to {priority}",

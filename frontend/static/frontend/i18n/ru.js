@@ -67,6 +67,8 @@ export default {
   "activity.pending_by": "Диалог переведён в ожидание {actor}",
   "activity.snoozed": "Диалог отложен до {until}",
   "activity.snoozed_by": "Диалог отложен до {until} {actor}",
+  "activity.snoozed_until_reply": "Диалог отложен до следующего сообщения клиента",
+  "activity.snoozed_until_reply_by": "Диалог отложен до следующего сообщения клиента {actor}",
   "activity.snooze_ended": "Диалог снова открыт: время откладывания истекло",
   "activity.snooze_ended_by": "Диалог снова открыт: время откладывания истекло",
   "activity.priority_changed": "Установлен приоритет «{priority}»",

@@ -15,7 +15,9 @@ export class ApiError extends Error {
 async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser sets the multipart boundary
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -45,14 +47,23 @@ const qs = (params) => {
 
 export const api = {
   profile: () => request("GET", "/api/v1/profile"),
-  conversations: ({ status, assignee, inbox, q, cursor }) =>
-    cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q })}`),
-  meta: ({ status, inbox, q }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q })}`),
+  conversations: ({ status, assignee, inbox, q, label, cursor }) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q, label })}`),
+  meta: ({ status, inbox, q, label }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q, label })}`),
   searchMessages: ({ q, cursor }) =>
     cursor ? request("GET", cursor) : request("GET", `/api/v1/search/messages${qs({ q })}`),
   conversation: (id) => request("GET", `/api/v1/conversations/${id}/`),
   messages: (id, before) => request("GET", `/api/v1/conversations/${id}/messages/${qs({ before })}`),
   sendMessage: (id, body) => request("POST", `/api/v1/conversations/${id}/messages/`, body),
+  sendMessageWithFiles: (id, { content, private: isPrivate, echo_id }, files) => {
+    const form = new FormData();
+    form.append("content", content || "");
+    form.append("private", isPrivate ? "true" : "false");
+    form.append("echo_id", echo_id);
+    for (const file of files) form.append("attachments", file, file.name);
+    return request("POST", `/api/v1/conversations/${id}/messages/`, form);
+  },
+  deleteMessage: (id, messageId) => request("DELETE", `/api/v1/conversations/${id}/messages/${messageId}/`),
   assign: (id, assignee_id) => request("POST", `/api/v1/conversations/${id}/assign`, { assignee_id }),
   setStatus: (id, status, snoozed_until) =>
     request("POST", `/api/v1/conversations/${id}/toggle_status`, { status, snoozed_until }),
@@ -63,4 +74,18 @@ export const api = {
   contactConversations: (id) => request("GET", `/api/v1/contacts/${id}/conversations/`),
   block: (id) => request("POST", `/api/v1/contacts/${id}/block`, {}),
   unblock: (id) => request("POST", `/api/v1/contacts/${id}/unblock`, {}),
+  offers: () => request("GET", "/api/v1/offers/"),
+  acceptOffer: (id) => request("POST", `/api/v1/conversations/${id}/accept`, {}),
+  declineOffer: (id) => request("POST", `/api/v1/conversations/${id}/decline`, {}),
+  // Labels and canned responses (docs/desk.md)
+  setLabels: (id, labels) => request("POST", `/api/v1/conversations/${id}/labels`, { labels }),
+  labels: ({ q, limit, cursor } = {}) => cursor ? request("GET", cursor) : request("GET", `/api/v1/labels/${qs({ q, limit })}`),
+  createLabel: (body) => request("POST", "/api/v1/labels/", body),
+  updateLabel: (id, body) => request("PATCH", `/api/v1/labels/${id}/`, body),
+  deleteLabel: (id) => request("DELETE", `/api/v1/labels/${id}/`),
+  cannedResponses: ({ inbox, q, limit, cursor } = {}) =>
+    cursor ? request("GET", cursor) : request("GET", `/api/v1/canned_responses/${qs({ inbox, q, limit })}`),
+  createCannedResponse: (body) => request("POST", "/api/v1/canned_responses/", body),
+  updateCannedResponse: (id, body) => request("PATCH", `/api/v1/canned_responses/${id}/`, body),
+  deleteCannedResponse: (id) => request("DELETE", `/api/v1/canned_responses/${id}/`),
 };

@@ -3,7 +3,7 @@
 import { clear, h, initials } from "../shared/dom.js";
 import { relative } from "../shared/time.js";
 import { api } from "./api.js";
-import { state } from "./state.js";
+import { contactName, state } from "./state.js";
 
 const cache = new Map(); // contact id -> {contact, conversations, loading}
 
@@ -29,7 +29,7 @@ export function renderContact(ctl) {
     });
   }
   const contact = { ...summary, ...(entry.contact || {}) };
-  const name = contact.name || contact.email || `Visitor ${contact.id}`;
+  const name = contactName(contact);
   const field = (label, value) => h("div", { class: "field" }, h("dt", {}, label), h("dd", {}, value || "—"));
   const custom = contact.custom_attributes || {};
   const convCustom = conv.custom_attributes || {};

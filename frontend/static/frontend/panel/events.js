@@ -3,7 +3,8 @@
 // are keyed by id. Side effects (fetching an unknown conversation, marking read, notifying,
 // re-rendering) are the controller's, passed in.
 import { invalidateContact } from "./contact.js";
-import { firstSight, rememberUser, state, upsertConversation } from "./state.js";
+import { applyTypingFrame, messageEndsTyping } from "./desk.js";
+import { adjustCounts, firstSight, rememberUser, state, upsertConversation } from "./state.js";
 import { EPHEMERAL, EVENT } from "../shared/protocol.js";
 
 /**
@@ -15,7 +16,9 @@ import { EPHEMERAL, EVENT } from "../shared/protocol.js";
  * @param {(conv: object) => void} fx.notifyAssigned
  */
 export function eventApplier({ schedule, refreshCounts, ensureConversation, markRead, notifyAssigned }) {
-  function applyEvent(ev) {
+  // `replayed`: sent by a resume (what happened while the socket was away, or before it first
+  // connected): it updates the state but raises no notice; notices are for what happens now.
+  function applyEvent(ev, { replayed = false } = {}) {
     if (ev.id != null && !firstSight(ev.id)) return;
     const cid = ev.conversation_id;
     const data = ev.data || {};
@@ -25,10 +28,11 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
       case EVENT.CONVERSATION_STATUS_CHANGED: {
         const before = state.convs.get(data.id || cid);
         const conv = upsertConversation({ id: cid, ...data });
+        if (before || ev.type === EVENT.CONVERSATION_CREATED) adjustCounts(before || null, conv);
         const wasMine = before && before.assignee && before.assignee.id === state.me.id;
-        if (ev.type === EVENT.CONVERSATION_CREATED && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
+        if (!replayed && ev.type === EVENT.CONVERSATION_CREATED && !wasMine && conv && conv.assignee && conv.assignee.id === state.me.id) notifyAssigned(conv);
         if (before && before.contact && conv && conv.contact) invalidateContact(conv.contact.id);
-        schedule("list", "thread");
+        schedule("list", "thread", "counts");
         refreshCounts();
         break;
       }
@@ -36,13 +40,18 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
         const conv = state.convs.get(cid);
         const was = conv && conv.assignee ? conv.assignee.id : null;
         if (conv) {
+          const before = { ...conv };
           conv.assignee = data.assignee || null;
           rememberUser(conv.assignee);
-          if (conv.assignee && conv.assignee.id === state.me.id && was !== state.me.id) notifyAssigned(conv);
+          adjustCounts(before, conv);
+          if (!replayed && conv.assignee && conv.assignee.id === state.me.id && was !== state.me.id) notifyAssigned(conv);
         } else {
-          ensureConversation(cid).then((c) => { if (c && c.assignee && c.assignee.id === state.me.id) notifyAssigned(c); });
+          // Unknown here (not in a loaded list): the refetched counts account for it.
+          ensureConversation(cid).then((c) => {
+            if (!replayed && c && c.assignee && c.assignee.id === state.me.id) notifyAssigned(c);
+          });
         }
-        schedule("list", "thread");
+        schedule("list", "thread", "counts");
         refreshCounts();
         break;
       }
@@ -74,16 +83,7 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
         break;
       case EPHEMERAL.TYPING_STARTED:
       case EPHEMERAL.TYPING_STOPPED:
-        if (data.side === "contact") {
-          if (ev.type === EPHEMERAL.TYPING_STARTED) {
-            const ms = (data.expires_in || 8) * 1000;
-            state.typing.set(cid, Date.now() + ms);
-            setTimeout(() => schedule("typing", "list"), ms + 50);
-          } else {
-            state.typing.delete(cid);
-          }
-          schedule("typing", "list");
-        }
+        applyTypingFrame(ev.type, cid, data, schedule);
         break;
       default:
         break;
@@ -101,6 +101,10 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
     // A snapshot row already counts messages up to its last_message: a replayed event for one
     // of those (the thread not loaded, so no id to dedupe on) must not count twice.
     const known = conv.last_message && conv.last_message.id != null && message.id <= conv.last_message.id;
+    if (type === EVENT.MESSAGE_CREATED) messageEndsTyping(cid, message);
+    if (type === EVENT.MESSAGE_UPDATED && conv.last_message && conv.last_message.id === message.id) {
+      conv.last_message = { ...conv.last_message, content: message.content };
+    }
     if (type === EVENT.MESSAGE_CREATED && isNew && !known) {
       if (message.direction !== "activity") conv.last_message = message;
       if (message.created_at && (!conv.last_activity_at || message.created_at > conv.last_activity_at)) {

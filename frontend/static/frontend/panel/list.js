@@ -1,7 +1,8 @@
 // Column (a): tabs with counts, filters, and the conversation cards.
 import { clear, h, initials } from "../shared/dom.js";
 import { duration, relative } from "../shared/time.js";
-import { snippetParts, state, userName, visibleConversations } from "./state.js";
+import { labelChips } from "./labels.js";
+import { contactName, snippetParts, state, userName, visibleConversations } from "./state.js";
 
 export function renderCounts() {
   for (const el of document.querySelectorAll("[data-count]")) {
@@ -60,7 +61,7 @@ export function renderHits(ctl) {
 
 function hitCard(hit, ctl) {
   const contact = (hit.conversation && hit.conversation.contact) || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const open = () => ctl.select(hit.conversation_id);
   return h("li", {
       class: `hit-card${hit.private ? " private" : ""}`, tabindex: "0",
@@ -80,7 +81,7 @@ function hitCard(hit, ctl) {
 
 function card(conv, ctl) {
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const last = conv.last_message;
   const typing = (state.typing.get(conv.id) || 0) > Date.now();
   let snippet = "";
@@ -113,6 +114,7 @@ function card(conv, ctl) {
         conv.unread_count ? h("span", { class: "badge", "aria-label": `${conv.unread_count} unread` }, String(conv.unread_count)) : null),
       h("div", { class: "card-row chips" },
         chips,
+        labelChips(conv.labels),
         h("span", { class: "spacer" }),
         assignee
           ? h("span", { class: "assignee", title: `Assigned to ${userName(assignee)}` },

@@ -5,8 +5,10 @@ import { h, uid } from "../shared/dom.js";
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
 import { renderContact } from "./contact.js";
+import { initLabels, noticeLabelNames, renderLabelFilter } from "./labels.js";
 import { eventApplier } from "./events.js";
 import { moveSelection, renderCounts, renderHits, renderList } from "./list.js";
+import { createOffers } from "./offers.js";
 import { askNotificationPermissionOnClick, notifyAssigned as notify, toast } from "./notify.js";
 import { state, thread, rememberUser, upsertConversation, matchesFilters } from "./state.js";
 import { focusComposer, markPrepending, renderMessages, renderThread, renderTyping } from "./thread.js";
@@ -41,7 +43,7 @@ function flush() {
 // --- snapshot -----------------------------------------------------------------------------------
 function listParams() {
   const f = state.filters;
-  return { status: f.status, assignee: f.tab === "mine" ? "me" : f.tab, inbox: f.inbox, q: f.q };
+  return { status: f.status, assignee: f.tab === "mine" ? "me" : f.tab, inbox: f.inbox, q: f.q, label: f.label };
 }
 
 let listRequest = 0;
@@ -110,16 +112,29 @@ async function loadMoreHits() {
   schedule("hits");
 }
 
+// Events move the counts at once (state.adjustCounts); this refetch confirms them. Debounced,
+// but at most COUNTS_MAX_WAIT_MS after the first request, so a busy desk's stream of events
+// cannot postpone it forever; an older answer never overwrites a newer one.
+const COUNTS_MAX_WAIT_MS = 1000;
 let countsTimer = 0;
+let countsFirstAsk = 0;
+let countsSeq = 0;
 function refreshCounts() {
   clearTimeout(countsTimer);
+  const now = Date.now();
+  if (!countsFirstAsk) countsFirstAsk = now;
+  const wait = Math.max(0, Math.min(250, countsFirstAsk + COUNTS_MAX_WAIT_MS - now));
   countsTimer = setTimeout(async () => {
+    countsFirstAsk = 0;
+    const mine = ++countsSeq;
     try {
       const f = state.filters;
-      state.counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q });
+      const counts = await api.meta({ status: f.status, inbox: f.inbox, q: f.q, label: f.label });
+      if (mine !== countsSeq) return;
+      state.counts = counts;
       schedule("counts");
     } catch (_) { /* keeps the last counts */ }
-  }, 250);
+  }, wait);
 }
 
 async function loadThread(id, { reset = false } = {}) {
@@ -174,13 +189,19 @@ async function ensureConversation(id) {
 // --- events -------------------------------------------------------------------------------------
 const notifyAssigned = (conv) => notify(conv, select);
 const { applyEvent, onMessage } = eventApplier({ schedule, refreshCounts, ensureConversation, markRead, notifyAssigned });
+// Ring mode's offers (panel/offers.js); `command` and `select` are hoisted function declarations.
+const offers = createOffers({ command, api, toast, opened: (conv) => { upsertConversation(conv); select(conv.id); } });
 
 // --- socket -------------------------------------------------------------------------------------
 const banner = document.getElementById("conn-banner");
 const socket = new SocketClient({
   url: wsUrl("/ws/operator/"),
   lastEventId: () => state.lastEventId,
-  onEvent: applyEvent,
+  onEvent: (ev) => {
+    offers.apply(ev);
+    applyEvent(ev);
+    if (ev.data && Array.isArray(ev.data.labels)) noticeLabelNames(ev.data.labels);
+  },
   onState: (s, info) => {
     const was = state.conn;
     state.conn = s;
@@ -208,12 +229,13 @@ const socket = new SocketClient({
       // Too much was missed: a fresh snapshot, then events after its watermark.
       state.lastEventId = 0;
       await loadList();
+      offers.load().catch(() => {});
       if (state.selectedId != null) await loadThread(state.selectedId, { reset: true });
       socket.command(COMMAND.RESUME, { last_event_id: state.lastEventId }).catch(() => socket.drop());
     }
   },
 });
-window.__panel = { state, socket }; // for tests and debugging
+window.__panel = { state, socket, offers }; // for tests and debugging
 
 // --- commands -----------------------------------------------------------------------------------
 // Socket first; REST when the socket is down (same services, same idempotency by echo_id).
@@ -229,15 +251,19 @@ async function command(type, data, restFallback) {
   return restFallback();
 }
 
-async function send(cid, content, isPrivate, echoId) {
+async function send(cid, content, isPrivate, echoId, files = []) {
   const t = thread(cid);
   const echo_id = echoId || uid("op");
   const existing = t.pending.get(echo_id);
-  t.pending.set(echo_id, { echo_id, content, private: isPrivate, state: "sending", created_at: existing ? existing.created_at : new Date().toISOString() });
+  t.pending.set(echo_id, { echo_id, content, private: isPrivate, files, state: "sending", created_at: existing ? existing.created_at : new Date().toISOString() });
   schedule("messages");
   const body = { conversation_id: cid, content, private: isPrivate, echo_id };
   try {
-    const message = await command(COMMAND.MESSAGE_CREATE, body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
+    // Files go as multipart over REST (the same service and policy as the socket's base64
+    // shape, without a frame-size bound); the echo_id makes a retry idempotent either way.
+    const message = files.length
+      ? await api.sendMessageWithFiles(cid, { content, private: isPrivate, echo_id }, files)
+      : await command(COMMAND.MESSAGE_CREATE, body, () => api.sendMessage(cid, { content, private: isPrivate, echo_id }));
     if (message && message.id != null) onMessage(EVENT.MESSAGE_CREATED, cid, message);
     t.pending.delete(echo_id);
   } catch (err) {
@@ -249,16 +275,18 @@ async function send(cid, content, isPrivate, echoId) {
 
 function flushPending() {
   for (const [cid, t] of state.threads) {
-    for (const p of t.pending.values()) if (p.state === "error" && (p.error === "offline" || p.error === "timeout")) send(cid, p.content, p.private, p.echo_id);
+    for (const p of t.pending.values()) if (p.state === "error" && (p.error === "offline" || p.error === "timeout")) send(cid, p.content, p.private, p.echo_id, p.files);
   }
 }
 
-const typingState = new Map(); // cid -> {sentAt, timer}
-function typingActivity(cid) {
-  const entry = typingState.get(cid) || { sentAt: 0, timer: 0 };
-  if (Date.now() - entry.sentAt > 3000) {
+const typingState = new Map(); // cid -> {sentAt, timer, private}
+function typingActivity(cid, isPrivate = false) {
+  const entry = typingState.get(cid) || { sentAt: 0, timer: 0, private: isPrivate };
+  if (Date.now() - entry.sentAt > 3000 || entry.private !== isPrivate) {
     entry.sentAt = Date.now();
-    socket.command(COMMAND.TYPING_START, { conversation_id: cid }).catch(() => {});
+    entry.private = isPrivate;
+    // private: colleagues see "writing a note", the visitor sees nothing.
+    socket.command(COMMAND.TYPING_START, { conversation_id: cid, private: isPrivate }).catch(() => {});
   }
   clearTimeout(entry.timer);
   entry.timer = setTimeout(() => typingStop(cid), 4000);
@@ -270,6 +298,16 @@ function typingStop(cid) {
   clearTimeout(entry.timer);
   typingState.delete(cid);
   socket.command(COMMAND.TYPING_STOP, { conversation_id: cid }).catch(() => {});
+}
+
+async function deleteMessage(cid, messageId) {
+  try {
+    const message = await command(COMMAND.MESSAGE_DELETE, { message_id: messageId }, () => api.deleteMessage(cid, messageId));
+    if (message && message.id != null) onMessage(EVENT.MESSAGE_UPDATED, cid, message);
+  } catch (err) {
+    toast(`Delete failed: ${(err && (err.message || err.code)) || "error"}`);
+  }
+  schedule("messages");
 }
 
 let readTimer = 0;
@@ -315,8 +353,9 @@ const ctl = {
   loadOlder,
   loadMoreConversations,
   loadMoreHits,
-  send: (cid, content, isPrivate) => send(cid, content, isPrivate),
-  retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId); },
+  send: (cid, content, isPrivate, files) => send(cid, content, isPrivate, undefined, files || []),
+  retry: (cid, echoId) => { const p = thread(cid).pending.get(echoId); if (p) send(cid, p.content, p.private, echoId, p.files); },
+  deleteMessage,
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
   typingActivity,
   typingStop,
@@ -325,6 +364,12 @@ const ctl = {
     { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
   priority: (cid, priority) => act("Priority", COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
   escalate: (cid) => act("Escalate", COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
+  // Rejects with the server's error (the label editor shows it and stays open).
+  setLabels: async (cid, labels) => {
+    const conv = await command(COMMAND.CONVERSATION_LABELS, { conversation_id: cid, labels }, () => api.setLabels(cid, labels));
+    if (conv && conv.id != null) { upsertConversation(conv); schedule("list", "thread"); refreshCounts(); }
+    return conv;
+  },
   openConversation: (conv) => { upsertConversation(conv); select(conv.id); },
   toast,
 };
@@ -359,6 +404,8 @@ const statusFilter = document.getElementById("status-filter");
 statusFilter.addEventListener("change", () => { state.filters.status = statusFilter.value; loadList().catch(() => {}); schedule("list"); });
 const inboxFilter = document.getElementById("inbox-filter");
 inboxFilter.addEventListener("change", () => { state.filters.inbox = inboxFilter.value; loadList().catch(() => {}); schedule("list"); });
+const labelFilter = document.getElementById("label-filter");
+labelFilter.addEventListener("change", () => { state.filters.label = labelFilter.value; loadList().catch(() => {}); schedule("list"); });
 const search = document.getElementById("search");
 let searchTimer = 0;
 search.addEventListener("input", () => {
@@ -392,15 +439,31 @@ function loadDirectory() {
   }
 }
 
+// Where the panel opens (docs/desk.md): agents on Mine (auto-assignment fills it);
+// supervisors and administrators, who mostly dispatch, on Mine only when it has something,
+// else on Unassigned when something waits, else on All.
+async function landingTab() {
+  if (!state.me.role || state.me.role === "agent") return;
+  try {
+    const counts = await api.meta({ status: state.filters.status, inbox: "", q: "" });
+    state.counts = counts;
+    if (!counts.mine) state.filters.tab = counts.unassigned ? "unassigned" : "all";
+  } catch (_) { /* stays on Mine */ }
+}
+
 async function start() {
   loadDirectory();
+  // Colours for the chips and the label filter; the chips re-render when it arrives.
+  initLabels(() => { renderLabelFilter(labelFilter, state.filters.label); schedule("list", "thread"); });
   renderMe();
+  await landingTab();
   renderCounts();
   try {
     await loadList();
   } catch (err) {
     toast(`Could not load conversations: ${err.code}`);
   }
+  await offers.load().catch(() => {}); // after the snapshot: the socket resumes from its id
   socket.start();
   const match = location.hash.match(/^#\/conversations\/(\d+)/);
   if (match) select(Number(match[1]));

@@ -1,7 +1,7 @@
 // Attention for a conversation newly assigned to me: a short tone and a desktop notification
 // (a toast when the tab is visible). Permission is asked once, on the first click (browsers
 // only allow the prompt after a user gesture), and remembered.
-import { state } from "./state.js";
+import { contactName, state } from "./state.js";
 
 const ASKED_KEY = "messenger.notifications.asked";
 
@@ -31,15 +31,36 @@ function beep() {
   } catch (_) { /* no audio available */ }
 }
 
+// Assignments that arrive together (an operator coming online is handed the waiting
+// conversations at once) make one notice, not one per conversation.
+const BATCH_MS = 600;
+let batch = [];
+let batchTimer = 0;
+
 export function notifyAssigned(conv, open) {
-  const name = (conv.contact && (conv.contact.name || conv.contact.email)) || `Visitor ${conv.contact ? conv.contact.id : ""}`;
+  if (batch.some((c) => c.id === conv.id)) return;
+  batch.push(conv);
+  if (!batchTimer) batchTimer = setTimeout(() => flushAssigned(open), BATCH_MS);
+}
+
+function flushAssigned(open) {
+  const convs = batch;
+  batch = [];
+  batchTimer = 0;
+  if (!convs.length) return;
   beep();
-  state.notifications = (state.notifications || 0) + 1;
+  state.notifications = (state.notifications || 0) + convs.length;
+  const [conv] = convs;
+  const name = contactName(conv.contact);
+  const title = convs.length === 1 ? "New conversation assigned to you" : `${convs.length} conversations assigned to you`;
+  const body = convs.length === 1 ? `${name} · #${conv.display_id}` : convs.map((c) => `#${c.display_id}`).join(", ");
   if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
-    const n = new Notification("New conversation assigned to you", { body: `${name} · #${conv.display_id}`, tag: `conv-${conv.id}` });
+    const n = new Notification(title, { body, tag: convs.length === 1 ? `conv-${conv.id}` : "assigned" });
     n.onclick = () => { window.focus(); open(conv.id); n.close(); };
-  } else {
+  } else if (convs.length === 1) {
     toast(`New conversation assigned to you: ${name} #${conv.display_id}`);
+  } else {
+    toast(`${title}: ${body}`);
   }
 }
 

@@ -6,7 +6,7 @@ const SEEN_LIMIT = 5000;
 
 export const state = {
   me: null,
-  filters: { tab: "mine", status: "open", inbox: "", q: "" },
+  filters: { tab: "mine", status: "open", inbox: "", q: "", label: "" },
   convs: new Map(),        // id -> conversation payload (+ unread_count, last_message)
   listNext: null,
   counts: { mine: 0, unassigned: 0, all: 0 },
@@ -97,8 +97,29 @@ export function matchesFilters(conv) {
   if (f.inbox && String(conv.inbox) !== String(f.inbox)) return false;
   if (f.tab === "mine" && !(conv.assignee && conv.assignee.id === state.me.id)) return false;
   if (f.tab === "unassigned" && conv.assignee) return false;
+  if (f.label && !(conv.labels || []).includes(f.label)) return false;
   if (f.q) return !!state.searchIds && state.searchIds.has(conv.id);
   return true;
+}
+
+/** Move the tab counts (Mine / Unassigned / All under the current status, inbox and search)
+ *  by what one event did to one conversation (`before`/`after`: its payload, or null when it
+ *  was unknown / is gone), so that they change with the list; the debounced refetch of
+ *  /conversations/meta/ then confirms them (it also knows the rows the list never loaded). */
+export function adjustCounts(before, after) {
+  const f = state.filters;
+  const buckets = (conv) => {
+    if (!conv) return [];
+    if (f.status !== "all" && conv.status !== f.status) return [];
+    if (f.inbox && String(conv.inbox) !== String(f.inbox)) return [];
+    if (f.q && !(state.searchIds && state.searchIds.has(conv.id))) return [];
+    const mine = conv.assignee && conv.assignee.id === state.me.id;
+    return ["all", ...(mine ? ["mine"] : []), ...(conv.assignee ? [] : ["unassigned"])];
+  };
+  const counts = { ...state.counts };
+  for (const b of buckets(before)) counts[b] = Math.max(0, (counts[b] || 0) - 1);
+  for (const b of buckets(after)) counts[b] = (counts[b] || 0) + 1;
+  state.counts = counts;
 }
 
 /** Split a search snippet (HTML-escaped text whose only markup is <mark>…</mark>) into
@@ -124,6 +145,12 @@ export function byActivity(a, b) {
   const ta = a.last_activity_at ? Date.parse(a.last_activity_at) : 0;
   const tb = b.last_activity_at ? Date.parse(b.last_activity_at) : 0;
   return tb - ta || b.id - a.id;
+}
+
+/** A contact's name as the server names it (Contact.display_name: name, email or "Visitor N"). */
+export function contactName(contact) {
+  if (!contact) return "Visitor";
+  return contact.display_name || contact.name || contact.email || `Visitor ${contact.id ?? ""}`.trim();
 }
 
 export function userName(user) {

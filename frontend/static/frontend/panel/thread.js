@@ -3,8 +3,11 @@
 // composer keeps its text; the header and messages re-render from state.
 import { clear, h, initials } from "../shared/dom.js";
 import { clock, dayKey, dayLabel, full } from "../shared/time.js";
+import { attachCannedPicker } from "./canned.js";
+import { closeLabelEditor, labelChips, labelEditorOpenFor, openLabelEditor } from "./labels.js";
 import { presenceDot } from "./list.js";
-import { state, thread, userName } from "./state.js";
+import { contactName, state, thread, userName } from "./state.js";
+import { attachPicker, attachmentsView, deleteControl, deletedText, isDeleted, pendingFilesView, renderDeskTyping } from "./desk.js";
 
 let built = null; // {id, root, header, scroller, messages, typing, composer, input, mode}
 
@@ -23,6 +26,7 @@ export function renderThread(ctl) {
 }
 
 function build(root, id, ctl) {
+  closeLabelEditor();
   clear(root);
   const header = h("header", { class: "thread-header" });
   const messages = h("ol", { class: "messages", "aria-live": "polite", "aria-label": "Messages" });
@@ -40,6 +44,8 @@ function build(root, id, ctl) {
       h("span", { class: "muted small" }, "Enter ↵ send · Shift+Enter new line")),
     input,
     h("div", { class: "composer-actions" }, h("span", { class: "spacer" }), sendBtn));
+  const picker = attachPicker(composer, input);
+  sendBtn.before(picker.button, picker.field);
   built = { id, root, header, scroller, messages, typing, composer, input, mode: "reply", stickBottom: true };
   const setMode = (mode) => {
     built.mode = mode;
@@ -49,23 +55,26 @@ function build(root, id, ctl) {
     modeReply.setAttribute("aria-pressed", String(mode === "reply"));
     modeNote.setAttribute("aria-pressed", String(mode === "note"));
     input.placeholder = mode === "note" ? "Private note (only operators see it)" : "Reply… (Enter to send, Shift+Enter for a new line)";
+    if (input.value) ctl.typingActivity(id, mode === "note"); // colleagues (and the visitor) see the switch
     input.focus();
   };
   modeReply.addEventListener("click", () => setMode("reply"));
   modeNote.addEventListener("click", () => setMode("note"));
   const submit = () => {
     const text = input.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !picker.count()) return;
     input.value = "";
     ctl.typingStop(id);
-    ctl.send(id, text, built.mode === "note");
+    ctl.send(id, text, built.mode === "note", picker.take());
   };
   composer.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     if (e.key === "Escape") input.blur();
   });
-  input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id); else ctl.typingStop(id); });
+  attachCannedPicker({ form: composer, input, inboxId: () => (state.convs.get(id) || {}).inbox,
+    onInsert: () => ctl.typingActivity(id, built.mode === "note") });
+  input.addEventListener("input", () => { if (input.value) ctl.typingActivity(id, built.mode === "note"); else ctl.typingStop(id); });
   input.addEventListener("blur", () => ctl.typingStop(id));
   scroller.addEventListener("scroll", () => {
     built.stickBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
@@ -79,7 +88,7 @@ function renderHeader(ctl) {
   clear(built.header);
   if (!conv) return;
   const contact = conv.contact || {};
-  const name = contact.name || contact.email || `Visitor ${contact.id ?? ""}`;
+  const name = contactName(contact);
   const inbox = state.inboxes.get(conv.inbox);
   const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
     h("option", { value: "" }, "Unassigned"));
@@ -106,6 +115,7 @@ function renderHeader(ctl) {
   priority.addEventListener("change", () => ctl.priority(conv.id, priority.value));
   const snooze = h("select", { "aria-label": "Snooze" },
     h("option", { value: "" }, "Snooze…"),
+    h("option", { value: "reply" }, "Until next reply"),
     h("option", { value: "1h" }, "1 hour"),
     h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
     h("option", { value: "week" }, "Next week"),
@@ -115,19 +125,36 @@ function renderHeader(ctl) {
   const pickGo = h("button", { type: "button", hidden: true }, "Snooze");
   snooze.addEventListener("change", () => {
     if (snooze.value === "custom") {
-      pick.hidden = pickGo.hidden = false;
+      pick.hidden = pickGo.hidden = pick.parentNode.hidden = false;
       pick.focus();
       return;
     }
-    const until = snoozeUntil(snooze.value);
+    const choice = snooze.value;
+    const until = snoozeUntil(choice);
     snooze.value = "";
-    if (until) ctl.status(conv.id, "snoozed", until);
+    // No time: snoozed until the contact writes again (DESIGN §11).
+    if (choice === "reply") ctl.status(conv.id, "snoozed", null);
+    else if (until) ctl.status(conv.id, "snoozed", until);
   });
   pickGo.addEventListener("click", () => {
     const when = pick.value ? new Date(pick.value) : null;
     if (when && !Number.isNaN(when.getTime())) ctl.status(conv.id, "snoozed", when.toISOString());
   });
   const resolved = conv.status === "resolved";
+  // Secondary actions live in a "More" menu so that the header stays one row at 1280 px
+  // (docs/frontend.md); the menu stays open across re-renders of the header.
+  const more = h("details", { class: "more-menu", dataset: { testid: "more-actions" } },
+    h("summary", { class: "button", "aria-label": "More actions" }, "More ▾"),
+    h("div", { class: "menu-items", role: "group", "aria-label": "More actions" },
+      conv.status === "pending" ? null
+        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
+      priority,
+      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      // A plain link: the session cookie authenticates the GET, the server names the file.
+      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
+        dataset: { testid: "download-transcript" } }, "Download transcript")));
+  more.open = moreOpenFor === conv.id;
+  more.addEventListener("toggle", () => { moreOpenFor = more.open ? conv.id : null; });
   built.header.append(
     h("button", { type: "button", class: "icon back", "aria-label": "Back to list", onclick: () => ctl.select(null) }, "←"),
     h("div", { class: "avatar" }, initials(name)),
@@ -135,9 +162,16 @@ function renderHeader(ctl) {
       h("div", {}, h("strong", {}, name), " ", h("span", { class: "muted" }, `#${conv.display_id}`)),
       h("div", { class: "muted small" },
         h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
-        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}` : "",
+        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}`
+          : conv.status === "snoozed" ? " until the next reply" : "",
         inbox ? ` · ${inbox.name}` : "",
-        conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : "")),
+        conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : ""),
+      h("div", { class: "thread-labels", dataset: { testid: "thread-labels" } }, labelChips(conv.labels),
+        h("button", { type: "button", class: "link small", "aria-expanded": String(labelEditorOpenFor() === conv.id),
+          dataset: { testid: "edit-labels" },
+          onclick: () => (labelEditorOpenFor() === conv.id ? closeLabelEditor()
+            : openLabelEditor(conv, built.root, (names) => ctl.setLabels(conv.id, names))) },
+          (conv.labels || []).length ? "Edit labels" : "+ Label"))),
     h("span", { class: "spacer" }),
     h("div", { class: "actions" },
       assign,
@@ -145,17 +179,19 @@ function renderHeader(ctl) {
         : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, "Assign to me"),
       h("button", { type: "button", class: resolved ? "" : "primary", dataset: { testid: "toggle-status" },
         onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
-      conv.status === "pending" ? null
-        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
-      snooze, pick, pickGo,
-      priority,
-      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
-      // A plain link: the session cookie authenticates the GET, the server names the file.
-      h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
-        dataset: { testid: "download-transcript" } }, "Download transcript"),
+      snooze,
+      more,
       h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
-        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")));
+        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")),
+    h("div", { class: "snooze-pick", hidden: true }, pick, pickGo));
 }
+
+let moreOpenFor = null;
+document.addEventListener("click", (e) => {
+  // A click outside the open "More" menu closes it, as menus do.
+  const open = document.querySelector(".more-menu[open]");
+  if (open && !open.contains(e.target)) open.open = false;
+});
 
 function snoozeUntil(choice) {
   const d = new Date();
@@ -185,11 +221,11 @@ export function renderMessages(ctl) {
       lastDay = day;
     }
     const seen = m.direction === "outgoing" && !m.private && seenAt && seenAt >= Date.parse(m.created_at);
-    messages.append(bubble(m, { state: seen ? "seen" : "sent" }));
+    messages.append(bubble(m, { state: seen ? "seen" : "sent", ctl }));
   }
   for (const p of t.pending.values()) {
     messages.append(bubble(
-      { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id },
+      { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id, files: p.files },
       { state: p.state, error: p.error, retry: () => ctl.retry(built.id, p.echo_id), discard: () => ctl.discard(built.id, p.echo_id) }));
   }
   if (built.stickBottom) scroller.scrollTop = scroller.scrollHeight;
@@ -201,14 +237,14 @@ export function markPrepending() {
   if (built) built.prepended = true;
 }
 
-function bubble(m, { state: deliveryState, error, retry, discard }) {
+function bubble(m, { state: deliveryState, error, retry, discard, ctl }) {
   if (m.direction === "activity") {
     return h("li", { class: "activity", dataset: { id: String(m.id ?? "") } },
       h("span", {}, m.content), h("time", { class: "muted small", datetime: m.created_at, title: full(m.created_at) }, ` ${clock(m.created_at)}`));
   }
   const who = m.direction === "incoming"
     ? (m.sender && m.sender.name) || "Visitor"
-    : userName(m.sender) || "Operator";
+    : userName(m.sender) || (m.sender ? "Operator" : "Automatic message"); // sender null: survey, out of office
   const cls = ["msg", m.direction, m.private ? "private" : "", deliveryState === "error" ? "failed" : ""].filter(Boolean).join(" ");
   const meta = h("div", { class: "msg-meta" },
     h("span", { class: "who" }, who),
@@ -219,32 +255,13 @@ function bubble(m, { state: deliveryState, error, retry, discard }) {
           deliveryState === "sending" ? "sending…" : deliveryState === "error" ? `failed: ${error}` : deliveryState === "seen" ? "✓✓ seen" : "✓ sent")
       : null,
     deliveryState === "error" && retry ? h("button", { type: "button", class: "link", onclick: retry }, "Retry") : null,
-    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null);
-  return h("li", { class: cls, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
-    h("div", { class: "msg-body" }, h("div", { class: "msg-text" }, m.content || ""), attachments(m)),
+    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null,
+    ctl && m.id != null ? deleteControl(m, (msg) => ctl.deleteMessage(msg.conversation_id, msg.id)) : null);
+  const body = isDeleted(m) ? [deletedText()]
+    : [m.content ? h("div", { class: "msg-text" }, m.content) : null, attachmentsView(m), pendingFilesView(m.files)];
+  return h("li", { class: `${cls}${isDeleted(m) ? " deleted" : ""}`, dataset: { id: String(m.id ?? ""), echo: m.echo_id || "" } },
+    h("div", { class: "msg-body" }, body),
     meta);
-}
-
-function safeUrl(url) {
-  if (!url) return null;
-  try {
-    const u = new URL(url, location.href);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch (_) {
-    return null;
-  }
-}
-
-function attachments(m) {
-  if (!m.attachments || !m.attachments.length) return null;
-  return h("div", { class: "attachments" }, m.attachments.map((a) => {
-    const url = safeUrl(a.url);
-    if (!url) return null;
-    if (String(a.file_type).startsWith("image")) {
-      return h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Attached image", loading: "lazy" }));
-    }
-    return h("a", { href: url, target: "_blank", rel: "noopener", class: "file" }, `Attachment: ${decodeURIComponent(url.split("/").pop())}`);
-  }));
 }
 
 export function renderTyping() {
@@ -253,7 +270,8 @@ export function renderTyping() {
   const on = until > Date.now();
   const conv = state.convs.get(built.id);
   built.typing.hidden = !on;
-  built.typing.textContent = on ? `${(conv && conv.contact && conv.contact.name) || "Visitor"} is typing…` : "";
+  built.typing.textContent = on ? `${contactName(conv && conv.contact)} is typing…` : "";
+  renderDeskTyping(built.typing, built.id);
 }
 
 export function focusComposer() {

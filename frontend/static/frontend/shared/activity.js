@@ -8,6 +8,7 @@ export const ACTIVITY_KIND = Object.freeze({
   RESOLVED: "resolved",
   PENDING: "pending",
   SNOOZED: "snoozed",
+  SNOOZED_UNTIL_REPLY: "snoozed_until_reply",
   SNOOZE_ENDED: "snooze_ended",
   PRIORITY_CHANGED: "priority_changed",
   ASSIGNED: "assigned",

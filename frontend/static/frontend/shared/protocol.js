@@ -14,12 +14,15 @@ export const EVENT = Object.freeze({
   REPLY_CREATED: "reply.created",
   CONVERSATION_READ: "conversation.read",
   PRESENCE_UPDATED: "presence.updated",
+  CONVERSATION_OFFERED: "conversation.offered",
+  CONVERSATION_OFFER_WITHDRAWN: "conversation.offer_withdrawn",
 });
 
 // Ephemeral frames (no id, never replayed).
 export const EPHEMERAL = Object.freeze({
   TYPING_STARTED: "conversation.typing_started",
   TYPING_STOPPED: "conversation.typing_stopped",
+  QUEUE_UPDATED: "queue.updated",
 });
 
 // Commands a client sends ({type, ref, data}).
@@ -36,6 +39,11 @@ export const COMMAND = Object.freeze({
   PRESENCE_SET: "presence.set",
   RESUME: "resume",
   PING: "ping",
+  CONVERSATION_ACCEPT: "conversation.accept",
+  CONVERSATION_DECLINE: "conversation.decline",
+  CONVERSATION_LABELS: "conversation.labels",
+  MESSAGE_DELETE: "message.delete",
+  CSAT_SUBMIT: "csat.submit",
 });
 
 // The server's own frames.

@@ -18,7 +18,11 @@ export function backoffDelay(attempt) {
   const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
   return base / 2 + Math.random() * base / 2;
 }
+// Half-open detection: a connection whose network died without a close (a laptop's Wi-Fi
+// switched, a NAT dropped it) looks open for minutes. Every PING_MS the client pings; no answer
+// within PONG_TIMEOUT_MS and it abandons the socket, reconnects and resumes (docs/frontend.md).
 const PING_MS = 20_000;
+const PONG_TIMEOUT_MS = 5_000;
 const REPLY_TIMEOUT_MS = 15_000;
 
 export class SocketClient {
@@ -27,9 +31,12 @@ export class SocketClient {
    * @param {string} opts.url          ws(s) URL
    * @param {() => object|null} [opts.authFrame]  first frame after open (widget auth)
    * @param {() => number} opts.lastEventId       where to resume from
-   * @param {(frame: object) => void} opts.onEvent  durable and ephemeral events
+   * @param {(frame: object, meta: {replayed: boolean}) => void} opts.onEvent  durable and
+   *   ephemeral events; `replayed` for those the resume sent before its reply (history, not news)
    * @param {(state: string, info?: object) => void} opts.onState  connecting|open|reconnecting|closed
    * @param {(reply: object) => void} [opts.onResume]  the resume command's reply
+   * @param {number} [opts.pingMs]         ping interval (default 20 s)
+   * @param {number} [opts.pongTimeoutMs]  no answer to a ping within it: half-open (default 5 s)
    */
   constructor(opts) {
     this.opts = opts;
@@ -43,15 +50,21 @@ export class SocketClient {
     this.pingTimer = null;
     this.retryTimer = null;
     this.closeReason = null;
+    this.resumeRef = null;
+    this.probing = false;
+    // Back online after a network change: check the socket at once rather than at the next ping.
+    this.onOnline = () => this.probe();
   }
 
   start() {
     this.stopped = false;
+    window.addEventListener("online", this.onOnline);
     this._open();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener("online", this.onOnline);
     clearTimeout(this.retryTimer);
     this._teardown(new Error("stopped"));
     if (this.ws) try { this.ws.close(1000); } catch (_) { /* already closed */ }
@@ -71,11 +84,33 @@ export class SocketClient {
   /** Send a command; resolves with the reply's data, rejects with {code, message}. */
   command(type, data = {}) {
     if (!this.isOpen) return Promise.reject({ code: "offline", message: "Not connected." });
-    return this._send(type, data);
+    // A resume sent by the owner (after a resync) replays too: its events are history as well.
+    return this._send(type, data, type === COMMAND.RESUME ? (ref) => { this.resumeRef = ref; } : undefined);
   }
 
-  _send(type, data) {
+  /** Ping now. No answer within the pong timeout means the connection is half-open: it is
+   *  abandoned (as if closed), and the client reconnects and resumes. */
+  probe() {
+    if (!this.isOpen || this.probing) return;
+    const ws = this.ws;
+    this.probing = true;
+    const timer = setTimeout(() => {
+      this.probing = false;
+      if (ws === this.ws) this._abandon(ws);
+    }, this.opts.pongTimeoutMs || PONG_TIMEOUT_MS);
+    const done = () => { clearTimeout(timer); this.probing = false; };
+    this._send(COMMAND.PING, {}).then(done, done);
+  }
+
+  _abandon(ws) {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try { ws.close(4000, "no pong"); } catch (_) { /* closing already */ }
+    this._closed(ws, undefined);
+  }
+
+  _send(type, data, onRef) {
     const ref = `c-${++this.seq}`;
+    if (onRef) onRef(ref);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
@@ -107,7 +142,9 @@ export class SocketClient {
       if (auth) ws.send(JSON.stringify(auth));
       this.ready = true;
       try {
-        const reply = await this._send(COMMAND.RESUME, { last_event_id: this.opts.lastEventId() });
+        // Events before the resume's reply are the replay (the server queues the reply after them).
+        const reply = await this._send(COMMAND.RESUME, { last_event_id: this.opts.lastEventId() },
+          (ref) => { this.resumeRef = ref; });
         this.opts.onResume && this.opts.onResume({ ok: true, data: reply });
       } catch (error) {
         if (ws !== this.ws) return;
@@ -125,13 +162,14 @@ export class SocketClient {
       this.everOpened = true;
       this.opts.onState("open");
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.isOpen && this._send(COMMAND.PING, {}).catch(() => {}), PING_MS);
+      this.pingTimer = setInterval(() => this.probe(), this.opts.pingMs || PING_MS);
     };
     ws.onmessage = (msg) => {
       let frame;
       try { frame = JSON.parse(msg.data); } catch (_) { return; }
       if (!frame || typeof frame !== "object") return;
       if (frame.type === FRAME.REPLY) {
+        if (frame.ref === this.resumeRef) this.resumeRef = null;
         const waiter = this.pending.get(frame.ref);
         if (!waiter) return;
         this.pending.delete(frame.ref);
@@ -140,23 +178,26 @@ export class SocketClient {
         else waiter.reject(frame.error || { code: "error", message: "Failed." });
         return;
       }
-      this.opts.onEvent(frame);
+      this.opts.onEvent(frame, { replayed: this.resumeRef !== null });
     };
-    ws.onclose = (ev) => {
-      if (ws !== this.ws) return;
-      const wasOpen = this.ready;
-      this._teardown({ code: "offline", message: "Connection lost." });
-      this.ws = null;
-      const code = this.closeReason || ev.code;
-      this.closeReason = null;
-      if (this.stopped) return;
-      if (FINAL_CLOSE_CODES.has(code)) {
-        this.opts.onState("closed", { code });
-        return;
-      }
-      this._scheduleRetry(code, wasOpen);
-    };
+    ws.onclose = (ev) => this._closed(ws, ev.code);
     ws.onerror = () => { /* onclose follows */ };
+  }
+
+  _closed(ws, closeCode) {
+    if (ws !== this.ws) return;
+    const wasOpen = this.ready;
+    this._teardown({ code: "offline", message: "Connection lost." });
+    this.ws = null;
+    this.resumeRef = null;
+    const code = this.closeReason || closeCode;
+    this.closeReason = null;
+    if (this.stopped) return;
+    if (FINAL_CLOSE_CODES.has(code)) {
+      this.opts.onState("closed", { code });
+      return;
+    }
+    this._scheduleRetry(code, wasOpen);
   }
 
   _teardown(error) {

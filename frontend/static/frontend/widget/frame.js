@@ -4,6 +4,7 @@ import { uid } from "../shared/dom.js";
 import { backoffDelay } from "../shared/socket.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
 import * as view from "./view.js";
+import * as desk from "./desk.js";
 import { hideError, scrollToBottom, showError } from "./view.js";
 import { CLOSE, COMMAND, EPHEMERAL, EVENT } from "../shared/protocol.js";
 
@@ -23,7 +24,11 @@ const st = {
   open: false,
   unread: 0,
   agentTyping: 0,
-  config: { name: boot.inbox_name, greeting: "", operators_available: false },
+  config: { name: boot.inbox_name, greeting: "", operators_available: false, online: false, next_open_at: null,
+    out_of_office_message: "" },
+  queue: null,                  // {conversation_id, position, expected_wait_seconds} while waiting in line
+  contactEmail: load(`${KEY}:email`),
+  actions: {},                  // desk.js callbacks (survey, email), set below
   transport: null,
   mode: boot.transport === "auto" ? "ws" : boot.transport,
   parentOrigin: null,
@@ -92,8 +97,12 @@ async function startSession() {
   if (run !== sessionRun) return;
   const changed = !st.session || st.session.pubsub_token !== data.contact_inbox.pubsub_token;
   st.session = { source_id: data.contact_inbox.source_id, pubsub_token: data.contact_inbox.pubsub_token, contact: data.contact };
+  if (st.user && st.user.email && !st.contactEmail) st.contactEmail = st.user.email; // the site gave it
   save(KEY, st.session);
   if (data.conversation) st.conversation = data.conversation;
+  applyAvailability(data);
+  st.queue = data.queue && data.queue.position ? data.queue : null;
+  desk.renderQueue(st);
   if (changed || !st.transport) {
     st.messages.clear();
     st.seen.clear();
@@ -133,8 +142,19 @@ async function loadConfig() {
     const cfg = await rest("GET", `/widget/config/?website_token=${encodeURIComponent(boot.website_token)}`);
     st.config = { ...st.config, ...cfg };
   } catch (_) { /* keeps defaults */ }
+  desk.scheduleOpening(st, loadConfig);
   renderHeader();
   render();
+}
+
+/** online / next_open_at from a session answer (the config's own fields come with it). */
+function applyAvailability(data) {
+  if (!data || !("online" in data)) return;
+  const reopened = st.config.next_open_at !== data.next_open_at;
+  st.config.online = data.online;
+  st.config.next_open_at = data.next_open_at;
+  if (reopened) loadConfig(); // the greeting / out-of-office text changes with it
+  else renderHeader();
 }
 
 async function reset() {
@@ -148,6 +168,9 @@ async function reset() {
   st.seen.clear();
   st.lastEventId = 0;
   st.conversation = null;
+  st.queue = null;
+  st.contactEmail = null;
+  save(`${KEY}:email`, null);
   save(KEY, null);
   save(OUTBOX_KEY, null);
   render();
@@ -252,6 +275,12 @@ function applyEvent(frame) {
     case EVENT.CONVERSATION_STATUS_CHANGED:
       st.conversation = { ...(st.conversation || {}), ...data };
       render();
+      desk.renderQueue(st);
+      break;
+    case EPHEMERAL.QUEUE_UPDATED:
+      st.queue = data.position ? data : null;
+      desk.renderQueue(st);
+      renderHeader();
       break;
     case EPHEMERAL.TYPING_STARTED:
     case EPHEMERAL.TYPING_STOPPED:
@@ -264,7 +293,11 @@ function applyEvent(frame) {
     case EVENT.PRESENCE_UPDATED:
       // user_id null: the inbox as a whole ("online" while some operator is available);
       // anything else: ask the config again.
-      if (data.user_id === null) { st.config.operators_available = data.status === "online"; renderHeader(); }
+      if (data.user_id === null) {
+        st.config.operators_available = data.status === "online";
+        st.config.online = st.config.operators_available && !st.config.next_open_at;
+        renderHeader();
+      }
       else refreshConfigSoon();
       break;
     default:
@@ -370,9 +403,23 @@ function showFatal(err) {
 
 // --- typing and read ----------------------------------------------------------------------------
 let typingSentAt = 0, typingTimer = 0;
+// Sneak peek (the inbox's sneak_peek): the unsent text goes with typing.start, at most one per
+// DRAFT_MS, trailing edge: the send reads the text when it fires, so the last keystrokes arrive.
+const DRAFT_MS = 500, DRAFT_MAX = 1000;
+let draftTimer = 0, draftSentAt = 0;
+function sendDraftSoon() {
+  if (draftTimer) return;
+  draftTimer = setTimeout(() => {
+    draftTimer = 0;
+    if (!st.transport || !st.transport.isOpen) return;
+    draftSentAt = typingSentAt = Date.now();
+    st.transport.command(COMMAND.TYPING_START, { draft: input.value.slice(0, DRAFT_MAX) }).catch(() => {});
+  }, Math.max(0, DRAFT_MS - (Date.now() - draftSentAt)));
+}
 function typingActivity() {
   if (!st.transport || !st.transport.isOpen) return;
-  if (Date.now() - typingSentAt > 3000) {
+  if (st.config.sneak_peek) sendDraftSoon();
+  else if (Date.now() - typingSentAt > 3000) {
     typingSentAt = Date.now();
     st.transport.command(COMMAND.TYPING_START, {}).catch(() => {});
   }
@@ -381,6 +428,8 @@ function typingActivity() {
 }
 function typingStop() {
   clearTimeout(typingTimer);
+  clearTimeout(draftTimer);
+  draftTimer = 0;
   if (!typingSentAt) return;
   typingSentAt = 0;
   if (st.transport && st.transport.isOpen) st.transport.command(COMMAND.TYPING_STOP, {}).catch(() => {});
@@ -398,6 +447,18 @@ const renderHeader = () => view.renderHeader(st);
 const renderUnread = () => view.renderUnread(st);
 const renderTyping = () => view.renderTyping(st);
 const render = () => view.render(st, (item) => { item.state = "queued"; hideError(); pump(); render(); });
+
+// --- desk: the survey and the email request (desk.js renders them) ------------------------------
+st.actions.csatSubmit = (conversationId, rating, feedback) => {
+  const data = { conversation_id: conversationId, rating, feedback };
+  if (st.transport && st.transport.isOpen) return st.transport.command(COMMAND.CSAT_SUBMIT, data);
+  return rest("POST", "/api/widget/v1/csat", { token: st.session.pubsub_token, body: data });
+};
+st.actions.saveEmail = async (email) => {
+  const contact = await rest("PATCH", "/api/widget/v1/contact", { token: st.session.pubsub_token, body: { email } });
+  save(`${KEY}:email`, contact.email);
+  return contact;
+};
 
 // --- UI wiring ----------------------------------------------------------------------------------
 $("launcher").addEventListener("click", () => setOpen(!st.open));

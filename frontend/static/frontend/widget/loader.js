@@ -32,7 +32,9 @@
   function mobile() { return window.innerWidth < 520; }
   function layout() {
     var size = !isOpen ? "width:96px!important;height:96px!important;"
-      : mobile() ? "width:100vw!important;height:100vh!important;"
+      // A phone: the whole layout viewport (100% of the fixed containing block, not 100vh,
+      // which mobile browsers size past the visible area, hiding the composer under the toolbar).
+      : mobile() ? "top:0!important;left:0!important;width:100%!important;height:100%!important;"
       : "width:420px!important;height:min(720px,100vh)!important;";
     iframe.setAttribute("style", base + size);
     post({ cmd: "layout", open: isOpen, mobile: mobile() });

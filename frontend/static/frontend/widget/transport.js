@@ -42,9 +42,15 @@ export function restCommand(token, type, data) {
       return rest("POST", `${API}/messages`, { token, body: { content: data.content, echo_id: data.echo_id } });
     case COMMAND.TYPING_START:
     case COMMAND.TYPING_STOP:
-      return rest("POST", `${API}/typing`, { token, body: { typing: type === COMMAND.TYPING_START } });
+      return rest("POST", `${API}/typing`, {
+        token,
+        body: typeof data.draft === "string" ? { typing: type === COMMAND.TYPING_START, draft: data.draft }
+          : { typing: type === COMMAND.TYPING_START },
+      });
     case COMMAND.CONVERSATION_READ:
       return rest("POST", `${API}/read`, { token, body: {} });
+    case COMMAND.CSAT_SUBMIT:
+      return rest("POST", `${API}/csat`, { token, body: data });
     default:
       return Promise.resolve({});
   }

@@ -2,6 +2,7 @@
 // only ever set as text (dom.js h()); attachment URLs only when http(s).
 import { clear, h } from "../shared/dom.js";
 import { clock, dayKey, dayLabel } from "../shared/time.js";
+import { csatCard, emailRequest, greetingText, statusLine } from "./desk.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,9 +26,9 @@ export function hideError() {
 export function renderHeader(st) {
   $("w-title").textContent = st.config.name || "Chat";
   const status = $("w-status");
-  status.querySelector(".dot").className = `dot ${st.config.operators_available ? "online" : "offline"}`;
-  status.querySelector(".txt").textContent = st.config.operators_available
-    ? "We are online" : "We usually reply in a few hours";
+  const line = statusLine(st);
+  status.querySelector(".dot").className = `dot ${line.online ? "online" : "offline"}`;
+  status.querySelector(".txt").textContent = line.text;
 }
 
 export function renderUnread(st) {
@@ -48,14 +49,27 @@ function safeUrl(url) {
   } catch (_) { return null; }
 }
 
+function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
 function bubble(m, extra = {}) {
   const mine = m.direction === "incoming";
+  if (m.content_attributes && m.content_attributes.deleted) {
+    return h("li", { class: `w-msg ${mine ? "mine" : "theirs"} deleted`, dataset: { id: String(m.id ?? "") } },
+      h("div", { class: "w-bubble" }, h("div", { class: "w-text w-deleted" }, "This message was deleted")),
+      h("div", { class: "w-meta" }, clock(m.created_at)));
+  }
   const files = (m.attachments || []).map((a) => {
     const url = safeUrl(a.url);
     if (!url) return null;
-    return String(a.file_type).startsWith("image")
-      ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "Image", class: "preview" }))
-      : h("a", { href: url, target: "_blank", rel: "noopener" }, "Attachment: " + decodeURIComponent(url.split("/").pop()));
+    const name = a.name || "attachment";
+    return String(a.file_type).startsWith("image/")
+      ? h("a", { href: url, target: "_blank", rel: "noopener", title: name }, h("img", { src: url, alt: name, class: "preview" }))
+      : h("a", { href: url, target: "_blank", rel: "noopener", class: "w-file", download: name }, `${name} (${formatSize(a.size)})`);
   });
   if (extra.previewUrl) files.push(h("img", { src: extra.previewUrl, alt: "Image", class: "preview" }));
   let status = null;
@@ -75,13 +89,17 @@ const previews = new WeakMap();
 export function render(st, onRetry) {
   const list = $("w-messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  const focused = document.activeElement; // a survey comment or email being typed keeps focus
   clear(list);
-  if (st.config.greeting) list.append(h("li", { class: "w-msg theirs greeting" }, h("div", { class: "w-bubble" }, h("div", { class: "w-text" }, st.config.greeting))));
+  const greeting = greetingText(st);
+  if (greeting) list.append(h("li", { class: "w-msg theirs greeting" }, h("div", { class: "w-bubble" }, h("div", { class: "w-text" }, greeting))));
   let lastDay = null;
   for (const m of [...st.messages.values()].sort((a, b) => a.id - b.id)) {
     const day = dayKey(m.created_at);
     if (day !== lastDay) { list.append(h("li", { class: "w-day" }, dayLabel(m.created_at))); lastDay = day; }
-    list.append(bubble(m));
+    list.append(m.content_type === "input_csat" ? csatCard(m, st.actions.csatSubmit) : bubble(m));
+    const ask = emailRequest(m, st, st.actions.saveEmail);
+    if (ask) list.append(ask);
   }
   for (const item of st.outbox) {
     let previewUrl = null;
@@ -95,6 +113,7 @@ export function render(st, onRetry) {
   if (st.conversation && st.conversation.status === "resolved") {
     list.append(h("li", { class: "w-day" }, "This conversation was marked resolved. Write again any time."));
   }
+  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
   if (atBottom || st.outbox.length) scrollToBottom();
 }
 

@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """The operator's language (docs/i18n.md): empty until the first login fills it."""
 
     dependencies = [
-        ("chat", "0004_desk"),
+        ("chat", "0009_lean"),
     ]
 
     operations = [
