@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -254,7 +255,7 @@ class LegacyBusinessHoursField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise serializers.ValidationError("An object {\"timezone\", \"days\"}.")
+            raise serializers.ValidationError(_("An object {\"timezone\", \"days\"}."))
         return {"business_hours": data}
 
 

@@ -175,14 +175,14 @@ def attachment_for_download(*, attachment_id: int, signature: str, user: Any) ->
     from chat.selectors.scope import conversation_visible_q
 
     if not attachment_signature_valid(attachment_id, signature):
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
     if attachment is None or not attachment.file:
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     if attachment.message.private:
         operator = user is not None and user.is_authenticated and user.is_active
         visible = operator and Conversation.objects.filter(
             conversation_visible_q(user_id=user.pk), pk=attachment.message.conversation_id).exists()
         if not visible:
-            raise NotFound("No such attachment.")
+            raise NotFound(_("No such attachment."))
     return attachment

@@ -80,8 +80,8 @@ def validate_origins(origins: Any) -> list[str]:
 def _legacy_business_hours(value: Any) -> dict[str, Any]:
     """The first release's ``business_hours`` ``{"timezone"?, "days"?}`` as the new fields."""
     if not isinstance(value, dict) or set(value) - {"timezone", "days"}:
-        raise InvalidData("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours).",
-                          fields={"business_hours": ["An object with timezone and days."]})
+        raise InvalidData(_("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours)."),
+                          fields={"business_hours": [_("An object with timezone and days.")]})
     translated: dict[str, Any] = {"working_hours": value.get("days") or None}
     if "timezone" in value:
         translated["timezone"] = value["timezone"]
@@ -101,8 +101,8 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
         if key == "out_of_office_message":
             value = clean_text(str(value or ""), field="out_of_office_message")
             if len(value) > 10_000:
-                raise InvalidData("out_of_office_message is too long.",
-                                  fields={"out_of_office_message": ["At most 10,000 characters."]})
+                raise InvalidData(_("out_of_office_message is too long."),
+                                  fields={"out_of_office_message": [_("At most 10,000 characters.")]})
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:

@@ -396,7 +396,7 @@ def _lock_visitor(contact_inbox_id: int) -> tuple[ContactInbox, Conversation | N
             .select_related("inbox", "contact").get(pk=contact_inbox_id)
         )
     except ContactInbox.DoesNotExist:
-        raise NotFound("Unknown visitor.") from None
+        raise NotFound(_("Unknown visitor.")) from None
     # Under the contact inbox's lock: no conversation of it can be started concurrently.
     latest = (
         Conversation.objects.select_for_update(no_key=True).filter(contact_inbox_id=contact_inbox_id)
