@@ -187,3 +187,14 @@ def published(transactional_db) -> Iterator[EventCapture]:
     subscribe(record)
     yield captured
     unsubscribe(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """Each test starts in the server's language: a test (or a view or socket it drove in this
+    thread) that activated another one must not leak it into the next test."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -97,9 +97,12 @@ def test_activity_js_mirrors_the_server_kinds():
 def test_catalogue_texts_of_activity_lines_equal_the_servers_english():
     """English texts are the server's msgids with the same placeholders, so a line reads the
     same whichever side renders it (the browser test checks Russian the same way)."""
+    from django.utils import translation
+
     from chat.activity import _TEXTS
 
     english = load_catalogue("en")
-    for kind, (plain, with_actor) in _TEXTS.items():
-        assert english[f"activity.{kind}"] == str(plain)
-        assert english[f"activity.{kind}_by"] == str(with_actor)
+    with translation.override("en"):  # whatever language an earlier test left active
+        for kind, (plain, with_actor) in _TEXTS.items():
+            assert english[f"activity.{kind}"] == str(plain)
+            assert english[f"activity.{kind}_by"] == str(with_actor)
