@@ -73,7 +73,7 @@ def lock_operator(user_id: int) -> None:
     list(User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk", flat=True))
 
 
-def apply_assignee(conversation: Conversation, new_assignee_id: int | None, *, activity: str) -> Conversation:
+def apply_assignee(conversation: Conversation, new_assignee_id: int | None, *, activity: str | dict[str, Any]) -> Conversation:
     """Write the new assignee with its activity line and events (chat owns the write)."""
     return conversation_write_assignee(conversation=conversation, assignee_id=new_assignee_id, activity=activity)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from assignment.engine import apply_assignee, load_user, operator_name
 from assignment.policy import PastOffer, RingTurn, offer_is_live, ring_turn
@@ -231,7 +232,7 @@ def offers_expire_due(*, now: float | None = None, batch: int = 500) -> list[int
             found = _locked_pending(conversation_id, skip_locked=True)
             if found is None:
                 continue
-            _, offer = found
+            _key, offer = found
             if offer_is_live(expires_at=offer.expires_at.timestamp(), now=now):
                 continue
             if offer_end_in_transaction(offer, reason=WithdrawReason.TIMEOUT, now=now):
@@ -262,7 +263,7 @@ def _answer(conversation_id: int, actor: Any, decide: Any) -> Answer:
         conversation = lock_conversation(conversation_id)
         offer = _my_latest_offer(conversation_id, actor.pk)
         if offer is None or not scope.sees_inbox(conversation.inbox_id):
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         answer: Answer = decide(conversation, offer)
     if answer.error is not None:
         raise answer.error
@@ -282,18 +283,18 @@ def offer_accept(*, conversation_id: int, actor: Any, now: float | None = None) 
             _end(offer, state=OfferState.ACCEPTED, reason=None, now=now)
             return Answer(conversation_for_event(conversation.pk), OfferState.ACCEPTED)
         if offer.state != OfferState.PENDING:
-            return Answer(None, offer.state, Conflict("This offer has ended."))
+            return Answer(None, offer.state, Conflict(_("This offer has ended.")))
         if not offer_is_live(expires_at=offer.expires_at.timestamp(), now=now):
             offer_end_in_transaction(offer, reason=WithdrawReason.TIMEOUT, now=now)
-            return Answer(None, offer.state, Conflict("This offer has expired."))
+            return Answer(None, offer.state, Conflict(_("This offer has expired.")))
         moot = _moot_reason(conversation)
         if moot is not None:
             offer_end_in_transaction(offer, reason=moot, now=now)
-            return Answer(None, offer.state, Conflict("This offer has ended."))
+            return Answer(None, offer.state, Conflict(_("This offer has ended.")))
         # Still a member, and kept so until commit (a removal waits for us, or we see it).
         if not inbox_member_hold(inbox_id=conversation.inbox_id, user_id=actor.pk):
             offer_end_in_transaction(offer, reason=WithdrawReason.REMOVED, now=now)
-            return Answer(None, offer.state, NotFound("Conversation not found."))
+            return Answer(None, offer.state, NotFound(_("Conversation not found.")))
         # No capacity check: the pending offer already held this slot.
         _end(offer, state=OfferState.ACCEPTED, reason=None, now=now)
         name = operator_name(load_user(actor.pk))
@@ -318,7 +319,7 @@ def offer_decline(*, conversation_id: int, actor: Any, now: float | None = None)
             offer_end_in_transaction(offer, reason=WithdrawReason.DECLINED if live else WithdrawReason.TIMEOUT, now=now)
             return Answer(None, offer.state)
         if offer.state == OfferState.ACCEPTED and conversation.assignee_id == actor.pk:
-            return Answer(None, offer.state, Conflict("You accepted this conversation; unassign it instead."))
+            return Answer(None, offer.state, Conflict(_("You accepted this conversation; unassign it instead.")))
         return Answer(None, offer.state)
 
     return _answer(conversation_id, actor, decide).state

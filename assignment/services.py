@@ -21,6 +21,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from assignment.cooloff import cooling_off, cooloff_start
 from assignment.engine import (
@@ -50,10 +52,12 @@ from assignment.policy import (
 )
 from assignment.rate_limiter import AssignmentRateLimiter
 from assignment.round_robin import BranchSupervisorRoundRobin, InboxRoundRobinService
+from chat.activity import ActivityKind, activity_data, person
+from chat.activity import actor as activity_actor
 from chat.errors import Conflict, InvalidData, NotFound, PermissionDenied
 from chat.models import Conversation, ConversationOffer, ConversationStatus, Inbox, OfferState, Priority
 from chat.selectors.scope import caller_scope
-from chat.services.conversations import activity_add, actor_name, conversation_for_event, lock_conversation
+from chat.services.conversations import activity_add, conversation_for_event, lock_conversation
 from chat.services.inboxes import inbox_member_hold
 from presence import clock
 from presence.policy import ONLINE
@@ -93,7 +97,7 @@ def assign_conversation(
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied()
     if assignee_id is not None and (isinstance(assignee_id, bool) or not isinstance(assignee_id, int)):
-        raise InvalidData("assignee_id must be an integer or null.", fields={"assignee_id": ["Must be an integer or null."]})
+        raise InvalidData(_("assignee_id must be an integer or null."), fields={"assignee_id": [_("Must be an integer or null.")]})
     scope = caller_scope(actor)
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
@@ -106,29 +110,29 @@ def assign_conversation(
             new_assignee_is_member=assignee_id is not None and is_member(conversation.inbox_id, assignee_id),
         )
         if refusal == Refusal.NOT_VISIBLE:
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         if refusal == Refusal.FORBIDDEN:
-            raise PermissionDenied("Agents may only take unassigned conversations or release their own.")
+            raise PermissionDenied(_("Agents may only take unassigned conversations or release their own."))
         if refusal == Refusal.ASSIGNEE_NOT_MEMBER:
             raise InvalidData(
-                "The assignee must be a member of the conversation's inbox.",
-                fields={"assignee_id": ["Not a member of this inbox."]},
+                _("The assignee must be a member of the conversation's inbox."),
+                fields={"assignee_id": [_("Not a member of this inbox.")]},
             )
         if assignee_id == conversation.assignee_id:
             return conversation_for_event(conversation.pk)
         # Held until commit: a concurrent removal from the inbox waits for us, or we see it.
         if assignee_id is not None and not inbox_member_hold(inbox_id=conversation.inbox_id, user_id=assignee_id):
             raise InvalidData(
-                "The assignee must be a member of the conversation's inbox.",
-                fields={"assignee_id": ["Not a member of this inbox."]},
+                _("The assignee must be a member of the conversation's inbox."),
+                fields={"assignee_id": [_("Not a member of this inbox.")]},
             )
-        by = actor_name(user=actor)
+        by = activity_actor(user=actor)
         if assignee_id is None:
             assert conversation.assignee_id is not None  # unassigning nobody returned above
             # Before the write and its commit: whoever sees it unassigned sees the cool-off.
             cooloff_start(conversation_id=conversation.pk, user_id=conversation.assignee_id,
                           now=clock.now() if now is None else now)
-            return apply_assignee(conversation, None, activity=f"Conversation unassigned by {by}")
+            return apply_assignee(conversation, None, activity=activity_data(ActivityKind.UNASSIGNED, actor=by))
         assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
             lock_operator(assignee_id)
@@ -136,8 +140,10 @@ def assign_conversation(
             if not has_capacity(
                 open_count=open_count(assignee_id, conversation.inbox_id, except_offer_of=conversation.pk), capacity=limit
             ):
-                raise Conflict(f"{operator_name(assignee)} already has {limit} open conversations in this inbox.")
-        return apply_assignee(conversation, assignee_id, activity=f"Assigned to {operator_name(assignee)} by {by}")
+                raise Conflict(format_lazy(_("{name} already has {count} open conversations in this inbox."),
+                                           name=operator_name(assignee), count=limit))
+        return apply_assignee(conversation, assignee_id, activity=activity_data(
+            ActivityKind.ASSIGNED, actor=by, assignee=person(assignee)))
 
 
 # --- Automatic assignment ---------------------------------------------------------------------
@@ -156,7 +162,7 @@ def auto_assign_once(
                 Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("inbox").get(pk=conversation_id)
             )
         except Conversation.DoesNotExist:
-            raise NotFound("Conversation not found.") from None
+            raise NotFound(_("Conversation not found.")) from None
         if conversation.assignee_id is not None or conversation.status != ConversationStatus.OPEN:
             return Outcome.NOT_ELIGIBLE, None
         inbox = conversation.inbox
@@ -189,7 +195,7 @@ def auto_assign_once(
         if turn is not None:
             offer_create(conversation, inbox=inbox, user_id=pick, round=turn.round, now=now)
             return Outcome.OFFERED, None
-        activity = f"Assigned to {operator_name(load_user(pick))} (auto)"
+        activity = activity_data(ActivityKind.AUTO_ASSIGNED, assignee=person(load_user(pick)))
         return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
 
 
@@ -233,7 +239,7 @@ def serve_waiting(*, inbox_id: int, now: float | None = None, max_assignments: i
             return assigned
         for conversation_id in batch:
             try:
-                outcome, _ = auto_assign_once(conversation_id=conversation_id, now=now, tracker=tracker)
+                outcome, _conversation = auto_assign_once(conversation_id=conversation_id, now=now, tracker=tracker)
             except NotFound:  # deleted meanwhile
                 outcome = Outcome.NOT_ELIGIBLE
             if outcome == Outcome.NO_OPERATOR:
@@ -265,24 +271,24 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         if actor is not None:
             refusal = escalation_refusal(actor_sees_inbox=caller_scope(actor).sees_inbox(conversation.inbox_id))
             if refusal is not None:
-                raise NotFound("Conversation not found.")
+                raise NotFound(_("Conversation not found."))
         if conversation.priority != Priority.URGENT:
             Conversation.objects.filter(pk=conversation.pk).update(priority=Priority.URGENT)
         inbox = Inbox.objects.get(pk=conversation.inbox_id)
         queue = BranchSupervisorRoundRobin(conversation.branch_id)
         supervisors = queue.member_ids()
         statuses = tracker.statuses_of_users(supervisors, now=now)
-        by = f" by {actor_name(user=actor)}" if actor is not None else ""
+        by = activity_actor(user=actor)
         if conversation.assignee_id in supervisors and statuses.get(conversation.assignee_id) == ONLINE:
-            activity_add(conversation=conversation, content=f"Conversation was escalated{by}")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.ESCALATED, actor=by))
             return emit_updated(conversation.pk)
         pick = reserve_operator(
             conversation, inbox=inbox, queue=queue, statuses=statuses, limiter=None, now=now, require_member=False
         )
         if pick is None:
-            activity_add(conversation=conversation, content=f"Conversation was escalated{by}; no supervisor is available")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR, actor=by))
             return emit_updated(conversation.pk)
-        activity = f"Conversation was escalated{by} and assigned to {operator_name(load_user(pick))}"
+        activity = activity_data(ActivityKind.ESCALATED_ASSIGNED, actor=by, assignee=person(load_user(pick)))
         return apply_assignee(conversation, pick, activity=activity)
 
 
@@ -290,7 +296,7 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
 
 
 def release_conversations(
-    *, user_id: int, activity: str, inbox_id: int | None = None, still_applies: Any = None
+    *, user_id: int, activity: str | dict[str, Any], inbox_id: int | None = None, still_applies: Any = None
 ) -> list[int]:
     """Unassign the operator's open conversations (of one inbox, or all), one transaction each.
     ``still_applies()`` is re-checked under each conversation's lock. The release emits
@@ -340,7 +346,5 @@ def release_if_assignee_left(*, conversation_id: int) -> Conversation | None:
         assignee_id = conversation.assignee_id
         if assignee_id is None or not must_go(conversation.inbox_id, assignee_id, conversation.status):
             return None
-        name = operator_name(load_user(assignee_id))
-        return apply_assignee(
-            conversation, None, activity=f"Conversation unassigned: {name} is no longer a member of the inbox"
-        )
+        return apply_assignee(conversation, None, activity=activity_data(
+            ActivityKind.RELEASED_NOT_MEMBER, assignee=person(load_user(assignee_id))))

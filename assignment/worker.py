@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 
-from assignment.engine import load_user, operator_name
+from assignment.engine import load_user
 from assignment.offers import offers_expire_due
 from assignment.services import release_conversations, serve_waiting
+from chat.activity import ActivityKind, activity_data, person
 from chat.errors import Unavailable
 from chat.models import Conversation, ConversationStatus, Event, Inbox
 from chat.outages import is_outage, unavailable_on_outage
@@ -53,10 +54,9 @@ def release_tick(*, now: float | None = None) -> list[int]:
     minutes = max(1, round(delay / 60))
     released: list[int] = []
     for user_id in user_ids:
-        name = operator_name(load_user(user_id))
         released += release_conversations(
             user_id=user_id,
-            activity=f"Conversation unassigned: {name} has been offline for more than {minutes} minute{'s' * (minutes != 1)}",
+            activity=activity_data(ActivityKind.RELEASED_OFFLINE, assignee=person(load_user(user_id)), minutes=minutes),
             still_applies=lambda uid=user_id: is_offline_since(user_id=uid, before=cutoff),
         )
     return released

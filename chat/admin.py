@@ -136,13 +136,13 @@ class InboxMemberAdmin(admin.ModelAdmin):
 @admin.register(OperatorProfile)
 class OperatorProfileAdmin(admin.ModelAdmin):
     """Role and name through ``agent_update`` (a role change re-scopes the operator's sockets);
-    availability is the operator's own choice (presence), shown only."""
+    availability and language are the operator's own choices (presence, profile), shown only."""
 
-    list_display = ("user", "display_name", "role", "availability")
+    list_display = ("user", "display_name", "role", "availability", "locale")
     list_filter = ("role", "availability")
     search_fields = ("user__username", "display_name", "user__email")
     filter_horizontal = ("branches",)
-    readonly_fields = ("user", "availability")
+    readonly_fields = ("user", "availability", "locale")
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # profiles come with their account (REST /agents/ or on first use)
@@ -377,7 +377,7 @@ class ServiceForm(forms.ModelForm):
                 for message in messages if isinstance(messages, list) else [messages]:
                     self.add_error(field, str(message))
             if not exc.fields:
-                self.add_error(None, exc.message)
+                self.add_error(None, str(exc.message))
 
     def validate_unique(self) -> None:
         pass

@@ -119,6 +119,9 @@ class OperatorProfile(models.Model):
     # What the operator chose; being online also needs a connected socket (presence/).
     availability = models.CharField(max_length=10, choices=Availability.choices, default=Availability.ONLINE)
     branches = models.ManyToManyField(Branch, blank=True, related_name="operators")
+    # The language the operator reads ("en", "ru": settings.LANGUAGES); empty until their first
+    # login fills it from the browser (chat.i18n, chat.services.agents.operator_locale_on_login).
+    locale = models.CharField(max_length=10, blank=True, default="")
 
     def __str__(self) -> str:
         return self.display_name or self.user.get_username()

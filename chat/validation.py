@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from django.utils.text import capfirst, format_lazy
+from django.utils.translation import gettext_lazy as _
 
-from chat.errors import InvalidData
+from chat.errors import InvalidData, Message
 
 MAX_JSON_DEPTH = 32
 MAX_TOKEN_LENGTH = 255
@@ -32,8 +34,10 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _NOT_TOKEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-def _invalid(field: str, why: str) -> InvalidData:
-    return InvalidData(f"{field}: {why}.", fields={field: [why[:1].upper() + why[1:] + "."]})
+def _invalid(field: str, why: Message) -> InvalidData:
+    """``field: why.``, and ``Why.`` under the field; ``why`` is translated (lower case)."""
+    return InvalidData(format_lazy("{}: {}.", field, why),
+                       fields={field: [format_lazy("{}.", capfirst(why))]})  # type: ignore[type-var]
 
 
 def text_is_clean(value: str) -> bool:
@@ -47,13 +51,13 @@ def token_is_clean(value: str, *, max_length: int = MAX_TOKEN_LENGTH) -> bool:
 
 def clean_text(value: str, *, field: str) -> str:
     if not text_is_clean(value):
-        raise _invalid(field, "control characters are not allowed")
+        raise _invalid(field, _("control characters are not allowed"))
     return value
 
 
 def clean_token(value: str, *, field: str, max_length: int = MAX_TOKEN_LENGTH) -> str:
     if not token_is_clean(value, max_length=max_length):
-        raise _invalid(field, f"at most {max_length} characters, no control characters")
+        raise _invalid(field, format_lazy(_("at most {max_length} characters, no control characters"), max_length=max_length))
     return value
 
 
@@ -65,18 +69,18 @@ def clean_json(value: Any, *, field: str = "body", max_depth: int = MAX_JSON_DEP
         item, depth = stack.pop()
         if isinstance(item, str):
             if not text_is_clean(item):
-                raise _invalid(field, "control characters are not allowed")
+                raise _invalid(field, _("control characters are not allowed"))
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
             if not _INT_MIN <= item <= _INT_MAX:
-                raise _invalid(field, "integers must fit in 64 bits")
+                raise _invalid(field, _("integers must fit in 64 bits"))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise _invalid(field, "numbers must be finite")
+                raise _invalid(field, _("numbers must be finite"))
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
-                raise _invalid(field, f"nested deeper than {max_depth} levels")
+                raise _invalid(field, format_lazy(_("nested deeper than {max_depth} levels"), max_depth=max_depth))
             if isinstance(item, dict):
                 for key, child in item.items():
                     stack.append((key, depth))
@@ -91,13 +95,13 @@ def parse_time(value: Any, *, field: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 64:
-        raise _invalid(field, "must be an ISO 8601 time")
+        raise _invalid(field, _("must be an ISO 8601 time"))
     try:
         parsed = parse_datetime(value.strip())
     except (ValueError, OverflowError):  # well-formed but impossible: month 13, hour 99
         parsed = None
     if parsed is None:
-        raise _invalid(field, "must be an ISO 8601 time")
+        raise _invalid(field, _("must be an ISO 8601 time"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -105,8 +109,8 @@ def query_text(params: Any, name: str, *, max_length: int = MAX_QUERY_LENGTH) ->
     """A free-text query parameter (``?q=``): stripped, bounded, no control characters."""
     value = params.get(name) or ""
     if not isinstance(value, str):
-        raise _invalid(name, "must be text")
+        raise _invalid(name, _("must be text"))
     value = value.strip()
     if len(value) > max_length or _NOT_TOKEN.search(value):
-        raise _invalid(name, f"at most {max_length} characters, no control characters")
+        raise _invalid(name, format_lazy(_("at most {max_length} characters, no control characters"), max_length=max_length))
     return value

@@ -22,10 +22,11 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
+from chat.i18n import language_cookie, language_for_operator, normalize_language
 from chat.payloads import user_summary
 from chat.selectors.inboxes import inbox_directory_for_operator, widget_inbox_first, widget_inbox_for_token
 from chat.selectors.scope import caller_scope, operator_profile
-from chat.services.agents import operator_logout
+from chat.services.agents import operator_locale_on_login, operator_logout
 from presence.selectors import published_statuses, widget_availability
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -39,6 +40,12 @@ class LoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return PANEL_HOME
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        language = operator_locale_on_login(user=form.get_user(),
+                                            accept_language=self.request.META.get("HTTP_ACCEPT_LANGUAGE"))
+        return language_cookie(response, language)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -75,6 +82,9 @@ def panel(request: HttpRequest) -> HttpResponse:
             **(user_summary(user) or {}),
             "role": caller_scope(user).role,
             "availability": operator_profile(user).availability,
+            # The language the panel speaks (chat.i18n): the profile's, else the browser's.
+            "locale": language_for_operator(locale=operator_profile(user).locale,
+                                            accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE")),
         },
         "inboxes": panel_directory(user),
     }
@@ -182,7 +192,9 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "frontend/widget_frame.html",
-        {"boot": {"website_token": inbox.website_token, "transport": transport, "inbox_name": inbox.name}},
+        {"boot": {"website_token": inbox.website_token, "transport": transport, "inbox_name": inbox.name,
+                  # The embed's data-locale (loader.js passes it on), null: the frame decides.
+                  "locale": normalize_language(request.GET.get("locale"))}},
     )
     response["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors(inbox)}"
     return response

@@ -6,6 +6,8 @@ the real-time and REST code depend on them. The rules live in presence/tracker.p
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData
 from chat.models import Availability, OperatorProfile
@@ -52,7 +54,7 @@ def operator_set_availability(*, user_id: int, availability: str) -> str:
     lets waiting conversations reach them, through assignment's subscription).
     """
     if availability not in Availability.values:
-        raise InvalidData("Unknown availability.", fields={"status": [f"One of {Availability.values}."]})
+        raise InvalidData(_("Unknown availability."), fields={"status": [format_lazy(_("One of {choices}."), choices=", ".join(Availability.values))]})
     with transaction.atomic():
         OperatorProfile.objects.update_or_create(user_id=user_id, defaults={"availability": availability})
         get_tracker().reconcile(user_id)

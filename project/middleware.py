@@ -26,7 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 
@@ -113,3 +114,16 @@ class RequestIdMiddleware:
         child(HTTP_REQUEST_DURATION, method, route, str(response.status_code)).observe(elapsed)
         response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
         return response
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's (the request's language from the language cookie or Accept-Language:
+    chat/i18n.py), except that files which read the same in every language (statics, the
+    widget loader) get no ``Vary: Accept-Language``, so a cache in front keeps one copy."""
+
+    LANGUAGE_NEUTRAL_PREFIXES = ("/static/", "/widget.js")
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if request.path.startswith(self.LANGUAGE_NEUTRAL_PREFIXES):
+            return response
+        return super().process_response(request, response)

@@ -28,6 +28,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -139,7 +140,7 @@ def _authorized(request: HttpRequest) -> bool:
 @require_GET
 async def metrics(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
-        error = NotAuthenticated("A valid metrics token is required (Authorization: Bearer <token>).")
+        error = NotAuthenticated(_("A valid metrics token is required (Authorization: Bearer <token>)."))
         response = JsonResponse({"error": error.as_dict()}, status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response

@@ -56,6 +56,10 @@ MIDDLEWARE = [
     "project.middleware.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the request: the language cookie (set at login from the operator's
+    # profile) or Accept-Language; an operator's API call then switches to their profile's
+    # (chat.api.security's authentication classes, chat.i18n).
+    "project.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,7 +195,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/login/"
-LANGUAGE_CODE = "en-us"
+# Languages (docs/i18n.md): the server's default (stored activity lines, readers with no
+# preference) and the ones a reader may choose. Catalogues: locale/<lang>/LC_MESSAGES/django.po,
+# compiled to .mo by ``manage.py compile_locales`` (bin/serve, bin/test); browser catalogues in
+# frontend/static/frontend/i18n/<lang>.js.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # set at login from the operator's profile (chat.i18n)
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -203,8 +215,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's token and session authentication, then the operator's language (chat.i18n).
+        "chat.api.security.OperatorTokenAuthentication",
+        "chat.api.security.OperatorSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from chat.events import PublishedEvent, subscribe, unsubscribe
+from chat.locales import compile_catalogues
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,6 +32,8 @@ def pytest_configure(config):
     tests, each holding its connection for its whole run: they wait their turn. The production
     bound on that wait (DB_POOL_TIMEOUT_SECONDS, 3 s, then 503) is for requests, and the live
     servers keep it (tests/realtime/test_outages_live.py)."""
+    # Translations compiled (bin/test does it too; a direct pytest run may come first).
+    compile_catalogues()
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     if isinstance(pool, dict):
         pool["timeout"] = max(float(pool.get("timeout", 0)), 60.0)
@@ -184,3 +187,14 @@ def published(transactional_db) -> Iterator[EventCapture]:
     subscribe(record)
     yield captured
     unsubscribe(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """Each test starts in the server's language: a test (or a view or socket it drove in this
+    thread) that activated another one must not leak it into the next test."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

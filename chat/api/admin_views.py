@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -123,7 +124,7 @@ class InboxMemberViewSet(AdminViewSet):
         try:
             return get_object_or_404(Inbox, pk=int(self.kwargs["inbox_id"]))
         except (TypeError, ValueError):
-            raise NotFound("Inbox not found.") from None
+            raise NotFound(_("Inbox not found.")) from None
 
     def _body(self, inbox: Inbox) -> dict[str, Any]:
         ids = inbox_services.inbox_member_ids(inbox=inbox)
@@ -153,7 +154,7 @@ class InboxMemberViewSet(AdminViewSet):
     def destroy(self, request: Request, inbox_id: Any = None, user_id: int = 0) -> Response:
         change = inbox_services.inbox_member_remove(inbox=self._inbox(), user_id=user_id)
         if not change.removed:
-            raise NotFound("Member not found.")
+            raise NotFound(_("Member not found."))
         return Response(status=204)
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import login, logout
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -12,9 +14,17 @@ from rest_framework.views import APIView
 from chat.api import serializers as s
 from chat.api.security import IsOperator, LoginThrottle
 from chat.errors import NotAuthenticated
+from chat.i18n import active_language, language_cookie
 from chat.payloads import user_summary
 from chat.selectors.scope import operator_get, operator_member_inbox_ids, operator_profile, operator_role
-from chat.services.agents import agent_update, operator_authenticate, operator_logout, operator_token
+from chat.services.agents import (
+    agent_update,
+    operator_authenticate,
+    operator_locale_on_login,
+    operator_logout,
+    operator_set_locale,
+    operator_token,
+)
 from presence.hooks import operator_set_availability
 
 ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer, 429: s.ErrorSerializer}
@@ -34,10 +44,12 @@ class LoginView(APIView):
         identity = (data.get("username") or data.get("email") or "").strip()
         user = operator_authenticate(identity=identity, password=data["password"]) if identity else None
         if user is None or not user.is_active:
-            raise NotAuthenticated("Wrong username or password.")
+            raise NotAuthenticated(_("Wrong username or password."))
         login(request._request, user)
-        return Response({"token": operator_token(user=user),
-                         "user": {"id": user.pk, "username": user.get_username(), "role": operator_role(user)}})
+        language = operator_locale_on_login(user=user, accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+        response = Response({"token": operator_token(user=user),
+                             "user": {"id": user.pk, "username": user.get_username(), "role": operator_role(user)}})
+        return language_cookie(response, language)
 
 
 class LogoutView(APIView):
@@ -68,6 +80,8 @@ def profile_body(user) -> dict:
         "role": operator_role(user),
         "availability": profile.availability,
         "inbox_ids": operator_member_inbox_ids(user_id=user.pk),
+        # The language this caller reads now: the profile's, else the browser's (chat.i18n).
+        "locale": active_language(),
     }
 
 
@@ -80,13 +94,17 @@ class ProfileView(APIView):
         return Response(profile_body(request.user))
 
     @extend_schema(request=s.ProfileUpdateInput, responses={200: s.ProfileSerializer, **ERRORS}, tags=["auth"],
-                   summary="Change display name or availability (online, busy, offline)")
+                   summary="Change display name, availability (online, busy, offline) or language (en, ru)")
     def patch(self, request: Request) -> Response:
         data = s.validated(s.ProfileUpdateInput, request.data, partial=True)
         user = request.user
         assert user.is_authenticated  # IsOperator
         if "display_name" in data:
             agent_update(user=user, name=data["display_name"])
+        if "locale" in data:
+            # From now on this request, and the pages the session opens, speak it.
+            translation.activate(operator_set_locale(user=user, locale=data["locale"]))
         if "availability" in data:
             operator_set_availability(user_id=user.pk, availability=data["availability"])
-        return Response(profile_body(operator_get(user_id=user.pk)))
+        response = Response(profile_body(operator_get(user_id=user.pk)))
+        return language_cookie(response, translation.get_language()) if "locale" in data else response

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,7 +44,7 @@ PAGE_PARAMETERS = [
 
 def _require_admin(request: Request) -> None:
     if not operator_is_admin(request.user):
-        raise PermissionDenied("Only administrators may change this.")
+        raise PermissionDenied(_("Only administrators may change this."))
 
 
 def _page_body(request: Request, page: CatalogPage[Any], shape: Any) -> dict[str, Any]:

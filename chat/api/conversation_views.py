@@ -15,11 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignment import services as assignment
+from chat.activity import localized_message
 from chat.api import serializers as s
 from chat.api.pagination import decode_cursor, encode_cursor, int_param, limit_param
 from chat.api.parsers import JSONParser
 from chat.api.security import IsOperator
 from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
+from chat.i18n import active_language
 from chat.models import ConversationStatus, MessageDirection
 from chat.payloads import message_payload
 from chat.selectors.conversations import (
@@ -250,7 +252,10 @@ class MessageListView(APIView):
                 user=request.user, conversation_id=conversation_id, before=before, limit=limit
             )
         )
-        return Response({"results": page.rows, "next": page.next_before, "last_event_id": last_event_id})
+        # Activity lines in the caller's language (chat.activity; the stored content is the server's).
+        language = active_language()
+        rows = [localized_message(row, language) for row in page.rows]
+        return Response({"results": rows, "next": page.next_before, "last_event_id": last_event_id})
 
     @extend_schema(
         request={"application/json": s.MessageCreateInput, "multipart/form-data": s.MessageCreateInput},

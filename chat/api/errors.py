@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,7 +50,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, AppError):
         return error_response(exc)
     if isinstance(exc, SuspiciousOperation):  # too many fields, a body over the size limit
-        return error_response(InvalidData("The request is too large or malformed."))
+        return error_response(InvalidData(_("The request is too large or malformed.")))
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -70,5 +71,5 @@ def _message(exc: Exception) -> str:
     if isinstance(detail, str):
         return detail
     if isinstance(exc, drf.ValidationError):
-        return "Invalid input."
+        return str(_("Invalid input."))
     return str(detail or exc)

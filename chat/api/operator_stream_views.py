@@ -40,6 +40,8 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user as get_session_user
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.views import APIView
@@ -96,14 +98,14 @@ def _authenticate(request: Any) -> tuple[int, str, str]:
     """(user id, credential kind, key) of a token or session; NotAuthenticated otherwise."""
     authorization = request.META.get("HTTP_AUTHORIZATION") or ""
     if authorization:
-        scheme, _, key = authorization.partition(" ")
+        scheme, _space, key = authorization.partition(" ")
         user = user_for_token(key.strip()) if scheme.lower() == "token" and key.strip() else None
         if user is None:
-            raise NotAuthenticated("Invalid token.")
+            raise NotAuthenticated(_("Invalid token."))
         return user.pk, CredentialKind.TOKEN, key.strip()
     user = get_session_user(request)
     if not (user.is_authenticated and user.is_active):
-        raise NotAuthenticated("Authentication credentials were not provided.")
+        raise NotAuthenticated(_("Authentication credentials were not provided."))
     return user.pk, CredentialKind.SESSION, request.session.session_key or ""
 
 
@@ -118,7 +120,7 @@ def _still_allowed(*, user_id: int, kind: str, key: str, conversation_id: int) -
     """Asked again once the listener has joined the groups: a revocation committed between the
     first check and the join sent its control message to nobody, and is caught here."""
     if not operator_credential_valid(kind=kind, key=key, user_id=user_id):
-        raise NotAuthenticated("The credential was revoked.")
+        raise NotAuthenticated(_("The credential was revoked."))
     _conversation_inbox(user_id=user_id, conversation_id=conversation_id)
 
 
@@ -209,14 +211,14 @@ async def operator_conversation_stream(request: Any, conversation_id: int) -> Ht
         user_id, kind, key = await run_db(_authenticate)(request)
         origin = request.META.get("HTTP_ORIGIN")
         if kind == CredentialKind.SESSION and origin and not operator_origin_allowed(origin):
-            raise PermissionDenied("This origin may not use the operator's session.")
+            raise PermissionDenied(_("This origin may not use the operator's session."))
         after = position_param(
             request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("last_event_id"), "last_event_id"
         )
         inbox_id = await run_db(_conversation_inbox)(user_id=user_id, conversation_id=conversation_id)
         lease = operator_socket_lease(user_id=user_id)
         if not await run_db(lease_claim)(lease):
-            raise RateLimited(f"Too many open connections for this operator ({lease.limit}).")
+            raise RateLimited(format_lazy(_("Too many open connections for this operator ({limit})."), limit=lease.limit))
         sink = QueueSink(OperatorScope(user_id, frozenset({inbox_id}), conversation_id=conversation_id))
         listener = OperatorStreamListener(sink, user_id=user_id, inbox_id=inbox_id, conversation_id=conversation_id,
                                           fingerprint=credential_fingerprint(kind, key))

@@ -6,6 +6,8 @@ import json
 from typing import Any, overload
 
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData
 
@@ -20,9 +22,9 @@ def limit_param(params: Any, *, default: int = DEFAULT_LIMIT, maximum: int = MAX
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise InvalidData("limit must be an integer.", fields={"limit": ["An integer."]}) from None
+        raise InvalidData(_("limit must be an integer."), fields={"limit": [_("An integer.")]}) from None
     if value < 1:
-        raise InvalidData("limit must be positive.", fields={"limit": ["At least 1."]})
+        raise InvalidData(_("limit must be positive."), fields={"limit": [_("At least 1.")]})
     return min(value, maximum)
 
 
@@ -33,7 +35,7 @@ def int_param(params: Any, name: str) -> int | None:
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise InvalidData(f"{name} must be an integer.", fields={name: ["An integer."]}) from None
+        raise InvalidData(format_lazy(_("{name} must be an integer."), name=name), fields={name: [_("An integer.")]}) from None
 
 
 @overload
@@ -58,4 +60,4 @@ def decode_cursor(value: str | None) -> tuple[str, int] | None:
             raise ValueError
         return at_text, pk
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]}) from None
+        raise InvalidData(_("Invalid cursor."), fields={"cursor": [_("Use the 'next' value of the previous page.")]}) from None

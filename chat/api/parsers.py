@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
@@ -27,9 +29,9 @@ class JSONParser(BaseParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         body = stream.read(limit + 1) if limit else stream.read()
         if limit and len(body) > limit:
-            raise ParseError("The request body is too large.")
+            raise ParseError(_("The request body is too large."))
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise ParseError(f"JSON parse error: {exc}") from None
+            raise ParseError(format_lazy(_("JSON parse error: {error}"), error=exc)) from None
         return clean_json(data)

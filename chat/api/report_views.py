@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -66,14 +68,14 @@ def _id_param(params: Any, name: str) -> int | None:
     except (TypeError, ValueError):
         value = 0
     if not 1 <= value <= _ID_MAX:
-        raise InvalidData(f"{name} must be a positive integer.", fields={name: ["A positive integer."]})
+        raise InvalidData(format_lazy(_("{name} must be a positive integer."), name=name), fields={name: [_("A positive integer.")]})
     return value
 
 
 def _format_param(params: Any) -> str:
     chosen = params.get("format") or "json"
     if chosen not in FORMATS:
-        raise InvalidData("format must be json or csv.", fields={"format": ["json or csv."]})
+        raise InvalidData(_("format must be json or csv."), fields={"format": [_("json or csv.")]})
     return str(chosen)
 
 

@@ -5,6 +5,7 @@ The view parses, calls the one owner (chat.selectors.search), answers.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,7 +41,7 @@ class MessageSearchView(APIView):
         params = request.query_params
         q = query_text(params, "q")
         if not q:
-            raise InvalidData("q is required.", fields={"q": ["Words to search for."]})
+            raise InvalidData(_("q is required."), fields={"q": [_("Words to search for.")]})
         page = message_search_for_operator(user=request.user, q=q, before=int_param(params, "before"),
                                            limit=limit_param(params, default=20))
         next_url = None

@@ -11,18 +11,55 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authentication import BaseAuthentication
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from chat.errors import ContactBlocked, NotAuthenticated
+from chat.i18n import activate_for_operator
 from chat.models import ContactInbox
 from chat.selectors.scope import operator_is_admin, operator_profile
 from chat.store import get_store
 from chat.validation import clean_token
 
 WIDGET_TOKEN_HEADER = "HTTP_X_WIDGET_TOKEN"
+
+
+def _operator_language(request: Any, result: Any) -> Any:
+    """Once the caller is known, the rest of the request (validation messages, errors, activity
+    lines) speaks their profile's language (chat.i18n); before that, LocaleMiddleware's
+    (Accept-Language or the language cookie)."""
+    if result is not None and getattr(result[0], "is_authenticated", False):
+        activate_for_operator(result[0], accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+    return result
+
+
+class OperatorTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token <key>``, then the operator's language."""
+
+    def authenticate(self, request: Any) -> Any:
+        return _operator_language(request, super().authenticate(request))
+
+    def authenticate_credentials(self, key: str) -> Any:
+        # DRF's, with the profile in the same query: the language and every permission check
+        # read it, so this saves the query it would otherwise cost.
+        try:
+            token = Token.objects.select_related("user__operator_profile").get(key=key)
+        except Token.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
+        return (token.user, token)
+
+
+class OperatorSessionAuthentication(SessionAuthentication):
+    """The Django session (CSRF on unsafe methods), then the operator's language."""
+
+    def authenticate(self, request: Any) -> Any:
+        return _operator_language(request, super().authenticate(request))
 
 
 class WidgetTokenAuthentication(BaseAuthentication):
@@ -36,7 +73,7 @@ class WidgetTokenAuthentication(BaseAuthentication):
         contact_inbox = ContactInbox.objects.select_related("contact", "inbox").filter(pubsub_token=token).first()
         if contact_inbox is None:
             # DRF's own exception: DRF then records "not authenticated" on the request.
-            raise AuthenticationFailed("Unknown widget token.")
+            raise AuthenticationFailed(_("Unknown widget token."))
         return AnonymousUser(), contact_inbox
 
     def authenticate_header(self, request: Any) -> str:
@@ -58,7 +95,7 @@ class IsOperator(BasePermission):
 class IsAdministrator(BasePermission):
     """A superuser or an operator whose role is administrator."""
 
-    message = "Administrators only."
+    message = _("Administrators only.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return operator_is_admin(request.user)
@@ -70,7 +107,7 @@ class IsWidgetVisitor(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         contact_inbox = request.auth
         if not isinstance(contact_inbox, ContactInbox):
-            raise NotAuthenticated("X-Widget-Token header required.")
+            raise NotAuthenticated(_("X-Widget-Token header required."))
         if contact_inbox.contact.blocked:
             raise ContactBlocked()
         return True

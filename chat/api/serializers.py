@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -216,11 +217,14 @@ class ProfileSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.values)
     availability = serializers.ChoiceField(choices=Availability.values)
     inbox_ids = serializers.ListField(child=serializers.IntegerField())
+    locale = serializers.CharField(help_text="The language the operator reads (en, ru); the panel and "
+                                             "the API's messages follow it.")
 
 
 class ProfileUpdateInput(serializers.Serializer):
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     availability = serializers.ChoiceField(choices=Availability.values, required=False)
+    locale = serializers.CharField(required=False, max_length=35, help_text="en or ru (settings.LANGUAGES).")
 
 
 # --- Administration ---------------------------------------------------------------------------
@@ -251,7 +255,7 @@ class LegacyBusinessHoursField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise serializers.ValidationError("An object {\"timezone\", \"days\"}.")
+            raise serializers.ValidationError(_("An object {\"timezone\", \"days\"}."))
         return {"business_hours": data}
 
 
@@ -370,6 +374,8 @@ class WidgetSessionInput(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
     custom_attributes = serializers.DictField(required=False, allow_null=True,
                                               help_text="Merged into the contact's custom attributes.")
+    locale = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=35,
+                                   help_text="The widget's language (en, ru; else Accept-Language) for messages.")
 
 
 class WidgetContactSerializer(serializers.Serializer):

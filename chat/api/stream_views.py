@@ -31,6 +31,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.api.cors import ResponseT, add_cors_headers, preflight_response
 from chat.errors import AppError, InvalidData, PermissionDenied, RateLimited
@@ -115,7 +117,7 @@ def _token(request: Any) -> str:
 async def _authenticate(request: Any) -> WidgetAccess:
     access = await run_db(widget_access)(pubsub_token=_token(request))
     if not widget_origin_allowed(request.META.get("HTTP_ORIGIN"), list(access.allowed_origins)):
-        raise PermissionDenied("This site may not use this widget.")
+        raise PermissionDenied(_("This site may not use this widget."))
     return access
 
 
@@ -125,7 +127,7 @@ def position_param(value: str | None, name: str) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise InvalidData(f"{name} must be an integer.", fields={name: ["Must be an integer."]}) from None
+        raise InvalidData(format_lazy(_("{name} must be an integer."), name=name), fields={name: [_("Must be an integer.")]}) from None
     return check_position(number, name=name)
 
 
@@ -223,7 +225,7 @@ async def _claim(access: WidgetAccess) -> Lease:
     RateLimited; ``_release`` gives it back."""
     lease = widget_stream_lease(contact_inbox_id=access.contact_inbox_id)
     if not await run_db(lease_claim)(lease):
-        raise RateLimited(f"Too many open streams for this visitor ({lease.limit}).")
+        raise RateLimited(format_lazy(_("Too many open streams for this visitor ({limit})."), limit=lease.limit))
     return lease
 
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
+from chat.activity import localized_message
 from chat.api.pagination import int_param
 from chat.errors import InvalidData
+from chat.i18n import active_language
 from chat.models import MessageDirection
 from chat.payloads import iso, message_payload
 from chat.selectors.transcripts import Transcript
@@ -39,12 +43,14 @@ def transcript_params(params: Any) -> tuple[str, int | None]:
     """``format`` (json or txt) and ``after`` (a message id), or InvalidData."""
     chosen = params.get("format") or "json"
     if chosen not in FORMATS:
-        raise InvalidData("format must be txt or json.", fields={"format": ["Must be txt or json."]})
+        raise InvalidData(_("format must be txt or json."), fields={"format": [_("Must be txt or json.")]})
     return chosen, int_param(params, "after")
 
 
 def transcript_response(transcript: Transcript, chosen: str) -> HttpResponse | Response:
+    """In the reader's language (the one the request activated: chat.i18n)."""
     conversation = transcript.conversation
+    language = active_language()
     filename = f"conversation-{conversation.display_id or conversation.pk}-transcript.{chosen}"
     if chosen == "txt":
         response: HttpResponse | Response = HttpResponse(transcript_text(transcript),
@@ -54,7 +60,7 @@ def transcript_response(transcript: Transcript, chosen: str) -> HttpResponse | R
             "conversation_id": conversation.pk,
             "display_id": conversation.display_id,
             "generated_at": iso(transcript.generated_at),
-            "messages": [message_payload(m) for m in transcript.messages],
+            "messages": [localized_message(message_payload(m), language) for m in transcript.messages],
             "next": transcript.next,
         })
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -63,34 +69,39 @@ def transcript_response(transcript: Transcript, chosen: str) -> HttpResponse | R
 
 def transcript_text(transcript: Transcript) -> str:
     conversation = transcript.conversation
+    language = active_language()
     lines = [
-        f"Conversation #{conversation.display_id} - {conversation.inbox.name}",
-        f"Contact: {conversation.contact.display_name}",
-        f"Generated: {iso(transcript.generated_at)} (times in UTC)",
+        gettext("Conversation #{number} - {inbox}").format(number=conversation.display_id, inbox=conversation.inbox.name),
+        gettext("Contact: {name}").format(name=conversation.contact.display_name),
+        gettext("Generated: {time} (times in UTC)").format(time=iso(transcript.generated_at)),
         "",
     ]
     for message in transcript.messages:
-        payload = message_payload(message)
+        payload = localized_message(message_payload(message), language)
         marks = ""
         if message.direction == MessageDirection.ACTIVITY:
-            marks = "[activity] "
+            marks = "[{}] ".format(gettext("activity"))
         elif message.private:
-            marks = "[note] "
+            marks = "[{}] ".format(gettext("note"))
         sender = payload["sender"]
         who = "" if message.direction == MessageDirection.ACTIVITY else f"{_sender_name(sender, conversation)}: "
-        content = message.content or ("(deleted)" if message.content_attributes.get("deleted") else "")
+        content = payload["content"] or (gettext("(deleted)") if message.content_attributes.get("deleted") else "")
         first, *rest = content.split("\n") if content else [""]
         lines.append(f"[{payload['created_at']}] {marks}{who}{first}".rstrip())
         lines.extend(f"    {line}" for line in rest)
-        lines.extend(f"    (attachment: {a['file_type']}, {a['size']} bytes)" for a in payload["attachments"])
+        lines.extend("    " + gettext("(attachment: {type}, {size} bytes)").format(type=a["file_type"], size=a["size"])
+                     for a in payload["attachments"])
     if transcript.next is not None:
-        lines += ["", f"[continued: request this transcript again with after={transcript.next} for the rest]"]
+        lines += ["", gettext("[continued: request this transcript again with after={after} for the rest]").format(
+            after=transcript.next)]
     return "\n".join(lines) + "\n"
 
 
 def _sender_name(sender: dict[str, Any] | None, conversation: Any) -> str:
     if sender is None:
-        return "System"
+        return gettext("System")
     if sender["type"] == "contact" and sender.get("id") == conversation.contact_id:
         return str(conversation.contact.display_name)
-    return str(sender.get("name") or sender.get("username") or sender["type"].capitalize())
+    if sender.get("name") or sender.get("username"):
+        return str(sender.get("name") or sender.get("username"))
+    return gettext("Visitor") if sender["type"] == "contact" else gettext("Operator")

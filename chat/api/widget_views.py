@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,6 +23,7 @@ from chat.api.parsers import JSONParser
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
 from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
 from chat.errors import InvalidData
+from chat.i18n import activate_for_visitor
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
@@ -98,6 +100,9 @@ class WidgetSessionView(WidgetView):
         tags=["widget"],
     )
     def post(self, request: Request) -> Response:
+        # The widget's language (optional ``locale``) for this answer's messages, validation first.
+        activate_for_visitor(requested=request.data.get("locale") if isinstance(request.data, dict) else None,
+                             accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
         data = s.validated(s.WidgetSessionInput, request.data)
         session = widget_session_start(
             website_token=data["website_token"],
@@ -263,7 +268,7 @@ class WidgetTranscriptView(WidgetView):
         chosen, after = transcript_params(request.query_params)
         conversation_id = int_param(request.query_params, "conversation_id")
         if conversation_id is None:
-            raise InvalidData("conversation_id is required.", fields={"conversation_id": ["Required."]})
+            raise InvalidData(_("conversation_id is required."), fields={"conversation_id": [_("Required.")]})
         transcript = transcript_for_visitor(contact_inbox=self.contact_inbox, conversation_id=conversation_id,
                                             after=after)
         return transcript_response(transcript, chosen)

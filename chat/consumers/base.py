@@ -18,6 +18,9 @@ from typing import Any, ClassVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat import logcontext
 from chat.errors import (
@@ -32,6 +35,7 @@ from chat.errors import (
     Unavailable,
     UnknownCommand,
 )
+from chat.i18n import default_language, language_for_visitor
 from chat.metrics import COMMANDS, SOCKETS_OPEN, child
 from chat.outages import as_unavailable, is_outage
 from chat.realtime import codec, shutdown
@@ -131,6 +135,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.counted = False  # in messenger_sockets_open
         self.idle = asyncio.Event()  # no command in flight (graceful shutdown waits for it)
         self.idle.set()
+        # The language of this socket's reply messages (chat.i18n): the handshake's
+        # Accept-Language, then the operator's at connect, the visitor's at auth.
+        self.language = default_language()
 
     # --- Channels plumbing ---------------------------------------------------------------------
 
@@ -142,7 +149,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if handler is None:
             logger.warning("no handler for %s", message["type"])
             return
-        await handler(message)
+        with translation.override(self.language):
+            await handler(message)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Channels opens the socket's layer channel before the first ASGI message; on Redis that
@@ -167,6 +175,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                                backlog=server_backlog(self.base_send), write=direct_writer(self.base_send))
         SOCKETS_OPEN.labels(kind=SOCKET_KINDS.get(self.typing_side, "other")).inc()
         self.counted = True
+        self.language = language_for_visitor(accept_language=header(self.scope, b"accept-language"))
         if shutdown.draining():  # this process is going away: the client retries elsewhere at once
             await self.accept()
             await self.close_with(CloseCode.UNAVAILABLE, reason="Server restarting.")
@@ -292,7 +301,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().create_task(self._renew_lease(self.lease))
         text = message.get("text")
         if text is None:
-            self.emit(codec.reply_app_error(None, InvalidFrame("Binary frames are not accepted.")))
+            self.emit(codec.reply_app_error(None, InvalidFrame(_("Binary frames are not accepted."))))
             return
         # len() counts characters, which is at most the UTF-8 byte count; encode only near the bound.
         limit = settings.WS_MAX_FRAME_BYTES
@@ -306,12 +315,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         if not self.bucket.take():
             self.count_command(command.type, RateLimited.code)
-            self.emit(codec.reply_app_error(command.ref, RateLimited(
-                f"More than {settings.WS_COMMANDS_PER_10S} commands in 10 s; slow down.")))
+            self.emit(codec.reply_app_error(command.ref, RateLimited(format_lazy(
+                _("More than {count} commands in 10 s; slow down."), count=settings.WS_COMMANDS_PER_10S))))
             return
         if shutdown.draining():  # closing with 4503 soon: the client sends it again after resuming
             self.count_command(command.type, Unavailable.code)
-            self.emit(codec.reply_app_error(command.ref, Unavailable("The server is restarting; reconnect.")))
+            self.emit(codec.reply_app_error(command.ref, Unavailable(_("The server is restarting; reconnect."))))
             return
         self.idle.clear()
         try:
@@ -345,7 +354,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         name = self.allowed_commands().get(command.type)
         if name is None:
             self.count_command(command.type, UnknownCommand.code)
-            self.emit(codec.reply_app_error(command.ref, UnknownCommand(f"Unknown command {command.type!r}.")))
+            self.emit(codec.reply_app_error(command.ref, UnknownCommand(format_lazy(_("Unknown command {type}."), type=repr(command.type)))))
             return
         handler = getattr(self, name)
         try:
@@ -364,7 +373,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.count_command(command.type, codec.INTERNAL_ERROR)
             logger.exception("command %s failed", command.type)
             self.emit(codec.reply_error(command.ref, {"code": codec.INTERNAL_ERROR,
-                                                      "message": "The server could not do this; try again later."}))
+                                                      "message": str(codec.INTERNAL_ERROR_MESSAGE)}))
             return
         self.count_command(command.type, "ok")
         if data is not NO_REPLY:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import get_user
+from django.utils.translation import gettext_lazy as _
 
 from assignment.offers import offer_accept, offer_decline
 from assignment.services import assign_conversation, escalate_conversation
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import InvalidData, NotAuthenticated
 from chat.events import inbox_group, user_group
+from chat.i18n import language_for_operator
 from chat.models import MessageDirection
 from chat.payloads import conversation_payload, message_payload
 from chat.realtime.access import (
@@ -150,7 +152,7 @@ class OperatorConsumer(StreamConsumer):
     async def connect(self) -> None:
         await self.accept()
         authorization = header(self.scope, b"authorization") or ""
-        scheme, _, key = authorization.partition(" ")
+        scheme, _space, key = authorization.partition(" ")
         if authorization:
             is_token = scheme.lower() == "token"
             user = await run_db(user_for_token)(key.strip()) if is_token else None
@@ -181,6 +183,8 @@ class OperatorConsumer(StreamConsumer):
         except NotAuthenticated:
             await self.close_with(CloseCode.UNAUTHORIZED)
             return
+        self.language = language_for_operator(locale=self.access.locale,
+                                              accept_language=header(self.scope, b"accept-language"))
         await self.join_groups(self._groups())
         await self.join_stream(OperatorScope(user.pk, self.access.inbox_ids))
         await run_db(presence.operator_socket_opened)(user_id=user.pk, socket_id=self.channel_name)
@@ -252,7 +256,7 @@ class OperatorConsumer(StreamConsumer):
 
     async def cmd_conversation_assign(self, data: dict[str, Any], ref: Any) -> Any:
         if "assignee_id" not in data:
-            raise InvalidData("assignee_id is required (null to unassign).", fields={"assignee_id": ["Required."]})
+            raise InvalidData(_("assignee_id is required (null to unassign)."), fields={"assignee_id": [_("Required.")]})
         return await run_db(_conversation_assign)(
             access=self.access, user=self.user,
             conversation_id=field_value(data, "conversation_id", int),

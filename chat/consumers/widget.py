@@ -17,6 +17,7 @@ from django.conf import settings
 from chat.consumers.base import StreamConsumer, header
 from chat.errors import AppError, ContactBlocked, Unavailable
 from chat.events import contact_inbox_group
+from chat.i18n import language_for_visitor
 from chat.payloads import (
     conversation_payload,
     message_payload,
@@ -162,6 +163,9 @@ class WidgetConsumer(StreamConsumer):
             return
         if self.closing:  # the auth timer fired while the token was being checked
             return
+        # Optional ``locale`` (the widget's chosen language), else the handshake's Accept-Language.
+        self.language = language_for_visitor(requested=command.data.get("locale"),
+                                             accept_language=header(self.scope, b"accept-language"))
         self.access = access
         if self._auth_timer is not None:
             self._auth_timer.cancel()

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import ContactBlocked, NotAuthenticated, NotFound
 from chat.models import ContactInbox, Conversation
@@ -82,6 +83,8 @@ class OperatorAccess:
     # Inbox groups to join for ephemeral frames (every inbox for administrators).
     group_inbox_ids: frozenset[int]
     summary: dict[str, Any]
+    # The profile's language ("" until chosen): chat.i18n decides with the handshake's header.
+    locale: str = ""
 
 
 def user_for_token(key: str) -> Any | None:
@@ -114,9 +117,11 @@ def operator_access(*, user_id: int) -> OperatorAccess:
     is chat/selectors/scope.py's."""
     scope = caller_scope_for(user_id=user_id)
     if scope is None:
-        raise NotAuthenticated("The account is inactive.")
+        raise NotAuthenticated(_("The account is inactive."))
     user = User.objects.select_related("operator_profile").get(pk=user_id)
-    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {})
+    profile = getattr(user, "operator_profile", None)
+    return OperatorAccess(user_id, scope.inbox_ids(), scope.group_inbox_ids(), user_summary(user) or {},
+                          locale=profile.locale if profile is not None else "")
 
 
 def operator_conversation_q(*, access: OperatorAccess) -> Q:
@@ -136,7 +141,7 @@ def operator_conversation(*, conversation_id: int, access: OperatorAccess) -> Co
         .first()
     )
     if conversation is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     return conversation
 
 
@@ -156,7 +161,7 @@ class WidgetAccess:
 def widget_access(*, pubsub_token: str) -> WidgetAccess:
     """The visitor behind a pubsub token: NotAuthenticated if unknown, ContactBlocked if blocked."""
     if not pubsub_token or not isinstance(pubsub_token, str):
-        raise NotAuthenticated("Unknown widget token.")
+        raise NotAuthenticated(_("Unknown widget token."))
     clean_token(pubsub_token, field="token")  # NUL cannot reach the database (invalid_data)
     row = (
         ContactInbox.objects.select_related("contact", "inbox")
@@ -164,7 +169,7 @@ def widget_access(*, pubsub_token: str) -> WidgetAccess:
         .first()
     )
     if row is None:
-        raise NotAuthenticated("Unknown widget token.")
+        raise NotAuthenticated(_("Unknown widget token."))
     if row.contact.blocked:
         raise ContactBlocked()
     return WidgetAccess(

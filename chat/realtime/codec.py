@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import AppError, ErrorCode, InvalidData, InvalidFrame
 from chat.events import EventType
@@ -19,6 +21,7 @@ from chat.validation import clean_json
 # Code of the reply to a command that failed in an unexpected way (a bug, a service not
 # available): the client sees a stable code, never a traceback.
 INTERNAL_ERROR = str(ErrorCode.INTERNAL_ERROR)
+INTERNAL_ERROR_MESSAGE = _("The server could not do this; try again later.")
 
 # Events whose payload is a whole conversation: the widget sees widget_conversation_view().
 _CONVERSATION_PAYLOAD_TYPES = frozenset(
@@ -82,20 +85,20 @@ def decode_command(text: str) -> Command:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise FrameError(InvalidFrame("The frame is not valid JSON.")) from None
+        raise FrameError(InvalidFrame(_("The frame is not valid JSON."))) from None
     if not isinstance(obj, dict):
-        raise FrameError(InvalidFrame("The frame is not a JSON object."))
+        raise FrameError(InvalidFrame(_("The frame is not a JSON object.")))
     ref = obj.get("ref")
     if ref is not None and not isinstance(ref, (str, int)) or isinstance(ref, bool):
-        raise FrameError(InvalidFrame("ref must be a string or an integer."))
+        raise FrameError(InvalidFrame(_("ref must be a string or an integer.")))
     kind = obj.get("type")
     if not isinstance(kind, str) or not kind:
-        raise FrameError(InvalidFrame("The frame has no type."), ref)
+        raise FrameError(InvalidFrame(_("The frame has no type.")), ref)
     data = obj.get("data", {})
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise FrameError(InvalidData("data must be an object.", fields={"data": ["Must be an object."]}), ref)
+        raise FrameError(InvalidData(_("data must be an object."), fields={"data": [_("Must be an object.")]}), ref)
     return Command(kind, ref, data)
 
 
@@ -110,15 +113,16 @@ def field_value(data: dict[str, Any], name: str, kind: type | tuple[type, ...], 
     value = data.get(name, _MISSING)
     if value is _MISSING:
         if required:
-            raise InvalidData(f"{name} is required.", fields={name: ["This field is required."]})
+            raise InvalidData(format_lazy(_("{name} is required."), name=name), fields={name: [_("This field is required.")]})
         return default
     if value is None and (nullable or not required):
         return None if nullable else default
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # bool is an int in Python, never in the protocol.
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise InvalidData(f"{name} must be {names}.", fields={name: [f"Must be {names}."]})
+        names = " | ".join(k.__name__ for k in kinds)  # Python's type names, not words
+        raise InvalidData(format_lazy(_("{name} must be {types}."), name=name, types=names),
+                          fields={name: [format_lazy(_("Must be {types}."), types=names)]})
     # The same hygiene as REST bodies (chat/validation.py): no control characters but tab and
     # line breaks, integers within 64 bits.
     if isinstance(value, (str, int)) and not isinstance(value, bool):

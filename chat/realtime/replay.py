@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import AppError, InvalidData, ResyncRequired
 from chat.models import Event
@@ -43,27 +45,27 @@ def replay_events(*, scope: Scope, after: int, upto: int, skip_from: int = 0, sk
     # transaction leaves a gap, which we cannot tell apart, so we ask for a resync too).
     # ``after == 0`` means "from the beginning of what is retained".
     if oldest is not None and 0 < after < oldest - 1:
-        raise ResyncRequired("Events after this id are no longer retained; reload through the REST API.")
+        raise ResyncRequired(_("Events after this id are no longer retained; reload through the REST API."))
     limit = settings.STREAM_RESUME_MAX_EVENTS
     queryset = Event.objects.filter(id__gt=after, id__lte=upto)
     if skip_to > skip_from:
         queryset = queryset.exclude(id__gt=skip_from, id__lte=skip_to)
     rows = list(scope.visible(queryset).order_by("id")[: limit + 1])
     if len(rows) > limit:
-        raise ResyncRequired(f"More than {limit} events were missed; reload through the REST API.")
+        raise ResyncRequired(format_lazy(_("More than {count} events were missed; reload through the REST API."), count=limit))
     encoded = [(row.id, scope.encode(row)) for row in rows]
     # A replay larger than a subscriber's send bound could never be taken in one piece.
     if sum(frame_bytes(text) for _id, text in encoded) > settings.WS_SEND_BUFFER_MAX_BYTES:
-        raise ResyncRequired("The missed events are too large to replay; reload through the REST API.")
+        raise ResyncRequired(_("The missed events are too large to replay; reload through the REST API."))
     return encoded
 
 
 def check_position(after: int, *, name: str = "last_event_id") -> int:
     """A client's position: an integer >= 0 (0: from the oldest retained event)."""
     if isinstance(after, bool) or not isinstance(after, int):
-        raise InvalidData(f"{name} must be an integer.", fields={name: ["Must be an integer."]})
+        raise InvalidData(format_lazy(_("{name} must be an integer."), name=name), fields={name: [_("Must be an integer.")]})
     if after < 0:
-        raise InvalidData(f"{name} must be >= 0.", fields={name: ["Must be >= 0."]})
+        raise InvalidData(format_lazy(_("{name} must be >= 0."), name=name), fields={name: [_("Must be >= 0.")]})
     return after
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound
 from chat.models import CannedResponse, Label
@@ -45,7 +46,7 @@ def decode_key(value: str | None) -> tuple[str, int] | None:
             raise ValueError
         return text, pk
     except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
-        raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]}) from None
+        raise InvalidData(_("Invalid cursor."), fields={"cursor": [_("Use the 'next' value of the previous page.")]}) from None
 
 
 def _page(qs: QuerySet[Any], field: str, after: str | None, limit: int) -> CatalogPage[Any]:
@@ -81,7 +82,7 @@ def canned_response_list_for_operator(
     qs = _canned_visible(user)
     if inbox_id is not None:
         if not caller_scope(user).sees_inbox(inbox_id):
-            raise NotFound("Inbox not found.")
+            raise NotFound(_("Inbox not found."))
         overridden = CannedResponse.objects.filter(inbox_id=inbox_id, short_code=OuterRef("short_code"))
         qs = qs.filter(Q(inbox_id=inbox_id) | (Q(inbox__isnull=True) & ~Exists(overridden)))
     if q:
@@ -92,7 +93,7 @@ def canned_response_list_for_operator(
 def canned_response_get_for_operator(*, user: Any, response_id: int) -> CannedResponse:
     response = _canned_visible(user).filter(pk=response_id).first()
     if response is None:
-        raise NotFound("Canned response not found.")
+        raise NotFound(_("Canned response not found."))
     return response
 
 
@@ -110,5 +111,5 @@ def label_list(*, q: str = "", after: str | None = None, limit: int = CATALOG_PA
 def label_get(*, label_id: int) -> Label:
     label = Label.objects.filter(pk=label_id).first()
     if label is None:
-        raise NotFound("Label not found.")
+        raise NotFound(_("Label not found."))
     return label

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound
 from chat.models import Contact, ContactInbox
@@ -54,5 +55,5 @@ def contact_list_for_operator(*, user: Any, q: str = "", before: int | None = No
 def contact_get_for_operator(*, user: Any, contact_id: int) -> Contact:
     contact = _with_inboxes(_visible(user).filter(pk=contact_id), user).first()
     if contact is None:
-        raise NotFound("Contact not found.")
+        raise NotFound(_("Contact not found."))
     return contact

@@ -20,6 +20,8 @@ from django.db import connection
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound
 from chat.models import Conversation, ConversationStatus, Message, MessageDirection, Priority
@@ -127,7 +129,7 @@ def _filtered(user: Any, filters: ConversationFilters, *, with_status: bool = Tr
     qs = _visible(user)
     if with_status and filters.status != "all":
         if filters.status not in ConversationStatus.values:
-            raise InvalidData("Unknown status.", fields={"status": [f"One of {list(STATUS_CHOICES)}."]})
+            raise InvalidData(_("Unknown status."), fields={"status": [format_lazy(_("One of {choices}."), choices=", ".join(STATUS_CHOICES))]})
         qs = qs.filter(status=filters.status)
     if with_assignee:
         qs = qs.filter(_assignee_q(user, filters.assignee))
@@ -137,7 +139,7 @@ def _filtered(user: Any, filters: ConversationFilters, *, with_status: bool = Tr
         qs = qs.filter(branch_id=filters.branch_id)
     if filters.priority:
         if filters.priority not in Priority.values:
-            raise InvalidData("Unknown priority.", fields={"priority": [f"One of {Priority.values}."]})
+            raise InvalidData(_("Unknown priority."), fields={"priority": [format_lazy(_("One of {choices}."), choices=", ".join(Priority.values))]})
         qs = qs.filter(priority=filters.priority)
     if filters.contact_id is not None:
         qs = qs.filter(contact_id=filters.contact_id)
@@ -158,7 +160,7 @@ def _assignee_q(user: Any, assignee: str) -> Q:
     try:
         return Q(assignee_id=int(assignee))
     except (TypeError, ValueError):
-        raise InvalidData("Unknown assignee filter.", fields={"assignee": ["me, unassigned, all or a user id."]}) from None
+        raise InvalidData(_("Unknown assignee filter."), fields={"assignee": [_("me, unassigned, all or a user id.")]}) from None
 
 
 def _keyset(qs: QuerySet[Conversation], after: tuple[str, int] | None) -> QuerySet[Conversation]:
@@ -178,7 +180,7 @@ def _keyset(qs: QuerySet[Conversation], after: tuple[str, int] | None) -> QueryS
         text, pk = after
         at = parse_datetime(text)
         if at is None:
-            raise InvalidData("Invalid cursor.", fields={"cursor": ["Use the 'next' value of the previous page."]})
+            raise InvalidData(_("Invalid cursor."), fields={"cursor": [_("Use the 'next' value of the previous page.")]})
         # The redundant ``<=`` bounds the index range scan; the OR picks the exact position.
         qs = qs.filter(Q(last_activity_at__lte=at) & (Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=pk)))
     return qs
@@ -208,14 +210,14 @@ def conversation_get_for_operator(*, user: Any, conversation_id: int) -> Convers
     """One conversation the operator may see (annotated like the list), or NotFound."""
     conversation = _annotated(_visible(user).filter(pk=conversation_id)).first()
     if conversation is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     return conversation
 
 
 def conversation_check_visible(*, user: Any, conversation_id: int) -> None:
     """NotFound unless the operator may see the conversation (before acting on it)."""
     if not _visible(user).filter(pk=conversation_id).exists():
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
 
 
 def conversation_counts_for_operator(*, user: Any, filters: ConversationFilters) -> dict[str, int]:

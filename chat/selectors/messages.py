@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound
 from chat.models import Attachment, ContactInbox, Conversation, Message, MessageDirection
@@ -58,6 +59,6 @@ def message_history_for_widget(*, contact_inbox: ContactInbox, conversation_id: 
     queryset = widget_messages_queryset(contact_inbox)
     if conversation_id is not None:
         if not Conversation.objects.filter(pk=conversation_id, contact_inbox_id=contact_inbox.pk).exists():
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         queryset = queryset.filter(conversation_id=conversation_id)
     return _page(queryset, before=before, limit=limit)

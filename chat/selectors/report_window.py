@@ -24,8 +24,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
-from chat.errors import InvalidData
+from chat.errors import InvalidData, Message
 
 MAX_WINDOW = timedelta(days=366)
 DEFAULT_WINDOW = timedelta(days=7)
@@ -47,8 +49,8 @@ class ReportWindow:
         return self.tz.key
 
 
-def _invalid(field: str, message: str) -> InvalidData:
-    return InvalidData(f"{field}: {message}", fields={field: [message]})
+def _invalid(field: str, message: Message) -> InvalidData:
+    return InvalidData(format_lazy("{}: {}", field, message), fields={field: [message]})
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +63,7 @@ def report_zone(value: Any) -> ZoneInfo:
     if value in (None, ""):
         return ZoneInfo("UTC")
     if not isinstance(value, str) or len(value) > _MAX_PARAM or value not in _zone_names():
-        raise _invalid("tz", "An IANA time zone name, such as Europe/Paris.")
+        raise _invalid("tz", _("An IANA time zone name, such as Europe/Paris."))
     return ZoneInfo(value)
 
 
@@ -73,7 +75,7 @@ def _bound(params: Any, name: str, tz: ZoneInfo, *, end: bool) -> datetime | Non
     raw = params.get(name)
     if raw in (None, ""):
         return None
-    message = "An ISO 8601 date (2026-11-01) or time (2026-11-01T09:00:00Z)."
+    message = _("An ISO 8601 date (2026-11-01) or time (2026-11-01T09:00:00Z).")
     if not isinstance(raw, str) or len(raw) > _MAX_PARAM:
         raise _invalid(name, message)
     text = raw.strip()
@@ -104,16 +106,16 @@ def report_window(params: Any, *, now: datetime | None = None) -> ReportWindow:
             since = until - DEFAULT_WINDOW
         since, until = since.astimezone(UTC), until.astimezone(UTC)
     except OverflowError:  # until=0001-01-01, since=9999-12-31T23:00-05:00: outside years 1-9999 in UTC
-        raise _invalid("since", "The window must lie within years 1970 to 8999.") from None
+        raise _invalid("since", _("The window must lie within years 1970 to 8999.")) from None
     # Bounded years: bucket arithmetic near year 1 or 9999 overflows Python's dates.
     if since < EARLIEST or since >= LATEST:
-        raise _invalid("since", "The window must lie within years 1970 to 8999.")
+        raise _invalid("since", _("The window must lie within years 1970 to 8999."))
     if until > LATEST:
-        raise _invalid("until", "The window must lie within years 1970 to 8999.")
+        raise _invalid("until", _("The window must lie within years 1970 to 8999."))
     if until <= since:
-        raise _invalid("until", "Must be after since.")
+        raise _invalid("until", _("Must be after since."))
     if until - since > MAX_WINDOW:
-        raise _invalid("since", "The window spans at most 366 days.")
+        raise _invalid("since", _("The window spans at most 366 days."))
     return ReportWindow(since=since, until=until, tz=tz)
 
 
@@ -121,7 +123,7 @@ def bucket_param(value: Any) -> str:
     if value in (None, ""):
         return "day"
     if value not in BUCKETS:
-        raise _invalid("bucket", "hour or day.")
+        raise _invalid("bucket", _("hour or day."))
     return str(value)
 
 
@@ -141,7 +143,7 @@ def bucket_starts(window: ReportWindow, bucket: str) -> list[datetime]:
     may be partial. InvalidData past ``MAX_BUCKETS``."""
     zone = bucket_zone(window, bucket)
     local = window.since.astimezone(zone)
-    too_many = _invalid("bucket", f"At most {MAX_BUCKETS} buckets: choose bucket=day or a shorter window.")
+    too_many = _invalid("bucket", format_lazy(_("At most {max_buckets} buckets: choose bucket=day or a shorter window."), max_buckets=MAX_BUCKETS))
     if bucket == "hour":
         first = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
         count = math.ceil((window.until - first) / timedelta(hours=1))

@@ -47,6 +47,8 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.functions import Trunc
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound
 from chat.models import Conversation, CsatResponse, Inbox, InboxMember, Message, MessageDirection, Role
@@ -168,7 +170,7 @@ def report_scope(*, user: Any, inbox_id: int | None = None, agent_id: int | None
     their conversations)."""
     caller = caller_scope(user)
     if inbox_id is not None and not (Inbox.objects.filter(pk=inbox_id).exists() and caller.sees_inbox(inbox_id)):
-        raise NotFound("Inbox not found.")
+        raise NotFound(_("Inbox not found."))
     scope = ReportScope(caller=caller, inbox_id=inbox_id, agent_id=agent_id)
     if agent_id is not None and agent_id != caller.user_id:
         visible = scope.sees_colleagues and User.objects.filter(pk=agent_id).exists() and (
@@ -177,7 +179,7 @@ def report_scope(*, user: Any, inbox_id: int | None = None, agent_id: int | None
             or Conversation.objects.filter(scope.inbox_q("inbox_id"), assignee_id=agent_id).exists()
         )
         if not visible:
-            raise NotFound("Operator not found.")
+            raise NotFound(_("Operator not found."))
     return scope
 
 
@@ -255,7 +257,7 @@ def report_summary(*, scope: ReportScope, window: ReportWindow) -> dict[str, Any
 
 def report_metric(value: Any) -> str:
     if value not in METRICS:
-        raise InvalidData("metric: unknown.", fields={"metric": [f"One of {', '.join(METRICS)}."]})
+        raise InvalidData(_("metric: unknown."), fields={"metric": [format_lazy(_("One of {choices}."), choices=", ".join(METRICS))]})
     return str(value)
 
 

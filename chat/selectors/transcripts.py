@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Length
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound
 from chat.models import Attachment, ContactInbox, Conversation, Message
@@ -62,7 +63,7 @@ def transcript_for_visitor(*, contact_inbox: ContactInbox, conversation_id: int,
 def _conversation(queryset: QuerySet[Conversation]) -> Conversation:
     conversation = queryset.select_related("contact", "inbox").first()
     if conversation is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     return conversation
 
 

@@ -7,13 +7,18 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
+from chat.activity import ActivityKind, activity_data
 from chat.errors import Conflict, InvalidData
+from chat.i18n import default_language, language_for_operator, normalize_language, supported_languages
 from chat.models import OperatorProfile, Role
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
-from chat.services.assignee import conversations_release_in_transaction, operator_display_name
+from chat.selectors.scope import operator_profile
+from chat.services.assignee import conversations_release_in_transaction, operator_person
 from chat.services.contacts import normalize_email
 
 User = get_user_model()
@@ -21,7 +26,7 @@ User = get_user_model()
 
 def _role(role: str) -> str:
     if role not in Role.values:
-        raise InvalidData("Unknown role.", fields={"role": [f"One of {Role.values}."]})
+        raise InvalidData(_("Unknown role."), fields={"role": [format_lazy(_("One of {choices}."), choices=", ".join(Role.values))]})
     return role
 
 
@@ -29,7 +34,7 @@ def _password(password: str, user: Any | None = None) -> str:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidData("The password is too weak.", fields={"password": list(exc.messages)}) from exc
+        raise InvalidData(_("The password is too weak."), fields={"password": list(exc.messages)}) from exc
     return password
 
 
@@ -37,17 +42,17 @@ def _password(password: str, user: Any | None = None) -> str:
 def agent_create(*, username: str, password: str, email: str = "", name: str = "", role: str = Role.AGENT) -> Any:
     """Create an operator account with its profile."""
     if not username:
-        raise InvalidData("A username is required.", fields={"username": ["This field is required."]})
+        raise InvalidData(_("A username is required."), fields={"username": [_("This field is required.")]})
     _role(role)
     _password(password)
     email = normalize_email(email) or ""
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("That username is taken.", fields={"username": ["Already taken."]})
+        raise Conflict(_("That username is taken."), fields={"username": [_("Already taken.")]})
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password, email=email)
     except IntegrityError:
-        raise Conflict("That username is taken.", fields={"username": ["Already taken."]}) from None
+        raise Conflict(_("That username is taken."), fields={"username": [_("Already taken.")]}) from None
     OperatorProfile.objects.update_or_create(user=user, defaults={"role": role, "display_name": name or ""})
     return user
 
@@ -69,7 +74,7 @@ def agent_update(
     member inboxes), a password change revokes every token and session (``agent_set_password``),
     a deactivation closes everything (``agent_deactivate``).
     """
-    profile, _ = OperatorProfile.objects.get_or_create(user=user)
+    profile, _created = OperatorProfile.objects.get_or_create(user=user)
     role_changed = role is not None and _role(role) != profile.role
     if name is not None:
         profile.display_name = name
@@ -120,7 +125,8 @@ def agent_deactivate(*, user: Any) -> Any:
     user.save(update_fields=["is_active"])
     Token.objects.filter(user=user).delete()
     conversations_release_in_transaction(
-        user_id=user.pk, activity=f"Conversation unassigned: {operator_display_name(user.pk)} was deactivated"
+        user_id=user.pk,
+        activity=activity_data(ActivityKind.RELEASED_DEACTIVATED, assignee=operator_person(user.pk)),
     )
     control.close_operator_sockets(user_id=user.pk, code=CloseCode.FORBIDDEN)
     return user
@@ -139,9 +145,36 @@ def operator_authenticate(*, identity: str, password: str) -> Any | None:
     return user if user is not None and user.is_active else None
 
 
+def operator_locale_on_login(*, user: Any, accept_language: str | None) -> str:
+    """At login, an operator who never chose a language gets their browser's (the first
+    supported one of ``Accept-Language``, else the server's default); a chosen one stays.
+    Returns the operator's language. Called by every login (REST, the panel's form)."""
+    profile = operator_profile(user)
+    if not profile.locale:
+        language = language_for_operator(locale=None, accept_language=accept_language)
+        # Only while still empty: two logins at once cannot overwrite a choice made meanwhile.
+        OperatorProfile.objects.filter(pk=profile.pk, locale="").update(locale=language)
+        profile.refresh_from_db(fields=["locale"])
+    return profile.locale or default_language()
+
+
+def operator_set_locale(*, user: Any, locale: Any) -> str:
+    """The operator's chosen language, one of settings.LANGUAGES (``ru-RU`` is ``ru``), else
+    InvalidData naming the field."""
+    language = normalize_language(locale)
+    if language is None:
+        choices = ", ".join(supported_languages())
+        raise InvalidData(format_lazy(_("Unknown language; one of {choices}."), choices=choices),
+                          fields={"locale": [format_lazy(_("One of {choices}."), choices=choices)]})
+    profile = operator_profile(user)
+    OperatorProfile.objects.filter(pk=profile.pk).update(locale=language)
+    profile.locale = language
+    return language
+
+
 def operator_token(*, user: Any) -> str:
     """The operator's API token (made on first login)."""
-    token, _ = Token.objects.get_or_create(user=user)
+    token, _created = Token.objects.get_or_create(user=user)
     return str(token.key)
 
 

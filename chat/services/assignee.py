@@ -6,9 +6,12 @@ The caller holds the conversation's row lock and the transaction; the events go 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from chat.activity import person
 from chat.events import EventType, dispatch
 from chat.models import Audience, Conversation, ConversationStatus
 from chat.payloads import conversation_payload, user_summary
@@ -22,13 +25,18 @@ from chat.services.conversations import (
 User = get_user_model()
 
 
-def conversation_write_assignee(*, conversation: Conversation, assignee_id: int | None, activity: str) -> Conversation:
-    """Write the new assignee (caller holds the conversation lock), add the activity line,
-    emit ``assignee.changed`` and ``conversation.updated``, forget both operators' cached
-    unread totals after commit."""
+def conversation_write_assignee(
+    *, conversation: Conversation, assignee_id: int | None, activity: str | dict[str, Any]
+) -> Conversation:
+    """Write the new assignee (caller holds the conversation lock), add the activity line
+    (``chat.activity.activity_data``, or free text), emit ``assignee.changed`` and
+    ``conversation.updated``, forget both operators' cached unread totals after commit."""
     old_assignee_id = conversation.assignee_id
     Conversation.objects.filter(pk=conversation.pk).update(assignee_id=assignee_id)
-    activity_add(conversation=conversation, content=activity)
+    if isinstance(activity, dict):
+        activity_add(conversation=conversation, activity=activity)
+    else:
+        activity_add(conversation=conversation, content=activity)
     fresh = conversation_for_event(conversation.pk)
     for event_type, payload, audience in (
         (EventType.ASSIGNEE_CHANGED, {"assignee": user_summary(fresh.assignee)}, Audience.OPERATORS),
@@ -45,6 +53,12 @@ def conversation_write_assignee(*, conversation: Conversation, assignee_id: int 
     return fresh
 
 
+def operator_person(user_id: int) -> dict[str, Any]:
+    """``{"id", "name"}`` of an operator for an activity line."""
+    user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
+    return person(user) or {"id": user_id, "name": ""}
+
+
 def operator_display_name(user_id: int) -> str:
     user = User.objects.select_related("operator_profile").filter(pk=user_id).first()
     return str((user_summary(user) or {}).get("name", "the operator")) if user is not None else "the operator"
@@ -52,7 +66,8 @@ def operator_display_name(user_id: int) -> str:
 
 @transaction.atomic
 def conversations_release_in_transaction(
-    *, user_id: int, activity: str, inbox_id: int | None = None, include_inactive_statuses: bool = True
+    *, user_id: int, activity: str | dict[str, Any], inbox_id: int | None = None,
+    include_inactive_statuses: bool = True,
 ) -> list[int]:
     """Unassign the operator's conversations (of one inbox, or all) in the caller's
     transaction: every status but resolved (open, pending, snoozed) when

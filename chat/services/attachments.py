@@ -32,9 +32,10 @@ from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
-from django.utils.text import get_valid_filename
+from django.utils.text import format_lazy, get_valid_filename
+from django.utils.translation import gettext_lazy as _
 
-from chat.errors import InvalidAttachment, NotFound, TooManyAttachments
+from chat.errors import InvalidAttachment, Message, NotFound, TooManyAttachments
 
 _SIGNER_SALT = "chat.attachment"
 
@@ -94,18 +95,20 @@ def allowed_types() -> tuple[str, ...]:
     return tuple(getattr(settings, "ATTACHMENT_ALLOWED_TYPES", DEFAULT_ALLOWED_TYPES))
 
 
-def _refuse(name: str, why: str) -> InvalidAttachment:
-    return InvalidAttachment(f"{name}: {why}.", fields={"attachments": [f"{name}: {why}."]})
+def _refuse(name: Message, why: Message) -> InvalidAttachment:
+    """``name: why.``; ``why`` is translated."""
+    message = format_lazy("{}: {}.", name, why)
+    return InvalidAttachment(message, fields={"attachments": [message]})
 
 
 def _clean_type(raw: Any, name: str) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CONTENT_TYPE_LENGTH or _CONTROL.search(raw):
-        raise _refuse(name, "content_type must be a media type of at most 100 characters")
+        raise _refuse(name, _("content_type must be a media type of at most 100 characters"))
     declared = raw.split(";", 1)[0].strip().lower()
     if not _TOKEN.match(declared):
-        raise _refuse(name, "content_type is not a media type")
+        raise _refuse(name, _("content_type is not a media type"))
     if declared not in allowed_types():
-        raise _refuse(name, f"type {declared} is not accepted")
+        raise _refuse(name, format_lazy(_("type {type} is not accepted"), type=declared))
     return declared
 
 
@@ -130,23 +133,24 @@ def attachment_policy_check(files: Sequence[Any]) -> list[AcceptedAttachment]:
     file with its normalized content type and size."""
     if len(files) > settings.MESSAGE_MAX_ATTACHMENTS:
         raise TooManyAttachments(
-            f"At most {settings.MESSAGE_MAX_ATTACHMENTS} attachments per message.",
-            fields={"attachments": [f"At most {settings.MESSAGE_MAX_ATTACHMENTS}."]},
+            format_lazy(_("At most {count} attachments per message."), count=settings.MESSAGE_MAX_ATTACHMENTS),
+            fields={"attachments": [format_lazy(_("At most {count}."), count=settings.MESSAGE_MAX_ATTACHMENTS)]},
         )
     limit = max_bytes()
     accepted = []
     for upload in files:
         raw_name = getattr(upload, "name", None) or "file"
         if not isinstance(raw_name, str) or _CONTROL.search(raw_name) or len(raw_name) > MAX_NAME_LENGTH:
-            raise _refuse("attachment", f"the name must be at most {MAX_NAME_LENGTH} characters, no control characters")
+            raise _refuse(_("attachment"), format_lazy(
+                _("the name must be at most {count} characters, no control characters"), count=MAX_NAME_LENGTH))
         name = _storage_name(raw_name)
         upload.name = name  # what storage will write: never empty, ".", ".." or a path
         size = getattr(upload, "size", None)
         if not isinstance(size, int) or size > limit:
-            raise _refuse(name, f"larger than {limit} bytes")
+            raise _refuse(name, format_lazy(_("larger than {count} bytes"), count=limit))
         declared = _clean_type(getattr(upload, "content_type", None), name)
         if not _extension_matches(name, declared):
-            raise _refuse(name, f"the extension does not match the type {declared}")
+            raise _refuse(name, format_lazy(_("the extension does not match the type {type}"), type=declared))
         accepted.append(AcceptedAttachment(upload, declared, size))
     return accepted
 
@@ -171,14 +175,14 @@ def attachment_for_download(*, attachment_id: int, signature: str, user: Any) ->
     from chat.selectors.scope import conversation_visible_q
 
     if not attachment_signature_valid(attachment_id, signature):
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
     if attachment is None or not attachment.file:
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     if attachment.message.private:
         operator = user is not None and user.is_authenticated and user.is_active
         visible = operator and Conversation.objects.filter(
             conversation_visible_q(user_id=user.pk), pk=attachment.message.conversation_id).exists()
         if not visible:
-            raise NotFound("No such attachment.")
+            raise NotFound(_("No such attachment."))
     return attachment

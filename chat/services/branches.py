@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import Conflict
 from chat.models import Branch
@@ -72,5 +73,5 @@ def branch_delete(*, branch: Branch) -> None:
         with transaction.atomic():
             branch.delete()
     except ProtectedError:
-        raise Conflict("The branch still has inboxes or conversations.") from None
+        raise Conflict(_("The branch still has inboxes or conversations.")) from None
     transaction.on_commit(invalidate_default_branch)

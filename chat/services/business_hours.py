@@ -24,7 +24,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from chat.errors import InvalidData
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from chat.errors import InvalidData, Message
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_INTERVALS_PER_DAY = 12
@@ -50,24 +53,24 @@ def validate_timezone(value: Any) -> str:
         or value not in _zone_names()
     ):
         shown = value[:64] if isinstance(value, str) else type(value).__name__
-        raise InvalidData("Unknown time zone.", fields={"timezone": [f"Not an IANA time zone: {shown!r}."]})
+        raise InvalidData(_("Unknown time zone."), fields={"timezone": [format_lazy(_("Not an IANA time zone: {zone}."), zone=repr(shown))]})
     return value
 
 
 def _minutes(value: Any, *, day: str, end: bool) -> int:
     match = _TIME.match(value) if isinstance(value, str) else None
     if match is None:
-        raise _bad(f"{day}: times are \"HH:MM\" strings.")
+        raise _bad(format_lazy(_("{day}: times are \"HH:MM\" strings."), day=day))
     hours, minutes = int(match.group(1)), int(match.group(2))
     if end and (hours, minutes) == (24, 0):
         return 24 * 60
     if hours > 23 or minutes > 59:
-        raise _bad(f"{day}: {value!r} is not a time of day (00:00-23:59; an end may be 24:00).")
+        raise _bad(format_lazy(_("{day}: {value} is not a time of day (00:00-23:59; an end may be 24:00)."), day=day, value=repr(value)))
     return hours * 60 + minutes
 
 
-def _bad(message: str) -> InvalidData:
-    return InvalidData(f"working_hours: {message}", fields={"working_hours": [message]})
+def _bad(message: Message) -> InvalidData:
+    return InvalidData(format_lazy("working_hours: {}", message), fields={"working_hours": [message]})
 
 
 def validate_working_hours(value: Any) -> dict[str, list[list[str]]] | None:
@@ -78,29 +81,31 @@ def validate_working_hours(value: Any) -> dict[str, list[list[str]]] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _bad("an object of weekdays (mon..sun) or null.")
+        raise _bad(_("an object of weekdays (mon..sun) or null."))
     unknown = sorted(str(k) for k in value if k not in DAYS)
     if unknown:
-        raise _bad(f"unknown day(s) {unknown[:7]}; days are {list(DAYS)}.")
+        raise _bad(format_lazy(_("unknown day(s) {unknown}; days are {days}."), unknown=unknown[:7], days=list(DAYS)))
     week: dict[str, list[list[str]]] = {}
     for day in DAYS:
         intervals = value.get(day) or []
         if not isinstance(intervals, list):
-            raise _bad(f"{day}: a list of [start, end] pairs.")
+            raise _bad(format_lazy(_("{day}: a list of [start, end] pairs."), day=day))
         if len(intervals) > MAX_INTERVALS_PER_DAY:
-            raise _bad(f"{day}: at most {MAX_INTERVALS_PER_DAY} intervals.")
+            raise _bad(format_lazy(_("{day}: at most {count} intervals."), day=day, count=MAX_INTERVALS_PER_DAY))
         parsed = []
         for pair in intervals:
             if not isinstance(pair, list) or len(pair) != 2:
-                raise _bad(f"{day}: each interval is [\"HH:MM\", \"HH:MM\"].")
+                raise _bad(format_lazy(_("{day}: each interval is [\"HH:MM\", \"HH:MM\"]."), day=day))
             start, end = _minutes(pair[0], day=day, end=False), _minutes(pair[1], day=day, end=True)
             if end <= start:
-                raise _bad(f"{day}: {pair[0]}-{pair[1]} ends before it starts (split a night shift over two days).")
+                raise _bad(format_lazy(_("{day}: {start}-{end} ends before it starts (split a night shift over two days)."),
+                                  day=day, start=pair[0], end=pair[1]))
             parsed.append((start, end, pair))
         parsed.sort()
         for (_s1, e1, p1), (s2, _e2, p2) in zip(parsed, parsed[1:], strict=False):
             if s2 < e1:
-                raise _bad(f"{day}: {p1[0]}-{p1[1]} and {p2[0]}-{p2[1]} overlap.")
+                raise _bad(format_lazy(_("{day}: {start1}-{end1} and {start2}-{end2} overlap."),
+                                  day=day, start1=p1[0], end1=p1[1], start2=p2[0], end2=p2[1]))
         week[day] = [[p[0], p[1]] for _s, _e, p in parsed]
     return week
 

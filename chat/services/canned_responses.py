@@ -14,6 +14,8 @@ import unicodedata
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.models import CannedResponse, Inbox
@@ -25,24 +27,24 @@ CONTENT_MAX_LENGTH = 10_000
 
 def canned_clean_short_code(value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidData("short_code must be text.", fields={"short_code": ["Text."]})
+        raise InvalidData(_("short_code must be text."), fields={"short_code": [_("Text.")]})
     code = unicodedata.normalize("NFC", value.strip()).lower().lstrip("/")
     if not 1 <= len(code) <= SHORT_CODE_MAX_LENGTH:
-        raise InvalidData(f"short_code must be 1 to {SHORT_CODE_MAX_LENGTH} characters.",
-                          fields={"short_code": [f"1 to {SHORT_CODE_MAX_LENGTH} characters."]})
+        raise InvalidData(format_lazy(_("short_code must be 1 to {max_length} characters."), max_length=SHORT_CODE_MAX_LENGTH),
+                          fields={"short_code": [format_lazy(_("1 to {max_length} characters."), max_length=SHORT_CODE_MAX_LENGTH)]})
     if not all(ch.isalnum() or ch in "-_." for ch in code):
-        raise InvalidData("short_code may hold only letters, digits, '-', '_' and '.'.",
-                          fields={"short_code": ["Only letters, digits, '-', '_' and '.' (no spaces)."]})
+        raise InvalidData(_("short_code may hold only letters, digits, '-', '_' and '.'."),
+                          fields={"short_code": [_("Only letters, digits, '-', '_' and '.' (no spaces).")]})
     return code
 
 
 def canned_clean_content(value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidData("content must be text.", fields={"content": ["Text."]})
+        raise InvalidData(_("content must be text."), fields={"content": [_("Text.")]})
     if not value.strip():
-        raise InvalidData("content may not be blank.", fields={"content": ["Not blank."]})
+        raise InvalidData(_("content may not be blank."), fields={"content": [_("Not blank.")]})
     if len(value) > CONTENT_MAX_LENGTH:
-        raise InvalidData("content is too long.", fields={"content": [f"At most {CONTENT_MAX_LENGTH} characters."]})
+        raise InvalidData(_("content is too long."), fields={"content": [format_lazy(_("At most {max_length} characters."), max_length=CONTENT_MAX_LENGTH)]})
     return clean_text(value, field="content")
 
 
@@ -50,13 +52,16 @@ def canned_clean_inbox(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not Inbox.objects.filter(pk=value).exists():
-        raise InvalidData("No such inbox.", fields={"inbox": ["An inbox id, or null for every inbox."]})
+        raise InvalidData(_("No such inbox."), fields={"inbox": [_("An inbox id, or null for every inbox.")]})
     return value
 
 
 def _duplicate(code: str, inbox_id: int | None) -> Conflict:
-    where = "this inbox" if inbox_id is not None else "the global responses"
-    return Conflict(f"/{code} already exists in {where}.", fields={"short_code": [f"Already used in {where}."]})
+    if inbox_id is not None:
+        return Conflict(format_lazy(_("/{code} already exists in this inbox."), code=code),
+                        fields={"short_code": [_("Already used in this inbox.")]})
+    return Conflict(format_lazy(_("/{code} already exists in the global responses."), code=code),
+                    fields={"short_code": [_("Already used in the global responses.")]})
 
 
 def canned_response_create(*, short_code: Any, content: Any, inbox_id: Any = None) -> CannedResponse:
@@ -87,7 +92,7 @@ def canned_response_update(*, response_id: int, short_code: Any = _UNSET, conten
     with transaction.atomic():
         response = CannedResponse.objects.select_for_update(no_key=True).filter(pk=response_id).first()
         if response is None:
-            raise NotFound("Canned response not found.")
+            raise NotFound(_("Canned response not found."))
         for key, value in changes.items():
             setattr(response, key, value)
         if changes:
@@ -101,4 +106,4 @@ def canned_response_update(*, response_id: int, short_code: Any = _UNSET, conten
 
 def canned_response_delete(*, response_id: int) -> None:
     if not CannedResponse.objects.filter(pk=response_id).delete()[0]:
-        raise NotFound("Canned response not found.")
+        raise NotFound(_("Canned response not found."))

@@ -5,6 +5,7 @@ from typing import Any
 
 import phonenumbers
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
 
 from chat.errors import InvalidData
@@ -20,7 +21,7 @@ def normalize_email(value: str | None) -> str | None:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InvalidData("Invalid email address.", fields={"email": [str(exc)]}) from exc
+        raise InvalidData(_("Invalid email address."), fields={"email": [str(exc)]}) from exc
 
 
 def normalize_phone(value: str | None, *, region: str | None = None) -> str | None:
@@ -33,9 +34,9 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str | No
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidData("Invalid phone number.", fields={"phone": [str(exc)]}) from exc
+        raise InvalidData(_("Invalid phone number."), fields={"phone": [str(exc)]}) from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidData("Invalid phone number.", fields={"phone": ["Not a valid number."]})
+        raise InvalidData(_("Invalid phone number."), fields={"phone": [_("Not a valid number.")]})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

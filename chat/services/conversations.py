@@ -11,7 +11,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data, actor, render_activity
 from chat.errors import InvalidData, NotFound
 from chat.events import EventType, dispatch
 from chat.models import (
@@ -43,7 +46,7 @@ def _allocate_display_id(branch_id: int) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound("Branch not found.")
+        raise NotFound(_("Branch not found."))
     return int(row[0])
 
 
@@ -99,9 +102,21 @@ def actor_name(*, user: Any | None = None, contact: Any | None = None) -> str:
     return "the system"
 
 
-def activity_add(*, conversation: Conversation, content: str) -> Message:
-    """Add an ``activity`` line (operators only) and emit ``message.created``."""
-    message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY, content=content)
+def activity_add(
+    *, conversation: Conversation, content: str | None = None, activity: dict[str, Any] | None = None
+) -> Message:
+    """Add an ``activity`` line (operators only) and emit ``message.created``.
+
+    ``activity`` is the line as data (``chat.activity.activity_data``: who did what), stored in
+    ``content_attributes.activity`` and rendered per reader; ``content`` is then its rendering in
+    the server's language unless given. Free text alone (``content``) is stored as it is."""
+    attributes: dict[str, Any] = {}
+    if activity is not None:
+        attributes["activity"] = activity
+        if content is None:
+            content = render_activity(activity)
+    message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY,
+                                     content=content or "", content_attributes=attributes)
     dispatch(
         EventType.MESSAGE_CREATED,
         payload=message_payload(message),
@@ -114,10 +129,10 @@ def activity_add(*, conversation: Conversation, content: str) -> Message:
 
 
 _STATUS_ACTIVITY = {
-    ConversationStatus.OPEN: "Conversation was reopened by {actor}",
-    ConversationStatus.RESOLVED: "Conversation was resolved by {actor}",
-    ConversationStatus.PENDING: "Conversation was marked pending by {actor}",
-    ConversationStatus.SNOOZED: "Conversation was snoozed until {until} by {actor}",
+    ConversationStatus.OPEN: ActivityKind.REOPENED,
+    ConversationStatus.RESOLVED: ActivityKind.RESOLVED,
+    ConversationStatus.PENDING: ActivityKind.PENDING,
+    ConversationStatus.SNOOZED: ActivityKind.SNOOZED,
 }
 _SNOOZED_UNTIL_REPLY_ACTIVITY = "Conversation was snoozed until the next reply by {actor}"
 
@@ -148,7 +163,7 @@ def lock_conversation(conversation_id: int, *, related: tuple[str, ...] = (), wi
             queryset = queryset.select_related(*related)
         return queryset.get(pk=conversation_id)
     except Conversation.DoesNotExist:
-        raise NotFound("Conversation not found.") from None
+        raise NotFound(_("Conversation not found.")) from None
 
 
 def conversation_emit(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
@@ -184,10 +199,10 @@ def conversation_set_status(
     nothing and emits nothing.
     """
     if status not in ConversationStatus.values:
-        raise InvalidData("Unknown status.", fields={"status": [f"Must be one of {ConversationStatus.values}."]})
+        raise InvalidData(_("Unknown status."), fields={"status": [format_lazy(_("One of {choices}."), choices=", ".join(ConversationStatus.values))]})
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is not None and snoozed_until <= timezone.now():
-            raise InvalidData("snoozed_until must be in the future.", fields={"snoozed_until": ["Must be in the future."]})
+            raise InvalidData(_("Snoozing needs a future snoozed_until."), fields={"snoozed_until": [_("Must be in the future.")]})
     else:
         snoozed_until = None
     conversation = lock_conversation(conversation_id)
@@ -197,16 +212,12 @@ def conversation_set_status(
     if status == ConversationStatus.RESOLVED:
         changes["waiting_since"] = None
     Conversation.objects.filter(pk=conversation_id).update(**changes)
-    template = _STATUS_ACTIVITY[ConversationStatus(status)]
+    kind = _STATUS_ACTIVITY[ConversationStatus(status)]
     if status == ConversationStatus.SNOOZED and snoozed_until is None:
-        template = _SNOOZED_UNTIL_REPLY_ACTIVITY
-    activity_add(
-        conversation=conversation,
-        content=template.format(
-            actor=actor_name(user=actor_user, contact=actor_contact),
-            until=snoozed_until.isoformat() if snoozed_until else "",
-        ),
-    )
+        kind = ActivityKind.SNOOZED_UNTIL_REPLY
+    details: dict[str, Any] = {"until": snoozed_until} if snoozed_until else {}
+    activity_add(conversation=conversation, activity=activity_data(
+        kind, actor=actor(user=actor_user, contact=actor_contact), **details))
     if status == ConversationStatus.RESOLVED:
         csat_request(conversation=conversation)  # CSAT: the survey, on every path that resolves
     return conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
@@ -216,7 +227,7 @@ def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None =
     """open → resolved; resolved, pending or snoozed → open."""
     current = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).first()
     if current is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     target = ConversationStatus.RESOLVED if current == ConversationStatus.OPEN else ConversationStatus.OPEN
     return conversation_set_status(conversation_id=conversation_id, status=target, actor_user=actor_user)
 
@@ -225,12 +236,13 @@ def conversation_toggle_status(*, conversation_id: int, actor_user: Any | None =
 def conversation_set_priority(*, conversation_id: int, priority: str, actor_user: Any | None = None) -> Conversation:
     """Change the priority; adds an activity line and emits ``conversation.updated``."""
     if priority not in Priority.values:
-        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+        raise InvalidData(_("Unknown priority."), fields={"priority": [format_lazy(_("One of {choices}."), choices=", ".join(Priority.values))]})
     conversation = lock_conversation(conversation_id)
     if conversation.priority == priority:
         return conversation_for_event(conversation_id)
     Conversation.objects.filter(pk=conversation_id).update(priority=priority)
-    activity_add(conversation=conversation, content=f"Priority set to {priority} by {actor_name(user=actor_user)}")
+    activity_add(conversation=conversation, activity=activity_data(
+        ActivityKind.PRIORITY_CHANGED, actor=actor(user=actor_user), priority=priority))
     return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 
 
@@ -259,9 +271,9 @@ def conversation_update(
     transaction under the conversation's lock, so a refusal of any part writes none of them.
     ``None`` leaves a field as it is."""
     if priority is not None and priority not in Priority.values:
-        raise InvalidData("Unknown priority.", fields={"priority": [f"Must be one of {Priority.values}."]})
+        raise InvalidData(_("Unknown priority."), fields={"priority": [format_lazy(_("One of {choices}."), choices=", ".join(Priority.values))]})
     if custom_attributes is not None and not isinstance(custom_attributes, dict):
-        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+        raise InvalidData(_("custom_attributes must be an object."), fields={"custom_attributes": [_("An object.")]})
     lock_conversation(conversation_id)
     if status is not None:
         conversation_set_status(
@@ -292,7 +304,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None, limit: int = 500)
                 continue  # another worker (or a new message) got there first
             Conversation.objects.filter(pk=conversation_id).update(**status_columns(ConversationStatus.OPEN),
                                                                    snoozed_until=None)
-            activity_add(conversation=conversation, content="Conversation was reopened after its snooze ended")
+            activity_add(conversation=conversation, activity=activity_data(ActivityKind.SNOOZE_ENDED))
             conversation_emit(EventType.CONVERSATION_STATUS_CHANGED, conversation_id, audience=Audience.EVERYONE)
             woken.append(conversation_id)
     return woken
@@ -309,7 +321,7 @@ def _touch_last_seen(conversation_id: int, *, side: str, field: str) -> bool:
         updated = Conversation.objects.filter(pk=conversation_id).update(**{field: Now()})
         if not updated:
             store.delete(f"seen:{side}:{conversation_id}")
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         conversation = Conversation.objects.only("inbox_id", "contact_inbox_id", "assignee_id", field).get(
             pk=conversation_id
         )

@@ -26,6 +26,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.events import EventType, dispatch
@@ -87,7 +89,7 @@ def csat_request(*, conversation: Conversation) -> Message | None:
 
 def _rating(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise InvalidData("rating is a whole number from 1 to 5.", fields={"rating": ["A whole number from 1 to 5."]})
+        raise InvalidData(_("rating is a whole number from 1 to 5."), fields={"rating": [_("A whole number from 1 to 5.")]})
     return value
 
 
@@ -95,12 +97,12 @@ def _feedback(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidData("feedback must be a string.", fields={"feedback": ["Must be a string."]})
+        raise InvalidData(_("feedback must be a string."), fields={"feedback": [_("Must be a string.")]})
     text: str = clean_text(value.strip(), field="feedback")
     if len(text) > CSAT_FEEDBACK_MAX:
         raise InvalidData(
-            f"feedback is at most {CSAT_FEEDBACK_MAX} characters.",
-            fields={"feedback": [f"At most {CSAT_FEEDBACK_MAX} characters."]},
+            format_lazy(_("feedback is at most {max_length} characters."), max_length=CSAT_FEEDBACK_MAX),
+            fields={"feedback": [format_lazy(_("At most {max_length} characters."), max_length=CSAT_FEEDBACK_MAX)]},
         )
     return text
 
@@ -112,7 +114,7 @@ def stars(rating: int) -> str:
 def csat_submit(*, contact_inbox_id: int, conversation_id: Any, rating: Any, feedback: Any = None) -> CsatAnswer:
     """Record (or, within 24 h, replace) the visitor's rating of one of their conversations."""
     if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
-        raise InvalidData("conversation_id must be an integer.", fields={"conversation_id": ["An integer."]})
+        raise InvalidData(_("conversation_id must be an integer."), fields={"conversation_id": [_("An integer.")]})
     rating = _rating(rating)
     feedback = _feedback(feedback)
     with transaction.atomic():
@@ -123,13 +125,13 @@ def csat_submit(*, contact_inbox_id: int, conversation_id: Any, rating: Any, fee
             .first()
         )
         if conversation is None:  # another visitor's, or none at all: the same answer
-            raise NotFound("Conversation not found.")
+            raise NotFound(_("Conversation not found."))
         survey = Message.objects.filter(conversation_id=conversation.pk, source_id=CSAT_SOURCE_ID).first()
         if not conversation.inbox.csat_survey_enabled or survey is None:
-            raise Conflict("This conversation has no satisfaction survey to answer.")
+            raise Conflict(_("This conversation has no satisfaction survey to answer."))
         existing = CsatResponse.objects.filter(conversation_id=conversation.pk).first()
         if existing is not None and timezone.now() - existing.created_at > CSAT_REPLACE_WINDOW:
-            raise Conflict("This conversation was already rated; a rating can be changed for 24 hours only.")
+            raise Conflict(_("This conversation was already rated; a rating can be changed for 24 hours only."))
         if existing is None:
             response = CsatResponse.objects.create(
                 conversation=conversation, contact_id=conversation.contact_id, assignee_id=conversation.assignee_id,

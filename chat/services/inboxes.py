@@ -7,7 +7,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data
 from chat.errors import InvalidData
 from chat.models import (
     AssignmentMode,
@@ -22,7 +25,7 @@ from chat.models import (
 from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
-from chat.services.assignee import conversations_release_in_transaction, operator_display_name
+from chat.services.assignee import conversations_release_in_transaction, operator_person
 from chat.services.business_hours import validate_timezone, validate_working_hours
 from chat.services.origins import normalize_origin
 from chat.validation import clean_text
@@ -62,13 +65,13 @@ ASSIGNMENT_SETTINGS = frozenset(
 
 def validate_origins(origins: Any) -> list[str]:
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        raise InvalidData("allowed_origins must be a list of origins.", fields={"allowed_origins": ["A list of strings."]})
+        raise InvalidData(_("allowed_origins must be a list of origins."), fields={"allowed_origins": [_("A list of strings.")]})
     cleaned = []
     for origin in origins:
         value = normalize_origin(origin)
         if value is None:
             raise InvalidData(
-                "An allowed origin is scheme://host[:port].", fields={"allowed_origins": [f"Not an origin: {origin!r}."]}
+                _("An allowed origin is scheme://host[:port]."), fields={"allowed_origins": [format_lazy(_("Not an origin: {origin}."), origin=repr(origin))]}
             )
         if value not in cleaned:
             cleaned.append(value)
@@ -77,8 +80,8 @@ def validate_origins(origins: Any) -> list[str]:
 def _legacy_business_hours(value: Any) -> dict[str, Any]:
     """The first release's ``business_hours`` ``{"timezone"?, "days"?}`` as the new fields."""
     if not isinstance(value, dict) or set(value) - {"timezone", "days"}:
-        raise InvalidData("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours).",
-                          fields={"business_hours": ["An object with timezone and days."]})
+        raise InvalidData(_("business_hours is {\"timezone\", \"days\"} (deprecated: use timezone and working_hours)."),
+                          fields={"business_hours": [_("An object with timezone and days.")]})
     translated: dict[str, Any] = {"working_hours": value.get("days") or None}
     if "timezone" in value:
         translated["timezone"] = value["timezone"]
@@ -98,26 +101,27 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
         if key == "out_of_office_message":
             value = clean_text(str(value or ""), field="out_of_office_message")
             if len(value) > 10_000:
-                raise InvalidData("out_of_office_message is too long.",
-                                  fields={"out_of_office_message": ["At most 10,000 characters."]})
+                raise InvalidData(_("out_of_office_message is too long."),
+                                  fields={"out_of_office_message": [_("At most 10,000 characters.")]})
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:
-            raise InvalidData("Unknown channel type.", fields={"channel_type": [f"One of {ChannelType.values}."]})
+            raise InvalidData(_("Unknown channel type."), fields={"channel_type": [format_lazy(_("One of {choices}."), choices=", ".join(ChannelType.values))]})
         if key == "assignment_mode" and value not in AssignmentMode.values:
-            raise InvalidData("Unknown assignment mode.", fields={"assignment_mode": [f"One of {AssignmentMode.values}."]})
+            raise InvalidData(_("Unknown assignment mode."), fields={"assignment_mode": [format_lazy(_("One of {choices}."), choices=", ".join(AssignmentMode.values))]})
         if key == "ring_timeout_seconds" and not (
             isinstance(value, int) and not isinstance(value, bool)
             and RING_TIMEOUT_MIN_SECONDS <= value <= RING_TIMEOUT_MAX_SECONDS
         ):
             raise InvalidData(
-                "ring_timeout_seconds is out of range.",
-                fields={"ring_timeout_seconds": [f"An integer from {RING_TIMEOUT_MIN_SECONDS} to {RING_TIMEOUT_MAX_SECONDS}."]},
+                _("ring_timeout_seconds is out of range."),
+                fields={"ring_timeout_seconds": [format_lazy(_("An integer from {low} to {high}."),
+                                                             low=RING_TIMEOUT_MIN_SECONDS, high=RING_TIMEOUT_MAX_SECONDS)]},
             )
         if key == "branch" and value is not None and not isinstance(value, Branch):
             value = Branch.objects.filter(pk=value).first()
             if value is None:
-                raise InvalidData("Unknown branch.", fields={"branch": ["No such branch."]})
+                raise InvalidData(_("Unknown branch."), fields={"branch": [_("No such branch.")]})
         setattr(inbox, key, value)
 
 @transaction.atomic
@@ -126,7 +130,7 @@ def inbox_create(**values: Any) -> Inbox:
     inbox = Inbox()
     _apply(inbox, values)
     if not inbox.name:
-        raise InvalidData("An inbox needs a name.", fields={"name": ["This field is required."]})
+        raise InvalidData(_("An inbox needs a name."), fields={"name": [_("This field is required.")]})
     inbox.save()
     return inbox
 
@@ -174,11 +178,11 @@ def _check_users(user_ids: Iterable[Any]) -> list[int]:
     try:
         ids = sorted({int(u) for u in user_ids})
     except (TypeError, ValueError):
-        raise InvalidData("user_ids must be integers.", fields={"user_ids": ["A list of user ids."]}) from None
+        raise InvalidData(_("user_ids must be integers."), fields={"user_ids": [_("A list of user ids.")]}) from None
     found = set(User.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
     missing = [u for u in ids if u not in found]
     if missing:
-        raise InvalidData("Unknown or inactive users.", fields={"user_ids": [f"Unknown or inactive: {missing}."]})
+        raise InvalidData(_("Unknown or inactive users."), fields={"user_ids": [format_lazy(_("Unknown or inactive: {ids}."), ids=missing)]})
     return ids
 
 def _lock_inbox(inbox: Inbox) -> None:
@@ -206,7 +210,7 @@ def _apply_membership(inbox: Inbox, *, add: list[int], remove: list[int]) -> Mem
         released += conversations_release_in_transaction(
             user_id=user_id,
             inbox_id=inbox.pk,
-            activity=f"Conversation unassigned: {operator_display_name(user_id)} was removed from the inbox",
+            activity=activity_data(ActivityKind.RELEASED_REMOVED, assignee=operator_person(user_id)),
         )
     for user_id in [*added, *removed]:
         control.notify_membership_changed(user_id=user_id)

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.events import EventType, dispatch
@@ -55,14 +57,14 @@ def label_clean_name(value: Any, *, field: str = "name") -> str:
     """The stored form of a label name: trimmed, NFC, lower case; 1-50 letters, digits, ``-``
     or ``_`` (so a name is never markup, a space or a control character)."""
     if not isinstance(value, str):
-        raise InvalidData(f"{field} must be text.", fields={field: ["A label name (text)."]})
+        raise InvalidData(format_lazy(_("{field} must be text."), field=field), fields={field: [_("A label name (text).")]})
     name = unicodedata.normalize("NFC", value.strip()).lower()
     if not 1 <= len(name) <= NAME_MAX_LENGTH:
-        raise InvalidData(f"{field} must be 1 to {NAME_MAX_LENGTH} characters.",
-                          fields={field: [f"1 to {NAME_MAX_LENGTH} characters."]})
+        raise InvalidData(format_lazy(_("{field} must be 1 to {max_length} characters."), field=field, max_length=NAME_MAX_LENGTH),
+                          fields={field: [format_lazy(_("1 to {max_length} characters."), max_length=NAME_MAX_LENGTH)]})
     if not all(ch.isalnum() or ch in "-_" for ch in name):
-        raise InvalidData(f"{field} may hold only letters, digits, '-' and '_'.",
-                          fields={field: ["Only letters, digits, '-' and '_'."]})
+        raise InvalidData(format_lazy(_("{field} may hold only letters, digits, '-' and '_'."), field=field),
+                          fields={field: [_("Only letters, digits, '-' and '_'.")]})
     return name
 
 
@@ -70,7 +72,7 @@ def label_clean_color(value: Any) -> str:
     """``#rrggbb`` (stored in lower case)."""
     if (not isinstance(value, str) or len(value) != 7 or value[0] != "#"
             or not all(ch in "0123456789abcdefABCDEF" for ch in value[1:])):
-        raise InvalidData("color must be #rrggbb.", fields={"color": ["A colour as #rrggbb."]})
+        raise InvalidData(_("color must be #rrggbb."), fields={"color": [_("A colour as #rrggbb.")]})
     return value.lower()
 
 
@@ -78,28 +80,28 @@ def label_clean_description(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidData("description must be text.", fields={"description": ["Text."]})
+        raise InvalidData(_("description must be text."), fields={"description": [_("Text.")]})
     text: str = clean_text(value.strip(), field="description")
     if len(text) > DESCRIPTION_MAX_LENGTH:
-        raise InvalidData("description is too long.",
-                          fields={"description": [f"At most {DESCRIPTION_MAX_LENGTH} characters."]})
+        raise InvalidData(_("description is too long."),
+                          fields={"description": [format_lazy(_("At most {max_length} characters."), max_length=DESCRIPTION_MAX_LENGTH)]})
     return text
 
 
 def label_clean_names(values: Any) -> list[str]:
     """A conversation's requested set: a list of names, normalized, duplicates folded, sorted."""
     if not isinstance(values, list):
-        raise InvalidData("labels must be a list of names.", fields={"labels": ["A list of label names."]})
+        raise InvalidData(_("labels must be a list of names."), fields={"labels": [_("A list of label names.")]})
     if len(values) > LABELS_PER_CONVERSATION_MAX * 4:  # before any work on a huge list
-        raise InvalidData("Too many labels.", fields={"labels": [f"At most {LABELS_PER_CONVERSATION_MAX}."]})
+        raise InvalidData(_("Too many labels."), fields={"labels": [format_lazy(_("At most {count}."), count=LABELS_PER_CONVERSATION_MAX)]})
     names = sorted({label_clean_name(v, field="labels") for v in values})
     if len(names) > LABELS_PER_CONVERSATION_MAX:
-        raise InvalidData("Too many labels.", fields={"labels": [f"At most {LABELS_PER_CONVERSATION_MAX}."]})
+        raise InvalidData(_("Too many labels."), fields={"labels": [format_lazy(_("At most {count}."), count=LABELS_PER_CONVERSATION_MAX)]})
     return names
 
 
 def _duplicate(name: str) -> Conflict:
-    return Conflict(f"A label named {name!r} already exists.", fields={"name": ["A label with this name exists."]})
+    return Conflict(format_lazy(_("A label named {name} already exists."), name=repr(name)), fields={"name": [_("A label with this name exists.")]})
 
 
 # --- The catalogue ------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def label_update(*, label_id: int, name: Any = _UNSET, color: Any = _UNSET, desc
         with transaction.atomic():
             label = _lock_label(label_id, key_change="name" in changes)
             if label is None:
-                raise NotFound("Label not found.")
+                raise NotFound(_("Label not found."))
             renamed = "name" in changes and changes["name"] != label.name
             for key, value in changes.items():
                 setattr(label, key, value)
@@ -158,7 +160,7 @@ def label_delete(*, label_id: int) -> list[int]:
     their ids."""
     label = _lock_label(label_id, key_change=True)
     if label is None:
-        raise NotFound("Label not found.")
+        raise NotFound(_("Label not found."))
     # After the label's lock: no setter can add it any more (they take KEY SHARE on it first).
     conversation_ids = _conversation_ids_with(label_id)
     Through.objects.filter(label_id=label_id).delete()
@@ -231,8 +233,8 @@ def conversation_set_labels(*, conversation_id: int, labels: Any, actor_user: An
     held = _hold_labels(names)
     unknown = [name for name in names if name not in held]
     if unknown:
-        raise InvalidData("Unknown labels: " + ", ".join(unknown),
-                          fields={"labels": [f"Unknown label: {name}" for name in unknown[:10]]})
+        raise InvalidData(format_lazy(_("Unknown labels: {names}"), names=", ".join(unknown)),
+                          fields={"labels": [format_lazy(_("Unknown label: {name}"), name=name) for name in unknown[:10]]})
     current = dict(
         Through.objects.filter(conversation_id=conversation_id).values_list("label__name", "label_id")
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound, PermissionDenied
 from chat.events import EventType, dispatch
@@ -63,7 +64,7 @@ def message_delete(*, message_id: int, actor: Any, conversation_id: int | None =
         .first()
     )
     if located is None or (conversation_id is not None and located != conversation_id):
-        raise NotFound("Message not found.")
+        raise NotFound(_("Message not found."))
     with transaction.atomic():
         conversation = lock_conversation(located)
         message = (
@@ -73,10 +74,10 @@ def message_delete(*, message_id: int, actor: Any, conversation_id: int | None =
             .first()
         )
         if message is None:  # the conversation went away meanwhile
-            raise NotFound("Message not found.")
+            raise NotFound(_("Message not found."))
         if not message_delete_allowed(is_admin=scope.is_admin, actor_id=scope.user_id, direction=message.direction,
                                       sender_user_id=message.sender_user_id):
-            raise PermissionDenied("You may delete only your own messages and notes.")
+            raise PermissionDenied(_("You may delete only your own messages and notes."))
         if message_is_deleted(message):
             return message
         files = [a.file for a in Attachment.objects.filter(message_id=message.pk)]

@@ -15,7 +15,10 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, Now
 from django.db.models.sql.subqueries import UpdateQuery
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data, actor
 from chat.errors import (
     ContactBlocked,
     ContentTooLong,
@@ -41,7 +44,6 @@ from chat.services.attachments import AcceptedAttachment, attachment_policy_chec
 from chat.services.business_hours import inbox_is_open, inbox_next_open_at
 from chat.services.conversations import (
     activity_add,
-    actor_name,
     conversation_create,
     conversation_emit,
     invalidate_operator_unread,
@@ -65,19 +67,19 @@ def validate_content(content: Any, attachments: Sequence[Any] = ()) -> str:
     if content is None:
         content = ""
     if not isinstance(content, str):
-        raise InvalidData("content must be a string.", fields={"content": ["Must be a string."]})
+        raise InvalidData(_("content must be a string."), fields={"content": [_("Must be a string.")]})
     if len(content) > settings.MESSAGE_MAX_LENGTH:
         raise ContentTooLong(
-            f"The message is longer than {settings.MESSAGE_MAX_LENGTH} characters.",
-            fields={"content": [f"At most {settings.MESSAGE_MAX_LENGTH} characters."]},
+            format_lazy(_("The message is longer than {count} characters."), count=settings.MESSAGE_MAX_LENGTH),
+            fields={"content": [format_lazy(_("At most {count} characters."), count=settings.MESSAGE_MAX_LENGTH)]},
         )
     if len(attachments) > settings.MESSAGE_MAX_ATTACHMENTS:
         raise TooManyAttachments(
-            f"At most {settings.MESSAGE_MAX_ATTACHMENTS} attachments per message.",
-            fields={"attachments": [f"At most {settings.MESSAGE_MAX_ATTACHMENTS}."]},
+            format_lazy(_("At most {count} attachments per message."), count=settings.MESSAGE_MAX_ATTACHMENTS),
+            fields={"attachments": [format_lazy(_("At most {count}."), count=settings.MESSAGE_MAX_ATTACHMENTS)]},
         )
     if not content.strip() and not attachments:
-        raise InvalidData("A message needs content or an attachment.", fields={"content": ["May not be blank."]})
+        raise InvalidData(_("A message needs content or an attachment."), fields={"content": [_("May not be blank.")]})
     return content
 
 
@@ -96,7 +98,8 @@ def check_flood(*, contact_id: int) -> None:
     )
     if not admitted:
         raise FloodLimited(
-            f"More than {settings.FLOOD_LIMIT_MESSAGES} messages in {settings.FLOOD_LIMIT_WINDOW_SECONDS} s; wait a moment."
+            format_lazy(_("More than {count} messages in {seconds} s; wait a moment."),
+                        count=settings.FLOOD_LIMIT_MESSAGES, seconds=settings.FLOOD_LIMIT_WINDOW_SECONDS)
         )
 
 
@@ -161,10 +164,10 @@ def message_create(
     conversation's row lock; a refused message leaves nothing behind.
     """
     if direction not in (MessageDirection.INCOMING, MessageDirection.OUTGOING):
-        raise InvalidData("direction must be incoming or outgoing.")
+        raise InvalidData(_("direction must be incoming or outgoing."))
     if direction == MessageDirection.INCOMING:
         if sender_contact is None:
-            raise InvalidData("An incoming message needs its contact.")
+            raise InvalidData(_("An incoming message needs its contact."))
         private = False
     content = validate_content(content, attachments)
     accepted = attachment_policy_check(attachments)
@@ -266,7 +269,8 @@ def _record_locked(
         reopen = conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         _touch_incoming(conversation.pk, contact_id=sender_contact.pk, reopen=reopen)
         if reopen:
-            activity_add(conversation=conversation, content=f"Conversation was reopened by {actor_name(contact=sender_contact)}")
+            activity_add(conversation=conversation, activity=activity_data(
+                ActivityKind.REOPENED, actor=actor(contact=sender_contact)))
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         if conversation.assignee_id is None and conversation.waiting_since is None:
             queue_changed(inbox_id=conversation.inbox_id)  # it starts waiting in line (after commit)
@@ -378,7 +382,7 @@ def _lock_visitor(contact_inbox_id: int) -> tuple[ContactInbox, Conversation | N
             .select_related("inbox", "contact").get(pk=contact_inbox_id)
         )
     except ContactInbox.DoesNotExist:
-        raise NotFound("Unknown visitor.") from None
+        raise NotFound(_("Unknown visitor.")) from None
     # Under the contact inbox's lock: no conversation of it can be started concurrently.
     latest = (
         Conversation.objects.select_for_update(no_key=True).filter(contact_inbox_id=contact_inbox_id)

@@ -29,6 +29,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import connections
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import NotFound
 from chat.event_types import ControlType
@@ -77,7 +78,7 @@ def typing_set(
         .first()
     )
     if row is None:
-        raise NotFound("Conversation not found.")
+        raise NotFound(_("Conversation not found."))
     kind = str(EphemeralType.TYPING_STARTED if typing else EphemeralType.TYPING_STOPPED)
     data: dict[str, Any] = {"side": side, "user": typist(user), "expires_in": settings.TYPING_TIMEOUT_SECONDS}
     if side == "contact":

@@ -40,6 +40,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound
 from chat.event_types import EventType
@@ -82,32 +84,32 @@ def delivery_outcome_observed(*, outcome: str) -> None:
 
 def _clean_url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidData("url is required.", fields={"url": ["An http or https URL."]})
+        raise InvalidData(_("url is required."), fields={"url": [_("An http or https URL.")]})
     url: str = value.strip()
     if len(url) > URL_MAX_LENGTH:
-        raise InvalidData("url is too long.", fields={"url": [f"At most {URL_MAX_LENGTH} characters."]})
+        raise InvalidData(_("url is too long."), fields={"url": [format_lazy(_("At most {count} characters."), count=URL_MAX_LENGTH)]})
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
-        raise InvalidData("url is not a URL.", fields={"url": ["An http or https URL."]}) from None
+        raise InvalidData(_("url is not a URL."), fields={"url": [_("An http or https URL.")]}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidData("url must be http or https with a host.", fields={"url": ["An http or https URL."]})
+        raise InvalidData(_("url must be http or https with a host."), fields={"url": [_("An http or https URL.")]})
     if parts.username is not None or parts.password is not None:
-        raise InvalidData("url may not contain credentials.", fields={"url": ["No user or password in the URL."]})
+        raise InvalidData(_("url may not contain credentials."), fields={"url": [_("No user or password in the URL.")]})
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise InvalidData("url contains spaces or control characters.", fields={"url": ["No spaces."]})
+        raise InvalidData(_("url contains spaces or control characters."), fields={"url": [_("No spaces.")]})
     return url
 
 
 def _clean_subscriptions(subscriptions: Any) -> list[str]:
     declared = {str(t) for t in EventType}
     if not isinstance(subscriptions, list) or not subscriptions:
-        raise InvalidData("subscriptions must list at least one event type.",
-                          fields={"subscriptions": ["At least one event type."]})
+        raise InvalidData(_("subscriptions must list at least one event type."),
+                          fields={"subscriptions": [_("At least one event type.")]})
     unknown = [s for s in subscriptions if not isinstance(s, str) or s not in declared]
     if unknown:
-        raise InvalidData("unknown event type in subscriptions.",
+        raise InvalidData(_("unknown event type in subscriptions."),
                           fields={"subscriptions": [f"Unknown event type: {str(u)[:60]}" for u in unknown[:5]]})
     return sorted(set(subscriptions), key=list(subscriptions).index)
 
@@ -116,14 +118,14 @@ def _clean_inbox(inbox_id: Any) -> int | None:
     if inbox_id is None:
         return None
     if not Inbox.objects.filter(pk=inbox_id).exists():
-        raise InvalidData("No such inbox.", fields={"inbox": ["No such inbox."]})
+        raise InvalidData(_("No such inbox."), fields={"inbox": [_("No such inbox.")]})
     return int(inbox_id)
 
 
 def _clean_secret(secret: Any) -> str:
     if not isinstance(secret, str) or not 16 <= len(secret) <= 128 or not secret.isprintable():
-        raise InvalidData("secret must be 16 to 128 printable characters.",
-                          fields={"secret": ["16 to 128 printable characters."]})
+        raise InvalidData(_("secret must be 16 to 128 printable characters."),
+                          fields={"secret": [_("16 to 128 printable characters.")]})
     return secret
 
 
@@ -249,7 +251,7 @@ def webhooks_fan_out(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     _cursor_exists()
     created = 0
-    for _ in range(FAN_OUT_BATCHES_PER_TICK):
+    for _batch in range(FAN_OUT_BATCHES_PER_TICK):
         with transaction.atomic():
             cursor = WebhookCursor.objects.select_for_update(no_key=True, skip_locked=True).filter(id=1).first()
             if cursor is None:
@@ -380,7 +382,7 @@ def _webhook_chain(webhook_id: int, now: datetime | None, deadline: float) -> li
     limit, or the tick's deadline."""
     results: list[str] = []
     try:
-        for _ in range(DELIVERIES_PER_WEBHOOK_PER_TICK):
+        for _attempt in range(DELIVERIES_PER_WEBHOOK_PER_TICK):
             if time.monotonic() > deadline:
                 break
             with _db_turn():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound, PermissionDenied
 from chat.models import Contact, ContactInbox, Conversation, Inbox
@@ -45,7 +46,7 @@ def identity_verified(*, inbox: Inbox, identifier: str, provided_hash: str | Non
 def inbox_for_website_token(website_token: str) -> Inbox:
     inbox = Inbox.objects.filter(website_token=website_token).first() if website_token else None
     if inbox is None:
-        raise NotFound("Unknown website token.")
+        raise NotFound(_("Unknown website token."))
     return inbox
 
 
@@ -124,7 +125,7 @@ def widget_session_start(
     inbox = inbox_for_website_token(website_token)
     source_id = (source_id or "").strip()[:255] or None
     if custom_attributes is not None and not isinstance(custom_attributes, dict):
-        raise InvalidData("custom_attributes must be an object.", fields={"custom_attributes": ["An object."]})
+        raise InvalidData(_("custom_attributes must be an object."), fields={"custom_attributes": [_("An object.")]})
     details = VisitorDetails(
         name=(name or "").strip()[:255],
         email=normalize_email(email) if email else None,
@@ -132,7 +133,7 @@ def widget_session_start(
         custom_attributes=custom_attributes or None,
     )
     if identifier is not None and not str(identifier).strip():
-        raise InvalidData("identifier may not be blank.", fields={"identifier": ["May not be blank."]})
+        raise InvalidData(_("identifier may not be blank."), fields={"identifier": [_("May not be blank.")]})
 
     existing = None
     if source_id:
@@ -145,7 +146,7 @@ def widget_session_start(
         identifier = str(identifier).strip()[:255]
         if not identity_verified(inbox=inbox, identifier=identifier, provided_hash=identifier_hash_value):
             raise PermissionDenied(
-                "identifier_hash does not match the identifier.", fields={"identifier_hash": ["Invalid."]}
+                _("identifier_hash does not match the identifier."), fields={"identifier_hash": [_("Invalid.")]}
             )
         if existing is not None and existing.contact.identifier is None and not Contact.objects.filter(
             identifier=identifier

@@ -1,9 +1,11 @@
 /*! Support messenger widget loader. Paste on any page:
  *  <script src="https://HOST/widget.js" data-website-token="TOKEN" async></script>
- * Optional: data-transport="sse" | "poll" forces a fallback transport.
+ * Optional: data-transport="sse" | "poll" forces a fallback transport; data-locale="ru" picks
+ * the widget's language (else the visitor's browser languages; docs/i18n.md).
  * It adds one iframe (launcher bubble + chat window) so the host page's CSS cannot reach the
  * widget, and exposes window.$messenger: open(), close(), toggle(), setUser({...}),
- * setCustomAttributes({...}), reset(); window events "messenger:ready", "messenger:message".
+ * setCustomAttributes({...}), setLocale("ru"), reset(); window events "messenger:ready",
+ * "messenger:message".
  */
 (function () {
   "use strict";
@@ -13,11 +15,13 @@
   var token = script.getAttribute("data-website-token");
   if (!token) { console.warn("messenger: data-website-token is missing"); return; }
   var transport = script.getAttribute("data-transport") || "auto";
+  var locale = script.getAttribute("data-locale");
   var origin = new URL(script.src, location.href).origin;
   var isOpen = false, ready = false, queue = [];
 
   var iframe = document.createElement("iframe");
-  iframe.src = origin + "/widget/frame/?website_token=" + encodeURIComponent(token) + "&transport=" + encodeURIComponent(transport);
+  iframe.src = origin + "/widget/frame/?website_token=" + encodeURIComponent(token) + "&transport=" + encodeURIComponent(transport) +
+    (locale ? "&locale=" + encodeURIComponent(locale) : "");
   iframe.title = "Chat with us";
   iframe.setAttribute("data-messenger", "");
   iframe.setAttribute("allow", "clipboard-write");
@@ -71,6 +75,7 @@
     setUser: function (user) { post({ cmd: "setUser", user: user || {} }); },
     setCustomAttributes: function (attrs) { post({ cmd: "setCustomAttributes", attributes: attrs || {} }); },
     reset: function () { post({ cmd: "reset" }); },
+    setLocale: function (code) { post({ cmd: "setLocale", locale: String(code || "") }); },
     get isOpen() { return isOpen; },
   };
   layout();
