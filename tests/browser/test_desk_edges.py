@@ -128,14 +128,20 @@ def test_notices_are_for_what_happens_now_not_for_replayed_history(
         page.evaluate("() => { const s = window.__panel.socket; s.opts.url = s.realUrl; }")
         expect(page.locator("#conn-banner")).to_be_hidden(timeout=30_000)
         expect(page.locator(".conv-card .assignee[title='Assigned to Ann Agent']")).to_have_count(2, timeout=WAIT)
-        assert page.evaluate("() => window.__toasts") == []
+        # No notice names the replayed assignments. (Other notices may be live news: on a fresh
+        # server, the agent's connecting assigns it the demo's waiting conversations.)
+        replayed = {f"#{_display_id(admin_api, cid)}" for cid in (first, second)}
+        before = page.evaluate("() => window.__toasts")
+        assert not [t for t in before if any(re.search(rf"{d}\b", t) for d in replayed)], before
         # An assignment happening now is news: one notice for it (and still none for the others).
         third = visitor_conversation(messenger_server.url, quiet_inbox, f"New one {tag}")
         expect(page.locator(".conv-card", has_text=f"New one {tag}")).to_be_visible(timeout=WAIT)
         admin_api.post(f"/api/v1/conversations/{third}/assign", json={"assignee_id": agent}).raise_for_status()
-        expect(page.locator(".toast", has_text="assigned to you")).to_have_count(1, timeout=WAIT)
-        expect(page.locator(".toast", has_text="assigned to you")).to_contain_text(f"#{_display_id(admin_api, third)}")
-        assert len(page.evaluate("() => window.__toasts")) == 1
+        # An earlier batch's toast may still be on screen: find the one naming this conversation.
+        third_id = _display_id(admin_api, third)
+        expect(page.locator(".toast", has_text=f"#{third_id}")).to_contain_text("assigned to you")
+        after = page.evaluate("() => window.__toasts")
+        assert len(after) == len(before) + 1, (before, after)
     finally:
         context.close()
     assert not page.errors, page.errors

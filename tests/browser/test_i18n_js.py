@@ -122,6 +122,7 @@ SAMPLES = [
     activity_data(ActivityKind.REOPENED, actor={"type": "contact", "id": 9, "name": ""}),
     activity_data(ActivityKind.PENDING),
     activity_data(ActivityKind.SNOOZE_ENDED),
+    activity_data(ActivityKind.SNOOZED_UNTIL_REPLY, actor={"type": "user", "id": 1, "name": "Bob"}),
     activity_data(ActivityKind.PRIORITY_CHANGED, actor={"type": "user", "id": 1, "name": "Bob"}, priority="urgent"),
     activity_data(ActivityKind.UNASSIGNED, actor={"type": "user", "id": 1, "name": "Bob"}),
     *(activity_data(kind, assignee={"id": 2, "name": "Ann"}, minutes=minutes)
