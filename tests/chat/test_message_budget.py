@@ -10,7 +10,7 @@ here: these count work.
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from chat.models import Conversation, ConversationStatus, Event, Message, MessageDirection
 from chat.services.messages import message_create, visitor_message_send
@@ -18,7 +18,9 @@ from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactor
 from tests.realtime.conftest import command, eventually, joined_operator, receive_until, widget_socket
 from tests.sqlcount import SqlCount
 
-VISITOR_BUDGET = 6
+# The budget of issue 12 is PostgreSQL's: there the conversation's and the contact's updates are
+# one statement (a CTE). SQLite (the embedded mode) has no UPDATE in a CTE: one more statement.
+VISITOR_BUDGET = 6 if connection.vendor == "postgresql" else 7
 OPERATOR_BUDGET = 7
 
 
