@@ -22,6 +22,7 @@ Ring mode (assignment/offers.py):
 * ``conversation.offer_withdrawn`` (any end but an accept) → serve the inbox: the next operator
   in turn is asked, and the slot the offer held is free;
 * ``inbox.members_changed`` with members removed → end their pending offers in the inbox first;
+* ``operator.deactivated`` → end that operator's pending offers (reason ``removed``);
 * ``inbox.settings_changed`` → end the pending offers of an inbox that stopped ringing, serve it.
 
 Subscribers run after commit in the committing thread; each reaction opens its own
@@ -109,6 +110,10 @@ def on_notice(notice: Notice) -> None:
     from assignment.offers import WithdrawReason, offers_withdraw_for_user, offers_withdraw_if_inbox_stopped_ringing
     from assignment.services import inbox_members_changed, serve_waiting
 
+    if notice.type == NoticeType.OPERATOR_DEACTIVATED:
+        user_id = int(notice.payload["user_id"])
+        _run(lambda: offers_withdraw_for_user(user_id=user_id, reason=WithdrawReason.REMOVED), notice.type)
+        return
     if notice.inbox_id is None:
         return
     inbox_id = notice.inbox_id
@@ -151,4 +156,5 @@ def _run(job: Callable[[], object] | None, what: str) -> None:
 
 def register() -> None:
     subscribe(on_event, types={str(t) for t in TRIGGER_TYPES})
-    listen(on_notice, types={NoticeType.INBOX_MEMBERS_CHANGED, NoticeType.INBOX_SETTINGS_CHANGED})
+    listen(on_notice, types={NoticeType.INBOX_MEMBERS_CHANGED, NoticeType.INBOX_SETTINGS_CHANGED,
+                             NoticeType.OPERATOR_DEACTIVATED})

@@ -32,6 +32,8 @@ class NoticeType(StrEnum):
     INBOX_DELETED = "inbox.deleted"
     # payload: {"fields": [names]}: assignment settings changed (mode, auto-assignment, limits)
     INBOX_SETTINGS_CHANGED = "inbox.settings_changed"
+    # payload: {"user_id": id} (no inbox): an operator account was deactivated
+    OPERATOR_DEACTIVATED = "operator.deactivated"
 
 
 @dataclass(frozen=True)

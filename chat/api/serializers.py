@@ -94,6 +94,7 @@ class LastMessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     direction = serializers.ChoiceField(choices=[MessageDirection.INCOMING, MessageDirection.OUTGOING])
     private = serializers.BooleanField(help_text="A private note (operators only).")
+    deleted = serializers.BooleanField(help_text="Deleted (content blank): show \"This message was deleted\".")
 
 
 class ConversationSerializer(serializers.Serializer):

@@ -287,6 +287,7 @@ class StreamHub:
         self._sinks: set[Sink] = set()
         self._operators_by_inbox: dict[int, set[Sink]] = {}
         self._operators_everywhere: set[Sink] = set()
+        self._operators_by_user: dict[int, set[Sink]] = {}  # personal events (Event.user_id)
         self._widgets_by_contact_inbox: dict[int, set[Sink]] = {}
         self._widgets_by_inbox: dict[int, set[Sink]] = {}
         self._other_transports = 0  # subscribed sinks that are not WebSockets (SSE, long-poll)
@@ -357,6 +358,7 @@ class StreamHub:
     def _index(self, sink: Sink) -> None:
         scope = sink.scope
         if isinstance(scope, OperatorScope):
+            self._operators_by_user.setdefault(scope.user_id, set()).add(sink)
             if scope.inbox_ids is None:
                 self._operators_everywhere.add(sink)
             for inbox_id in scope.inbox_ids or ():
@@ -376,6 +378,7 @@ class StreamHub:
                     del index[key]
 
         if isinstance(scope, OperatorScope):
+            drop(self._operators_by_user, scope.user_id)
             self._operators_everywhere.discard(sink)
             for inbox_id in scope.inbox_ids or ():
                 drop(self._operators_by_inbox, inbox_id)
@@ -425,7 +428,11 @@ class StreamHub:
                 child(EVENTS_DELIVERED, "websocket").inc(handed)
 
     def _operator_candidates(self, event: Event) -> Iterable[Sink]:
-        """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones."""
+        """Every operator sink that could see ``event``: its inbox's, and the all-inbox ones; for
+        a personal event, its operator's (whatever their inboxes are now)."""
+        if event.user_id is not None:
+            yield from self._operators_by_user.get(event.user_id) or ()
+            return
         by_inbox = self._operators_by_inbox.get(event.inbox_id) if event.inbox_id is not None else None
         if by_inbox:
             yield from by_inbox

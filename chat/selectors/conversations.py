@@ -83,6 +83,8 @@ def _last_message_subquery() -> Subquery:
                 created_at="created_at",
                 direction="direction",
                 private="private",
+                # Deleted (chat/services/message_delete.py): the preview says so, not a blank.
+                deleted="content_attributes__deleted",
             )
         )[:1]
     )
@@ -109,6 +111,7 @@ def _last_message(value: Any) -> dict[str, Any] | None:
         "created_at": iso(when.astimezone(UTC)) if when else None,
         "direction": value.get("direction"),
         "private": bool(value.get("private")),
+        "deleted": value.get("deleted") in (True, 1),
     }
 
 

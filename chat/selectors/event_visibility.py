@@ -12,7 +12,8 @@ agree (on PostgreSQL and SQLite) and that the hub delivers exactly that.
 
 The rule (DESIGN.md §5, §7): operators see every event of the inboxes they belong to
 (administrators: of every inbox, and events of no inbox), except personal events
-(``Event.user_id``) of someone else. A widget sees ``audience=everyone`` events of its inbox that
+(``Event.user_id``) of someone else; their own personal events reach them whatever their
+inboxes are now (a ring offer withdrawn because they were removed from its inbox). A widget sees ``audience=everyone`` events of its inbox that
 belong to its own contact inbox or to no contact inbox (inbox-wide), never personal events and
 never operator-only types.
 """
@@ -155,10 +156,13 @@ def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None, conver
     ``conversation_id``: only that conversation's events (the per-conversation operator stream,
     ``/api/messenger/conversations/{id}/stream/``); the rest of the rule is unchanged, so its
     operator-only events are in and other operators' personal events out."""
-    not_someone_elses = AnyOf((IsNull("user_id"), Eq("user_id", user_id)))
-    parts: tuple[Rule, ...] = (not_someone_elses,)
-    if inbox_ids is not None:
-        parts = (In("inbox_id", frozenset(inbox_ids)), *parts)
+    mine = Eq("user_id", user_id)
+    if inbox_ids is None:
+        parts: tuple[Rule, ...] = (AnyOf((IsNull("user_id"), mine)),)
+    else:
+        # A personal event reaches its operator whatever their inboxes are now: an offer ended
+        # because they left the inbox still tells them (``conversation.offer_withdrawn``).
+        parts = (AnyOf((AllOf((In("inbox_id", frozenset(inbox_ids)), IsNull("user_id"))), mine)),)
     if conversation_id is not None:
         parts = (Eq("conversation_id", conversation_id), *parts)
     return AllOf(parts)

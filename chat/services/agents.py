@@ -15,6 +15,7 @@ from chat.activity import ActivityKind, activity_data
 from chat.errors import Conflict, InvalidData
 from chat.i18n import default_language, language_for_operator, normalize_language, supported_languages
 from chat.models import OperatorProfile, Role
+from chat.notices import NoticeType, announce
 from chat.realtime import control
 from chat.realtime.codes import CloseCode
 from chat.selectors.scope import operator_profile
@@ -120,7 +121,7 @@ def agent_access_changed(*, user_id: int) -> None:
 def agent_deactivate(*, user: Any) -> Any:
     """Deactivate an account: no login, its API token revoked, every conversation it held that
     is not resolved released (activity line, events; assignment serves them again), its open
-    sockets closed (4403), after commit."""
+    sockets closed (4403) and its pending ring offers ended, after commit."""
     user.is_active = False
     user.save(update_fields=["is_active"])
     Token.objects.filter(user=user).delete()
@@ -129,6 +130,9 @@ def agent_deactivate(*, user: Any) -> Any:
         activity=activity_data(ActivityKind.RELEASED_DEACTIVATED, assignee=operator_person(user.pk)),
     )
     control.close_operator_sockets(user_id=user.pk, code=CloseCode.FORBIDDEN)
+    # Ring mode ends their pending offers (assignment listens): the next operator is asked now,
+    # not when presence gives up on the closed sockets or the offer times out.
+    announce(NoticeType.OPERATOR_DEACTIVATED, payload={"user_id": user.pk})
     return user
 
 

@@ -117,3 +117,20 @@ def test_delete_route_is_in_the_schema(world, admin_client):
     schema = admin_client.get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/v1/conversations/{conversation_id}/messages/{message_id}/"]["delete"]
     assert "200" in operation["responses"] and "403" in operation["responses"]
+
+
+def test_list_and_detail_say_the_last_message_was_deleted(world, client_a):
+    visitor_says(world.visitor_a, "hello")
+    reply = operator_says(world.conv_a, world.agent_a, "wrong price")
+    [row] = client_a.get("/api/v1/conversations/").json()["results"]
+    assert row["last_message"]["content"] == "wrong price" and row["last_message"]["deleted"] is False
+    message_delete(message_id=reply.pk, actor=world.agent_a)
+    [row] = client_a.get("/api/v1/conversations/").json()["results"]
+    assert row["last_message"]["id"] == reply.pk
+    assert row["last_message"]["deleted"] is True and row["last_message"]["content"] == ""
+    detail = client_a.get(f"/api/v1/conversations/{world.conv_a.pk}/").json()
+    assert detail["last_message"]["deleted"] is True
+    # A later message is the preview again.
+    visitor_says(world.visitor_a, "still there?")
+    [row] = client_a.get("/api/v1/conversations/").json()["results"]
+    assert row["last_message"]["content"] == "still there?" and row["last_message"]["deleted"] is False

@@ -12,6 +12,8 @@ from assignment.services import assign_conversation
 from assignment.worker import offers_tick, waiting_tick
 from chat.errors import Conflict, NotFound
 from chat.models import Availability, Conversation, ConversationOffer, ConversationStatus, Event, OfferState, Role
+from chat.realtime.scopes import OperatorScope
+from chat.services.agents import agent_update
 from chat.services.conversations import conversation_set_status
 from chat.services.inboxes import inbox_member_remove, inbox_update
 from presence import hooks
@@ -250,8 +252,36 @@ def test_removal_from_the_inbox_withdraws_it(team, published):
     conversation = new_conversation(inbox)
     inbox_member_remove(inbox=inbox, user_id=ann.pk)
     assert offers_of(conversation) == [(ann.pk, "withdrawn"), (bob.pk, "pending")]
+    withdrawn = personal(published, "conversation.offer_withdrawn", ann)
+    assert [e.payload for e in withdrawn] == [{"conversation_id": conversation.pk, "reason": "removed"}]
+    # She no longer sees the inbox, yet the withdrawal is hers to see (her personal stream).
+    row = Event.objects.get(pk=withdrawn[0].id)
+    assert OperatorScope(ann.pk, frozenset()).sees(row)
+    assert list(OperatorScope(ann.pk, frozenset()).visible(Event.objects.filter(pk=row.pk))) == [row]
+    assert not OperatorScope(cat.pk, frozenset({inbox.pk})).sees(row)
     with pytest.raises(NotFound):
         offer_accept(conversation_id=conversation.pk, actor=ann)
+
+
+def test_deactivating_the_offered_operator_withdraws_it(team, published):
+    inbox, ann, bob, cat = team
+    conversation = new_conversation(inbox)
+    agent_update(user=ann, is_active=False)
+    assert offers_of(conversation) == [(ann.pk, "withdrawn"), (bob.pk, "pending")]
+    assert [e.payload["reason"] for e in personal(published, "conversation.offer_withdrawn", ann)] == ["removed"]
+    assert pending_user(new_conversation(inbox)) in (bob.pk, cat.pk)  # she is offered nothing new
+
+
+def test_demoting_the_offered_administrator_keeps_the_offer(clock, tracker):
+    """Offers go to members only, and a demoted administrator keeps their member inboxes:
+    the conversation stays theirs to answer."""
+    inbox = ring_inbox()
+    (ada,) = operators(inbox, 1, role=Role.ADMINISTRATOR)
+    connect(tracker, ada, now=clock.t)
+    conversation = new_conversation(inbox)
+    agent_update(user=ada, role=Role.AGENT)
+    assert offers_of(conversation) == [(ada.pk, "pending")]
+    assert offer_accept(conversation_id=conversation.pk, actor=ada).assignee_id == ada.pk
 
 
 def test_switching_the_inbox_to_auto_with_offers_pending_assigns_them(team, published):

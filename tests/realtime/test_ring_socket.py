@@ -6,6 +6,7 @@ import pytest
 
 from chat.models import ConversationOffer, OfferState
 from chat.services.conversations import conversation_set_status
+from chat.services.inboxes import inbox_member_remove
 from tests.factories import ContactInboxFactory, InboxFactory, InboxMemberFactory, make_conversation
 from tests.realtime.conftest import (
     command,
@@ -91,4 +92,31 @@ async def test_every_tab_sees_the_offer_and_its_withdrawal_and_resume_replays_th
     kinds = [f["type"] for f in frames if f.get("type", "").startswith("conversation.offer")]
     assert kinds == ["conversation.offered", "conversation.offer_withdrawn"]
     for comm in (tab1, tab2, tab3):
+        await comm.disconnect()
+
+async def test_an_operator_removed_mid_ring_is_told_and_the_next_one_is_asked(ring):
+    """Removed from the inbox while the offer rings: their socket is re-scoped, yet the
+    withdrawal (a personal event) still reaches it, live and on resume; nothing else of that
+    inbox does. The other member is offered the conversation."""
+    ann, bob = await joined_operator(ring.ann), await joined_operator(ring.bob)
+    conversation = await db(new_conversation)(ring.inbox)
+    offered_to = await db(pending_user)(conversation.pk)
+    removed, stays, stays_id = (ann, bob, ring.bob.pk) if offered_to == ring.ann.pk else (bob, ann, ring.ann.pk)
+    offered, _ = await receive_until(removed, is_type("conversation.offered"))
+    await db(inbox_member_remove)(inbox=ring.inbox, user_id=offered_to)
+    withdrawn, _ = await receive_until(removed, is_type("conversation.offer_withdrawn"))
+    assert withdrawn["conversation_id"] == conversation.pk
+    assert withdrawn["data"] == {"conversation_id": conversation.pk, "reason": "removed"}
+    frame, _ = await receive_until(stays, is_type("conversation.offered"))
+    assert frame["conversation_id"] == conversation.pk and await db(pending_user)(conversation.pk) == stays_id
+    refused = await command(removed, "conversation.accept", {"conversation_id": conversation.pk}, ref="late")
+    assert refused["error"]["code"] == "not_found"
+    # Another tab of theirs, resuming from before the offer: the offer and its end, nothing else.
+    tab = await joined_operator(await db(lambda: type(ring.ann).objects.get(pk=offered_to))())
+    resumed, frames = await command_expecting(tab, "resume", {"last_event_id": offered["id"] - 1},
+                                              is_type("conversation.offer_withdrawn"), ref="resume")
+    assert resumed["ok"]
+    assert [f["type"] for f in frames if f.get("conversation_id") == conversation.pk] == [
+        "conversation.offered", "conversation.offer_withdrawn"]
+    for comm in (ann, bob, tab):
         await comm.disconnect()

@@ -12,6 +12,7 @@ export default {
   "common.visitor": "Visitor",
   "common.visitor_numbered": "Visitor {id}",
   "common.operator": "Operator",
+  "common.message_deleted": "This message was deleted",
   "common.attachment": "Attachment",
   "common.attachment_named": "Attachment: {name}",
   "common.image": "Image",

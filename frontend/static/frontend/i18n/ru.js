@@ -12,6 +12,7 @@ export default {
   "common.visitor": "Посетитель",
   "common.visitor_numbered": "Посетитель {id}",
   "common.operator": "Оператор",
+  "common.message_deleted": "Сообщение удалено",
   "common.attachment": "Вложение",
   "common.attachment_named": "Вложение: {name}",
   "common.image": "Изображение",

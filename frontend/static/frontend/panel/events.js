@@ -3,7 +3,7 @@
 // are keyed by id. Side effects (fetching an unknown conversation, marking read, notifying,
 // re-rendering) are the controller's, passed in.
 import { invalidateContact } from "./contact.js";
-import { applyTypingFrame, messageEndsTyping } from "./desk.js";
+import { applyTypingFrame, isDeleted, messageEndsTyping } from "./desk.js";
 import { adjustCounts, firstSight, rememberUser, state, upsertConversation } from "./state.js";
 import { EPHEMERAL, EVENT } from "../shared/protocol.js";
 
@@ -103,7 +103,7 @@ export function eventApplier({ schedule, refreshCounts, ensureConversation, mark
     const known = conv.last_message && conv.last_message.id != null && message.id <= conv.last_message.id;
     if (type === EVENT.MESSAGE_CREATED) messageEndsTyping(cid, message);
     if (type === EVENT.MESSAGE_UPDATED && conv.last_message && conv.last_message.id === message.id) {
-      conv.last_message = { ...conv.last_message, content: message.content };
+      conv.last_message = { ...conv.last_message, content: message.content, deleted: isDeleted(message) };
     }
     if (type === EVENT.MESSAGE_CREATED && isNew && !known) {
       if (message.direction !== "activity") conv.last_message = message;

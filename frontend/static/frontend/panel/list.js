@@ -1,6 +1,8 @@
 // Column (a): tabs with counts, filters, and the conversation cards.
 import { clear, h, initials } from "../shared/dom.js";
 import { duration, relative } from "../shared/time.js";
+import { t } from "../shared/i18n.js";
+import { isDeleted } from "./desk.js";
 import { labelChips } from "./labels.js";
 import { contactName, snippetParts, state, userName, visibleConversations } from "./state.js";
 
@@ -87,6 +89,7 @@ function card(conv, ctl) {
   let snippet = "";
   if (typing) snippet = "typing…";
   else if (last) snippet = (last.private ? "Note: " : last.direction === "outgoing" ? "You: " : "") + (last.content || (last.attachments && last.attachments.length ? "Attachment" : ""));
+  if (!typing && last && (last.deleted || isDeleted(last))) snippet = t("common.message_deleted"); // its content is blank
   const selected = conv.id === state.selectedId;
   const assignee = conv.assignee;
   const chips = [];

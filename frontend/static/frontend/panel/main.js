@@ -197,9 +197,10 @@ const banner = document.getElementById("conn-banner");
 const socket = new SocketClient({
   url: wsUrl("/ws/operator/"),
   lastEventId: () => state.lastEventId,
-  onEvent: (ev) => {
+  // `meta.replayed` (history sent by a resume) must reach applyEvent: it decides the notices.
+  onEvent: (ev, meta) => {
     offers.apply(ev);
-    applyEvent(ev);
+    applyEvent(ev, meta);
     if (ev.data && Array.isArray(ev.data.labels)) noticeLabelNames(ev.data.labels);
   },
   onState: (s, info) => {

@@ -50,6 +50,7 @@ function flushAssigned(open) {
   if (!convs.length) return;
   beep();
   state.notifications = (state.notifications || 0) + convs.length;
+  state.noticed = [...(state.noticed || []), ...convs.map((c) => c.id)].slice(-100); // which ones (tests)
   const [conv] = convs;
   const name = contactName(conv.contact);
   const title = convs.length === 1 ? "New conversation assigned to you" : `${convs.length} conversations assigned to you`;
