@@ -94,6 +94,15 @@ def test_operator_deletes_own_reply_everywhere(operator_page, visitor_context):
     expect(operator_page.locator(".msg-text", has_text=f"Wrong price {tag}")).to_have_count(0)
     expect(frame.locator(".w-msg.deleted .w-deleted")).to_have_text("This message was deleted", timeout=WAIT)
     expect(frame.locator(".w-text", has_text=f"Wrong price {tag}")).to_have_count(0)
+    # The card's preview says so too: live (message.updated), and from the list after a reload.
+    card = operator_page.locator(".conv-card.selected")
+    expect(card.locator(".card-snippet")).to_have_text("This message was deleted", timeout=WAIT)
+    conversation_id = card.get_attribute("data-id")
+    operator_page.reload()
+    expect(operator_page.locator("body")).to_have_attribute("data-conn", "open", timeout=WAIT)
+    operator_page.get_by_role("tab", name="All").click()
+    expect(operator_page.locator(f'.conv-card[data-id="{conversation_id}"] .card-snippet')).to_have_text(
+        "This message was deleted", timeout=WAIT)
 
 
 def test_panel_attachments_button_drop_and_paste(operator_page, visitor_context):

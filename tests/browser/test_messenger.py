@@ -103,8 +103,7 @@ def test_visitor_and_operator_talk_live(operator_page, visitor_context, transpor
         expect(frame.locator("#unread")).to_be_hidden()
         expect(frame.locator(".w-msg.theirs", has_text=f"Hello visitor {tag}")).to_be_visible(timeout=WAIT)
         expect(frame.locator(".w-msg.mine", has_text=f"Hello from the widget {tag}")).to_have_count(1)
-        save_screenshot(operator_page, "panel.png")
-        save_screenshot(page, "widget.png")
+        save_screenshot(page, "widget.png")  # panel.png: tests/browser/test_desk_two_servers.py
 
         # Phone-sized viewport: the open widget takes the whole screen.
         page.set_viewport_size({"width": 390, "height": 844})
