@@ -115,6 +115,9 @@ def test_the_rule_keeps_its_promises(ids):
     assert not member.sees(event(inbox_id=other)) and admin.sees(event(inbox_id=other))
     assert admin.sees(event(inbox_id=None)) and not member.sees(event(inbox_id=None))
     assert member.sees(event(user_id=me)) and not member.sees(event(user_id=someone))
+    # Personal events reach their operator whatever their inboxes (an offer ended by a removal).
+    assert member.sees(event(user_id=me, inbox_id=other)) and not member.sees(event(user_id=someone, inbox_id=other))
+    assert OperatorScope(me, frozenset()).sees(event(user_id=me))
     assert not widget.sees(event(user_id=me))
     assert not widget.sees(event(audience="operators"))
     assert not widget.sees(event(type="assignee.changed"))
