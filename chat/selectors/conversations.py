@@ -17,7 +17,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce, JSONObject, Substr
 from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
@@ -84,7 +96,7 @@ def _last_message_subquery() -> Subquery:
                 direction="direction",
                 private="private",
                 # Deleted (chat/services/message_delete.py): the preview says so, not a blank.
-                deleted="content_attributes__deleted",
+                deleted=ExpressionWrapper(Q(content_attributes__deleted=True), output_field=BooleanField()),
             )
         )[:1]
     )
@@ -111,7 +123,7 @@ def _last_message(value: Any) -> dict[str, Any] | None:
         "created_at": iso(when.astimezone(UTC)) if when else None,
         "direction": value.get("direction"),
         "private": bool(value.get("private")),
-        "deleted": value.get("deleted") in (True, 1),
+        "deleted": bool(value.get("deleted")),  # true/false on PostgreSQL, 1/0 on SQLite
     }
 
 
