@@ -486,6 +486,8 @@ def summary(results: dict[Any, Any]) -> dict[str, Any]:
             "idle_kib_full": {n: round(full["idle"][n], 1) for n in idle_counts},
             "idle_kib_ratio": round(full["idle"][idle_counts[-1]] / bare["idle"][idle_counts[-1]], 3)
             if idle_counts and bare["idle"][idle_counts[-1]] > 0 else None,
+            # Every load step of both, for the latency-against-load plot (bench/plot.py relay).
+            "relay_rows": {"full": full["relay"], "baseline": bare["relay"]},
         }
     first = next(iter(out.values()), {})
     # The top-level keys name the first server's figures (daphne unless --servers says otherwise).
