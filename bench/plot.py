@@ -45,7 +45,6 @@ def relay(figures: dict, out: Path) -> None:
     ax.axhline(100, color="grey", linestyle=":", linewidth=1, label="knee bound: p99 100 ms")
     ax.set_xlabel("offered load (messages/s, 250 visitor/operator pairs)")
     ax.set_ylabel("p99 visitor → operator (ms)")
-    ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_title("Relay: latency against load, one server process")
     ax.legend(fontsize=8)

@@ -119,7 +119,7 @@ class Sink:
         """Silent for too long (sockets only)."""
 
 
-_last_encoded: tuple[str, bytes] = ("", b"")
+_last_encoded: tuple[str | None, bytes] = (None, b"")  # None: nothing yet ("" is a singleton)
 
 
 def utf8(text: str) -> bytes:
