@@ -66,6 +66,15 @@ def drop_database(base: str) -> None:
 
 
 def server_env(base: str, redis_url: str) -> dict[str, str]:
+    """The servers' environment; also clears the bench's keys in Redis: the database is new, so
+    keys of an earlier run (socket leases of a killed server live twice the idle timeout) would
+    name the new run's rows."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match="bench:*", count=1000):
+        client.delete(key)
+    client.close()
     return {
         **os.environ,
         "DATABASE_URL": f"{base}/{DB_NAME}",

@@ -24,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,27 +45,18 @@ def serve(port: int, snapshot_dir: str) -> None:
     CommandLineInterface().run(["-b", "127.0.0.1", "-p", str(port), "project.asgi:application"])
 
 
-async def measure(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace, env: dict[str, str], data: Any) -> None:
     import psutil
 
     from bench.relay import (
-        drop_database,
         free_port,
         gather_limited,
-        load_data,
-        recreate_database,
-        server_env,
         widget_ws,
     )
 
-    base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-    redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/2")
-    recreate_database(base)
     snapshots = Path(tempfile.mkdtemp(prefix="socket-memory-"))
     proc = None
     try:
-        env = server_env(base, redis_url)
-        data = load_data(env, pairs=1, fanout=1, idle=args.sockets + 20)
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-X", f"tracemalloc={args.frames}", __file__, "--serve", str(port),
                                  str(snapshots)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -94,6 +86,11 @@ async def measure(args: argparse.Namespace) -> None:
         after = await snapshot(1)
         rss_after = psutil.Process(proc.pid).memory_info().rss
         n = len(sockets)
+        if args.frames > 1:  # where the biggest growths come from, with their callers
+            for stat in after.compare_to(before, "traceback")[: args.top]:
+                print(f"--- {stat.size_diff / n:.0f} bytes, {stat.count_diff / n:.1f} blocks per socket")
+                for frame in stat.traceback.format(most_recent_first=True)[::2][: args.frames]:
+                    print("   ", frame.strip().split("site-packages/")[-1])
         stats = after.compare_to(before, "lineno")
         traced = sum(s.size_diff for s in stats)
         print(f"{n} idle widget sockets: RSS +{(rss_after - rss_before) / n / 1024:.1f} KiB each "
@@ -115,7 +112,6 @@ async def measure(args: argparse.Namespace) -> None:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        drop_database(base)
 
 
 def main() -> None:
@@ -126,7 +122,18 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--frames", type=int, default=1, help="traceback depth kept by tracemalloc")
-    asyncio.run(measure(parser.parse_args()))
+    args = parser.parse_args()
+    from bench.relay import drop_database, load_data, recreate_database, server_env
+
+    base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/2")
+    recreate_database(base)
+    try:
+        env = server_env(base, redis_url)
+        data = load_data(env, pairs=1, fanout=1, idle=args.sockets + 20)  # synchronous: before the loop
+        asyncio.run(measure(args, env, data))
+    finally:
+        drop_database(base)
 
 
 if __name__ == "__main__":

@@ -72,26 +72,38 @@ def direct_writer(send: Any) -> Callable[[bytes], bool] | None:
     ``sendMessage``. The writer answers False when the socket is not open (not yet accepted, or
     closing): the caller then takes the ASGI path, which knows what to do in those states."""
     protocol = _server_protocol(send)
-    send_message = getattr(protocol, "sendMessage", None)
-    state_open = getattr(protocol, "STATE_OPEN", None)
-    if send_message is None or state_open is None or not hasattr(protocol, "state"):
+    if getattr(protocol, "sendMessage", None) is None or getattr(protocol, "STATE_OPEN", None) is None \
+            or not hasattr(protocol, "state"):
         return None
-    transport: Any = getattr(protocol, "transport", None)
-    sock: Any = getattr(transport, "socket", None)
-    raw = (
-        sock is not None
-        and getattr(protocol, "_perMessageCompress", None) is None
-        and not getattr(transport, "TLS", False)
-        and all(hasattr(transport, name) for name in ("dataBuffer", "offset", "_tempDataLen", "connected",
-                                                      "disconnecting", "write"))
-    )
+    return _DaphneWriter(protocol)
 
-    def write(data: bytes) -> bool:
-        if protocol.state != state_open:
+
+class _DaphneWriter:
+    """``direct_writer``'s writer, as a small object (every socket holds one)."""
+
+    __slots__ = ("protocol", "transport", "sock", "raw")
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        transport: Any = getattr(protocol, "transport", None)
+        self.transport = transport
+        self.sock: Any = getattr(transport, "socket", None)
+        self.raw = (
+            self.sock is not None
+            and getattr(protocol, "_perMessageCompress", None) is None
+            and not getattr(transport, "TLS", False)
+            and all(hasattr(transport, name) for name in ("dataBuffer", "offset", "_tempDataLen", "connected",
+                                                          "disconnecting", "write"))
+        )
+
+    def __call__(self, data: bytes) -> bool:
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
             return False
-        if not raw:
-            send_message(data, False)
+        if not self.raw:
+            protocol.sendMessage(data, False)
             return True
+        transport = self.transport
         if not transport.connected or transport.disconnecting:
             return False
         frame = text_frame(data)
@@ -99,7 +111,7 @@ def direct_writer(send: Any) -> Callable[[bytes], bool] | None:
             transport.write(frame)  # behind what is already waiting
             return True
         try:
-            sent = sock.send(frame)
+            sent = self.sock.send(frame)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
@@ -107,8 +119,6 @@ def direct_writer(send: Any) -> Callable[[bytes], bool] | None:
         if sent < len(frame):
             transport.write(frame[sent:] if sent else frame)
         return True
-
-    return write
 
 
 _last_frame: tuple[bytes | None, bytes] = (None, b"")  # None: no frame yet (b"" is a singleton)
@@ -143,10 +153,20 @@ def server_backlog(send: Any) -> Callable[[], int]:
     if transport is None or not hasattr(transport, "dataBuffer") or not hasattr(transport, "_tempDataLen"):
         return _no_backlog
 
-    def twisted_backlog() -> int:
+    return _TwistedBacklog(transport)
+
+
+class _TwistedBacklog:
+    """The probe as a small object (every socket holds one; a closure cost twice the bytes)."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def __call__(self) -> int:
+        transport = self.transport
         try:
             return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
         except (AttributeError, TypeError):
             return 0
-
-    return twisted_backlog
