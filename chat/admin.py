@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import AppError
 from chat.models import (
@@ -96,7 +97,7 @@ class InboxForm(forms.ModelForm):
     """The inbox's texts per language (docs/i18n.md) checked by the service's own validators, so
     a refusal shows on the field."""
 
-    locale = forms.ChoiceField(required=False, choices=[("", "(server default)"), *settings.LANGUAGES])
+    locale = forms.ChoiceField(required=False, choices=[("", _("(server default)")), *settings.LANGUAGES])
 
     class Meta:
         model = Inbox

@@ -244,4 +244,7 @@ def demo(request: HttpRequest) -> HttpResponse:
     transport = request.GET.get("transport", "")
     if transport not in ("", "ws", "sse", "poll"):
         transport = ""
-    return render(request, "frontend/demo.html", {"inbox": inbox, "transport": transport})
+    # ``?locale=ru`` puts data-locale="ru" in the snippet (the widget's language; the page's own
+    # follows the browser).
+    locale = normalize_language(request.GET.get("locale")) or ""
+    return render(request, "frontend/demo.html", {"inbox": inbox, "transport": transport, "locale": locale})

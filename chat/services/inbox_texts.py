@@ -76,7 +76,7 @@ def validate_translations(value: Any) -> dict[str, dict[str, str]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _bad("translations", _('An object of languages, e.g. {"ru": {"greeting": "..."}}.'))
+        raise _bad("translations", _("An object of languages, each an object of texts."))
     languages = supported_languages()
     cleaned: dict[str, dict[str, str]] = {}
     for language, texts in value.items():
