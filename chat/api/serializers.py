@@ -404,7 +404,8 @@ class WidgetSessionInput(serializers.Serializer):
     custom_attributes = serializers.DictField(required=False, allow_null=True,
                                               help_text="Merged into the contact's custom attributes.")
     locale = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=35,
-                                   help_text="The widget's language (en, ru; else Accept-Language) for messages.")
+                                   help_text="The widget's language (en, ru; else Accept-Language) for messages and "
+                                             "the inbox's texts; remembered for those the server sends later.")
 
 
 class WidgetContactSerializer(serializers.Serializer):

@@ -4,10 +4,11 @@
 // everything again when the language changes.
 import { clear, h } from "../shared/dom.js";
 import { formatDay, formatTime, getLocale, t } from "../shared/i18n.js";
-import { dayKey } from "../shared/time.js";
 import { csatCard, emailRequest, greetingText, statusLine } from "./desk.js";
 
 const $ = (id) => document.getElementById(id);
+/** Which calendar day (the browser's zone, as formatDay's): a new one starts a day line. */
+const dayKey = (iso) => (iso ? new Date(iso).toDateString() : "");
 
 // Codes the widget explains in its own words (widget.error.<code>); any other refusal shows the
 // server's message (in the visitor's language), else "Could not send (code)".
