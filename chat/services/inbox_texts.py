@@ -134,7 +134,7 @@ def inbox_text(inbox: Any, field: str, language: str | None, *, built_in: bool =
         text = entry.get(field) if isinstance(entry, dict) else None
         if isinstance(text, str) and text.strip():
             return text.strip()
-    base = (getattr(inbox, field) or "").strip()
+    base = str(getattr(inbox, field) or "").strip()
     if base:
         return base
     if built_in and field in BUILT_IN:
