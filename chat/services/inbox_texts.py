@@ -63,10 +63,10 @@ def validate_text(field: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise _bad(field, _("Must be a string."))
-    value = clean_text(value, field=field)
-    if len(value) > TEXT_FIELDS[field]:
+    text: str = clean_text(value, field=field)
+    if len(text) > TEXT_FIELDS[field]:
         raise _bad(field, format_lazy(_("At most {max_length} characters."), max_length=TEXT_FIELDS[field]))
-    return value
+    return text
 
 
 def validate_translations(value: Any) -> dict[str, dict[str, str]]:
@@ -109,7 +109,8 @@ def _candidates(language: str | None, inbox_locale: str) -> list[str]:
     found: list[str] = []
     if isinstance(language, str) and language:
         exact = language.strip().lower().replace("_", "-")
-        found += [exact, *([normalize_language(exact)] if normalize_language(exact) else [])]
+        base = normalize_language(exact)
+        found += [exact, base] if base else [exact]
     if inbox_locale:
         found.append(inbox_locale)
     return list(dict.fromkeys(found))
