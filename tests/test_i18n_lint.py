@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chat.i18n_lint import JS_DIR, js_findings, template_findings
+from chat.i18n_lint import JS_DIR, TEMPLATE_DIR, js_findings, template_findings
 
 # Files whose every word comes from the catalogues. Add each module and template once converted.
 CONVERTED_JS = [JS_DIR / "shared/i18n.js", JS_DIR / "shared/activity.js"]
 CONVERTED_TEMPLATES: list[Path] = []
+# The operator's pages (panel helper): every panel module, the shared modules, their templates.
+CONVERTED_JS += sorted((JS_DIR / "panel").glob("*.js")) + [
+    JS_DIR / f"shared/{name}.js" for name in ("dom", "protocol", "socket", "time")]
+CONVERTED_TEMPLATES += [TEMPLATE_DIR / f"frontend/{name}.html" for name in ("base", "login", "panel", "settings", "reports")]
 
 
 def test_converted_files_have_no_hard_coded_text():
