@@ -188,6 +188,10 @@ ANN = {"id": 2, "name": "Ann"}
      "Диалог снят с исполнителя: Ann не в сети больше 5 минут"),
     (activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR),
      "Conversation was escalated; no supervisor is available", "Диалог эскалирован; свободных супервайзеров нет"),
+    (activity_data(ActivityKind.ACCEPTED_OFFER, actor={"type": "user", **ANN}, assignee=ANN),
+     "Assigned to Ann (accepted the offer)", "Диалог назначен на Ann (предложение принято)"),
+    (activity_data(ActivityKind.LABELS_CHANGED, actor=BOB, added=["vip", "refund"], removed=["spam"]),
+     "Labels: +vip +refund \u2212spam by Bob", "Метки изменены оператором Bob: +vip +refund \u2212spam"),
 ])
 def test_activity_renders_in_each_language(data, english, russian):
     assert render_activity(data, "en") == english

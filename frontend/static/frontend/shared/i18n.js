@@ -192,6 +192,13 @@ function actorPhrase(actor) {
   return t("activity.actor.user", { name: name || t("activity.someone") });
 }
 
+const names = (value) => (Array.isArray(value) ? value.map(String) : []);
+
+/** "+vip +refund −spam": label names are data, the same in every language (chat/activity.py). */
+function labelChanges(attrs) {
+  return [...names(attrs.added).map((n) => `+${n}`), ...names(attrs.removed).map((n) => `\u2212${n}`)].join(" ");
+}
+
 /** An activity message's line in the reader's language, from ``content_attributes.activity``
  * (the server's chat/activity.py renders the same); ``fallback`` (the stored content) for data
  * this version does not know. */
@@ -205,6 +212,7 @@ export function renderActivity(attrs, fallback = "") {
     until: attrs.until ? formatDateTime(attrs.until) : "",
     priority: has(`priority.${attrs.priority}`) ? t(`priority.${attrs.priority}`) : String(attrs.priority ?? ""),
     minutes: t("activity.minutes", { count: minutes }),
+    changes: labelChanges(attrs),
   };
   return t(actor ? `activity.${attrs.kind}_by` : `activity.${attrs.kind}`, params);
 }
