@@ -58,6 +58,14 @@ def test_every_msgid_of_the_sources_is_in_every_catalogue():
         assert sorted(map(str, wanted - have)) == [], f"{po}: run manage.py extract_messages and translate"
 
 
+def test_the_templates_translate_tags_are_extracted_too():
+    """The login page's words ({% translate %}) are msgids like the Python ones, so
+    extract_messages keeps them and the test above requires them in every catalogue."""
+    found = {m.id: [path for path, _line in m.locations] for m in extract_template() if m.id}
+    assert "frontend/templates/frontend/login.html" in found["Sign in to the operator panel"]
+    assert "frontend/templates/frontend/base.html" in found["Messenger"]
+
+
 def test_every_entry_is_translated_not_fuzzy_with_the_same_placeholders():
     problems = []
     for po in po_files():
