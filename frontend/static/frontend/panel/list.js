@@ -45,6 +45,7 @@ export function renderHits(ctl) {
     list.after(section);
   }
   clear(section);
+  section.setAttribute("aria-label", t("panel.hits.title")); // again after a language change
   const hits = state.hits;
   section.hidden = !state.filters.q;
   if (!state.filters.q) return;
