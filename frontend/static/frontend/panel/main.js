@@ -2,7 +2,7 @@
 // to state and re-renders. Reconnects resume from the last applied event id; when the server
 // asks for a resync the snapshot is reloaded from REST and the socket resumes from its id.
 import { h, uid } from "../shared/dom.js";
-import { t } from "../shared/i18n.js";
+import { t as tr } from "../shared/i18n.js"; // tr: the catalogue's t(); `t` is a thread here
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
 import { initLanguage } from "./language.js";
@@ -156,7 +156,7 @@ async function loadThread(id, { reset = false } = {}) {
     t.hasMore = !!data.next;
     t.loaded = true;
   } catch (err) {
-    toast(t("panel.error.load_messages", { code: err.code }));
+    toast(tr("panel.error.load_messages", { code: err.code }));
   } finally {
     t.loading = false;
     schedule("messages");
@@ -175,7 +175,7 @@ async function loadOlder(id) {
     for (const m of data.results || []) t.add(m);
     t.hasMore = !!data.next && (data.results || []).length > 0;
   } catch (err) {
-    toast(t("panel.error.load_older", { code: err.code }));
+    toast(tr("panel.error.load_older", { code: err.code }));
   } finally {
     t.loading = false;
     schedule("messages");
@@ -221,13 +221,13 @@ const socket = new SocketClient({
       }
     } else if (s === "reconnecting") {
       banner.hidden = false;
-      banner.textContent = t("common.reconnecting");
+      banner.textContent = tr("common.reconnecting");
       banner.className = "conn-banner warn";
     } else if (s === "closed") {
       banner.hidden = false;
       banner.className = "conn-banner error";
-      banner.replaceChildren(t("panel.conn.disconnected"),
-        h("a", { href: `/login/?next=${encodeURIComponent("/app/")}` }, t("panel.conn.sign_in_again")));
+      banner.replaceChildren(tr("panel.conn.disconnected"),
+        h("a", { href: `/login/?next=${encodeURIComponent("/app/")}` }, tr("panel.conn.sign_in_again")));
     }
   },
   onResume: async (result) => {
@@ -254,7 +254,7 @@ async function command(type, data, restFallback) {
       if (!(err && (err.code === "offline" || err.code === ERROR.UNKNOWN_COMMAND) && restFallback)) throw err;
     }
   }
-  if (!restFallback) throw { code: "offline", message: t("common.not_connected") };
+  if (!restFallback) throw { code: "offline", message: tr("common.not_connected") };
   return restFallback();
 }
 
@@ -312,7 +312,7 @@ async function deleteMessage(cid, messageId) {
     const message = await command(COMMAND.MESSAGE_DELETE, { message_id: messageId }, () => api.deleteMessage(cid, messageId));
     if (message && message.id != null) onMessage(EVENT.MESSAGE_UPDATED, cid, message);
   } catch (err) {
-    toast(t("panel.error.action_failed", { action: t("panel.action.delete"), reason: (err && (err.message || err.code)) || t("common.error") }));
+    toast(tr("panel.error.action_failed", { action: tr("panel.action.delete"), reason: (err && (err.message || err.code)) || tr("common.error") }));
   }
   schedule("messages");
 }
@@ -333,7 +333,7 @@ async function act(label, type, data, rest) {
     if (result && result.id != null && result.display_id != null) { upsertConversation(result); schedule("list", "thread"); }
     refreshCounts();
   } catch (err) {
-    toast(t("panel.error.action_failed", { action: label, reason: (err && (err.message || err.code)) || t("common.error") }));
+    toast(tr("panel.error.action_failed", { action: label, reason: (err && (err.message || err.code)) || tr("common.error") }));
     schedule("thread");
   }
 }
@@ -366,11 +366,11 @@ const ctl = {
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
   typingActivity,
   typingStop,
-  assign: (cid, assigneeId) => act(t("panel.action.assign"), COMMAND.CONVERSATION_ASSIGN, { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
-  status: (cid, status, snoozedUntil) => act(t("panel.action.status"), COMMAND.CONVERSATION_STATUS,
+  assign: (cid, assigneeId) => act(tr("panel.action.assign"), COMMAND.CONVERSATION_ASSIGN, { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
+  status: (cid, status, snoozedUntil) => act(tr("panel.action.status"), COMMAND.CONVERSATION_STATUS,
     { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
-  priority: (cid, priority) => act(t("panel.action.priority"), COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
-  escalate: (cid) => act(t("panel.action.escalate"), COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
+  priority: (cid, priority) => act(tr("panel.action.priority"), COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
+  escalate: (cid) => act(tr("panel.action.escalate"), COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
   // Rejects with the server's error (the label editor shows it and stays open).
   setLabels: async (cid, labels) => {
     const conv = await command(COMMAND.CONVERSATION_LABELS, { conversation_id: cid, labels }, () => api.setLabels(cid, labels));
@@ -396,7 +396,7 @@ availability.addEventListener("change", async () => {
     state.presence.set(state.me.id, status);
     state.me.availability = status;
   } catch (err) {
-    toast(t("panel.error.change_availability", { code: err.code }));
+    toast(tr("panel.error.change_availability", { code: err.code }));
   }
   schedule("me", "list");
 });
@@ -468,7 +468,7 @@ async function start() {
   try {
     await loadList();
   } catch (err) {
-    toast(t("panel.error.load_conversations", { code: err.code }));
+    toast(tr("panel.error.load_conversations", { code: err.code }));
   }
   await offers.load().catch(() => {}); // after the snapshot: the socket resumes from its id
   socket.start();
