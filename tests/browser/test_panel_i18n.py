@@ -21,20 +21,21 @@ from tests.test_i18n_catalogues import load_catalogue
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 PANEL_AREAS = ("common.", "time.", "status.", "priority.", "presence.", "availability.", "activity.", "panel.")
-# Shown in English on purpose: the language choice names each language in itself.
-ALLOWED = {"English"}
+# Shown in English on purpose: the language choice names each language in itself; the names of
+# a metric and a file format.
+ALLOWED = {"English", "CSAT"}
 PHONE = {"width": 390, "height": 844}
 
 RU_NAME, EN_NAME, VISITOR = "Olga Smirnova", "Ed Harris", "Ivan Petrov"
 
 
 def english_fragments() -> set[str]:
-    """The English texts of the panel's entries, cut at their placeholders, that Russian never
-    shows (entries written the same in both languages, such as "CSAT", are left out)."""
-    english, russian = load_catalogue("en"), load_catalogue("ru")
+    """The English texts of the panel's entries, cut at their placeholders: Russian never shows
+    them (a Russian entry copied from English unchanged fails too, but for ``ALLOWED``)."""
+    english = load_catalogue("en")
     fragments = set()
     for key, value in english.items():
-        if not key.startswith(PANEL_AREAS) or value == russian[key]:
+        if not key.startswith(PANEL_AREAS):
             continue
         for text in value.values() if isinstance(value, dict) else [value]:
             for piece in re.split(r"\{\w+\}", text):

@@ -186,7 +186,7 @@ async function ensureConversation(id) {
   if (state.convs.has(id)) return state.convs.get(id);
   try {
     const conv = upsertConversation(await api.conversation(id));
-    schedule("list");
+    schedule("list", "thread", "contact"); // opened by its link before any list held it
     return conv;
   } catch (_) {
     return null;
