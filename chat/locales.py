@@ -105,7 +105,7 @@ def extract_template() -> Catalog:
         for filename, lineno, message, comments, context in extract_from_dir(
             ROOT / directory,
             method_map=[("**/migrations/**.py", "ignore"), ("**.py", "python"),
-                        ("**/templates/**.html", extract_django_template)],
+                        ("**/templates/**.html", "chat.locales:extract_django_template")],
             keywords=KEYWORDS,
             comment_tags=("Translators:",),
         ):
