@@ -182,6 +182,19 @@ def test_a_russian_and_an_english_operator_read_the_same_conversation_each_in_th
             .filter(([, right]) => right > innerWidth + 1)""")
         assert phone.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         assert overflow == [], overflow
+
+        # Her settings and reports pages speak it too.
+        ru.goto("/app/settings/")
+        expect(ru.locator("#canned-title")).to_have_text("Шаблоны ответов")
+        for table in ("#canned", "#labels"):
+            expect(ru.locator(f"{table} tbody tr").first).to_be_visible(timeout=WAIT)
+        settings_text = visible_words(ru)
+        ru.goto("/app/reports/")
+        expect(ru.locator("body")).to_have_attribute("data-report-ready", re.compile(r"\d"), timeout=WAIT)
+        expect(ru.get_by_test_id("conversations_opened").locator(".card-label")).to_have_text("Открыто диалогов")
+        for text in (settings_text, visible_words(ru)):
+            leftovers = sorted(fragment for fragment in english_fragments() if fragment in text)
+            assert leftovers == [], leftovers
         assert not ru.errors and not en.errors, ru.errors + en.errors
     finally:
         ru_context.close()
