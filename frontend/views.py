@@ -22,7 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
-from chat.i18n import language_cookie, language_for_operator, normalize_language, visitor_language_asked
+from chat.i18n import language_cookie, normalize_language, visitor_language_asked
 from chat.payloads import user_summary
 from chat.selectors.inboxes import inbox_directory_for_operator, widget_inbox_first, widget_inbox_for_token
 from chat.selectors.scope import caller_scope, operator_profile
@@ -72,6 +72,13 @@ def panel_directory(user: Any) -> list[dict[str, Any]]:
     return directory
 
 
+def page_language(request: HttpRequest, user: Any) -> str:
+    """The language an operator's page speaks (chat.i18n): the profile's. A profile still
+    without one (a session older than the choice, a login through the Django admin) gets the
+    browser's now, exactly as the first login would have set it (only while it is empty)."""
+    return operator_locale_on_login(user=user, accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+
+
 @login_required
 @never_cache
 def panel(request: HttpRequest) -> HttpResponse:
@@ -83,9 +90,7 @@ def panel(request: HttpRequest) -> HttpResponse:
             **(user_summary(user) or {}),
             "role": caller_scope(user).role,
             "availability": operator_profile(user).availability,
-            # The language the panel speaks (chat.i18n): the profile's, else the browser's.
-            "locale": language_for_operator(locale=operator_profile(user).locale,
-                                            accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE")),
+            "locale": page_language(request, user),
         },
         "inboxes": panel_directory(user),
     }
@@ -101,7 +106,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     assert user.is_authenticated  # @login_required
     scope = caller_scope(user)
     boot = {
-        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin},
+        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin,
+                 "locale": page_language(request, user)},
         "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
     }
     return render(request, "frontend/settings.html", {"boot": boot})
@@ -115,7 +121,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert user.is_authenticated  # @login_required
     boot = {
-        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role},
+        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role, "locale": page_language(request, user)},
         "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
     }
     return render(request, "frontend/reports.html", {"boot": boot})
