@@ -135,6 +135,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.counted = False  # in messenger_sockets_open
         # A command in flight (graceful shutdown waits for it). A flag, and a future only while
         # shutdown waits: an asyncio.Event per idle socket cost 0.8 KiB (docs/benchmarks.md).
+        self.presence_written = float("-inf")  # monotonic time of the last presence heartbeat
         self.busy = False
         self._idle_waiter: asyncio.Future[None] | None = None
         # The language of this socket's reply messages (chat.i18n): the handshake's
@@ -391,11 +392,19 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # --- Commands both sides have --------------------------------------------------------------
 
     async def cmd_ping(self, data: dict[str, Any], ref: Any) -> Any:
-        """``ping`` → ``{"type": "pong"}``, and a reply when it has a ref. Feeds presence."""
-        try:
-            await self.socket_heartbeat()
-        except Exception:
-            logger.exception("presence hook failed on heartbeat")
+        """``ping`` → ``{"type": "pong"}``, and a reply when it has a ref. Feeds presence, at
+        most once per half presence TTL: a heartbeat moves the socket's deadline to now + TTL,
+        so writing every other 20 s ping keeps it ≥ 30 s ahead and a silent socket still goes
+        offline within the TTL of its last ping, for half the Redis round trips and thread hops
+        of 50,000 idle widgets (docs/benchmarks.md, "Capacity")."""
+        now = time.monotonic()
+        if now - self.presence_written >= settings.PRESENCE_TTL_SECONDS / 2:
+            self.presence_written = now
+            try:
+                await self.socket_heartbeat()
+            except Exception:
+                self.presence_written = float("-inf")  # the next ping tries again
+                logger.exception("presence hook failed on heartbeat")
         self.emit(codec.PONG)
         if ref is None:
             return NO_REPLY
