@@ -34,8 +34,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from assignment.engine import apply_assignee, load_user, operator_name
+from assignment.engine import apply_assignee, load_user
 from assignment.policy import PastOffer, RingTurn, offer_is_live, ring_turn
+from chat.activity import ActivityKind, activity_data, person
+from chat.activity import actor as activity_actor
 from chat.errors import AppError, Conflict, NotFound
 from chat.event_types import EventType
 from chat.events import dispatch
@@ -297,8 +299,9 @@ def offer_accept(*, conversation_id: int, actor: Any, now: float | None = None) 
             return Answer(None, offer.state, NotFound(_("Conversation not found.")))
         # No capacity check: the pending offer already held this slot.
         _end(offer, state=OfferState.ACCEPTED, reason=None, now=now)
-        name = operator_name(load_user(actor.pk))
-        assigned = apply_assignee(conversation, actor.pk, activity=f"Assigned to {name} (accepted the offer)")
+        user = load_user(actor.pk)
+        assigned = apply_assignee(conversation, actor.pk, activity=activity_data(
+            ActivityKind.ACCEPTED_OFFER, actor=activity_actor(user=user), assignee=person(user)))
         return Answer(assigned, OfferState.ACCEPTED)
 
     answer = _answer(conversation_id, actor, decide)

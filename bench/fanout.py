@@ -287,6 +287,21 @@ class Clients:
                 proc.kill()
 
 
+async def settle(pid: int, *, quiet_share: float = 0.05, window: float = 1.0, limit: float = 600.0) -> float:
+    """Wait until the server process uses less than ``quiet_share`` of a core over ``window``
+    seconds (at most ``limit``); the seconds waited."""
+    import psutil
+
+    process = psutil.Process(pid)
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = sum(process.cpu_times()[:2])
+        await asyncio.sleep(window)  # the sender's socket keeps answering the server's pings
+        if sum(process.cpu_times()[:2]) - before < quiet_share * window:
+            break
+    return time.monotonic() - started
+
+
 async def run_step(clients: Clients, send: Any, step: int, listeners: int, broadcasts: int,
                    timeout: float) -> dict[str, Any]:
     """``broadcasts`` broadcasts, 4 in flight; each done when every client process reported it."""
@@ -401,6 +416,11 @@ async def measure(kind: str, args: argparse.Namespace, data: Any, env: dict[str,
             step += 1
             if failed:
                 print(f"    {kind}: {failed} handshakes failed at {target}", flush=True)
+            # Connecting operators come online: each one's presence.updated goes to every other
+            # operator of the inbox (N² deliveries per step). Time the broadcasts once that is done.
+            if server is not None:
+                settled = await settle(server.proc.pid)
+                print(f"    full: server settled after {settled:.1f} s", flush=True)
             # A warm-up broadcast: every listener is subscribed before the step is timed.
             await run_step(clients, send, 10_000 + step, connected, 2, args.timeout)
             row = await run_step(clients, send, step, connected, args.broadcasts, args.timeout)

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/plot.py fanout bench-fanout.json docs/benchmarks/fanout.png
     .venv/bin/python bench/plot.py capacity bench-capacity.json docs/benchmarks/capacity.png
+    .venv/bin/python bench/plot.py relay bench-relay.json docs/benchmarks/relay.png
 """
 from __future__ import annotations
 
@@ -32,6 +33,26 @@ def fanout(figures: dict, out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
+def relay(figures: dict, out: Path) -> None:
+    """p99 against offered load, full path and bare relay, one line each per server."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for server, figs in figures["servers"].items():
+        for app, rows in figs["relay_rows"].items():
+            xs = [r["load"] for r in rows]
+            ys = [min(r["p99"], 10_000) for r in rows]
+            name = "product, full path" if app == "full" else "bare Channels relay"
+            ax.plot(xs, ys, marker="o", linestyle="-" if app == "full" else "--", label=f"{name} ({server})")
+    ax.axhline(100, color="grey", linestyle=":", linewidth=1, label="knee bound: p99 100 ms")
+    ax.set_xlabel("offered load (messages/s, 250 visitor/operator pairs)")
+    ax.set_ylabel("p99 visitor → operator (ms)")
+    ax.set_yscale("log")
+    ax.set_title("Relay: latency against load, one server process")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def capacity(figures: dict, out: Path) -> None:
     idle = figures["idle"]
     labels = [f"process {r['process']}\n{r['sockets']:,} sockets" for r in idle["per_process"]]
@@ -52,5 +73,5 @@ def capacity(figures: dict, out: Path) -> None:
 if __name__ == "__main__":
     kind, source, target = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     target.parent.mkdir(parents=True, exist_ok=True)
-    {"fanout": fanout, "capacity": capacity}[kind](json.loads(source.read_text()), target)
+    {"fanout": fanout, "capacity": capacity, "relay": relay}[kind](json.loads(source.read_text()), target)
     print(target)

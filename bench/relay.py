@@ -66,6 +66,15 @@ def drop_database(base: str) -> None:
 
 
 def server_env(base: str, redis_url: str) -> dict[str, str]:
+    """The servers' environment; also clears the bench's keys in Redis: the database is new, so
+    keys of an earlier run (socket leases of a killed server live twice the idle timeout) would
+    name the new run's rows."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match="bench:*", count=1000):
+        client.delete(key)
+    client.close()
     return {
         **os.environ,
         "DATABASE_URL": f"{base}/{DB_NAME}",
@@ -486,6 +495,8 @@ def summary(results: dict[Any, Any]) -> dict[str, Any]:
             "idle_kib_full": {n: round(full["idle"][n], 1) for n in idle_counts},
             "idle_kib_ratio": round(full["idle"][idle_counts[-1]] / bare["idle"][idle_counts[-1]], 3)
             if idle_counts and bare["idle"][idle_counts[-1]] > 0 else None,
+            # Every load step of both, for the latency-against-load plot (bench/plot.py relay).
+            "relay_rows": {"full": full["relay"], "baseline": bare["relay"]},
         }
     first = next(iter(out.values()), {})
     # The top-level keys name the first server's figures (daphne unless --servers says otherwise).

@@ -3,7 +3,8 @@
 An activity message stores ``content_attributes.activity``::
 
     {"kind": "assigned", "actor": {"type": "user"|"contact", "id", "name"}|null,
-     "assignee": {"id", "name"}|null, "status"?, "priority"?, "until"?, "minutes"?}
+     "assignee": {"id", "name"}|null, "status"?, "priority"?, "until"?, "minutes"?,
+     "added"?, "removed"?}
 
 and its ``content`` keeps a rendering in the server's language (``settings.LANGUAGE_CODE``), so
 old clients, search and transcripts still read text. Readers render the data in their own
@@ -48,6 +49,8 @@ class ActivityKind(StrEnum):
     ESCALATED = "escalated"  # by actor (or nobody)
     ESCALATED_ASSIGNED = "escalated_assigned"  # assignee, by actor (or nobody)
     ESCALATED_NO_SUPERVISOR = "escalated_no_supervisor"  # by actor (or nobody)
+    ACCEPTED_OFFER = "accepted_offer"  # assignee: who accepted the ring offer (the actor too)
+    LABELS_CHANGED = "labels_changed"  # added, removed: label names; by actor
 
 
 # kind -> (text without an actor, text with "{actor}"); "{assignee}", "{until}", "{priority}",
@@ -83,6 +86,9 @@ _TEXTS: dict[ActivityKind, tuple[Any, Any]] = {
                                       _("Conversation was escalated by {actor} and assigned to {assignee}")),
     ActivityKind.ESCALATED_NO_SUPERVISOR: (_("Conversation was escalated; no supervisor is available"),
                                            _("Conversation was escalated by {actor}; no supervisor is available")),
+    ActivityKind.ACCEPTED_OFFER: (_("Assigned to {assignee} (accepted the offer)"),
+                                  _("Assigned to {assignee} (accepted the offer)")),
+    ActivityKind.LABELS_CHANGED: (_("Labels: {changes}"), _("Labels: {changes} by {actor}")),
 }
 
 # How an actor is named inside a line (the Russian differs for operators and visitors).
@@ -121,7 +127,7 @@ def actor(*, user: Any = None, contact: Any = None) -> dict[str, Any] | None:
 
 def activity_data(kind: ActivityKind, *, actor: dict[str, Any] | None = None,
                   assignee: dict[str, Any] | None = None, **details: Any) -> dict[str, Any]:
-    """The stored data of one line (``details``: status, priority, until, minutes)."""
+    """The stored data of one line (``details``: status, priority, until, minutes, added, removed)."""
     data: dict[str, Any] = {"kind": str(kind), "actor": actor, "assignee": assignee}
     for key, value in details.items():
         data[key] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
@@ -147,6 +153,17 @@ def _until_text(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _names(value: Any) -> list[str]:
+    return [str(name) for name in value] if isinstance(value, list) else []
+
+
+def label_changes(data: dict[str, Any]) -> str:
+    """``+vip +refund −spam``: the same in every language (names are data); the browser builds
+    it the same way (shared/i18n.js)."""
+    return " ".join([*(f"+{name}" for name in _names(data.get("added"))),
+                     *(f"\u2212{name}" for name in _names(data.get("removed")))])
+
+
 def render_activity(data: Any, language: str | None = None, *, fallback: str = "") -> str:
     """The line in ``language`` (default: the server's), or ``fallback`` for data it does not know."""
     if not isinstance(data, dict):
@@ -165,6 +182,7 @@ def render_activity(data: Any, language: str | None = None, *, fallback: str = "
             "until": _until_text(data.get("until")),
             "priority": str(_PRIORITIES.get(str(data.get("priority")), data.get("priority") or "")),
             "minutes": translation.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes),
+            "changes": label_changes(data),
         }
         template = _TEXTS[kind][1 if who else 0]
         return str(template).format(**values)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from chat.errors import AppError
 from chat.models import (
@@ -42,6 +44,7 @@ from chat.services import contacts as contact_services
 from chat.services import inboxes as inbox_services
 from chat.services import labels as label_services
 from chat.services import webhooks as webhook_services
+from chat.services.inbox_texts import validate_inbox_locale, validate_text, validate_translations
 
 User = get_user_model()
 
@@ -81,9 +84,42 @@ class InboxMemberInline(admin.TabularInline):
         return False
 
 
+def _service_check(check: Any, value: Any) -> Any:
+    """A service validator's refusal (InvalidData) as the form field's error."""
+    try:
+        return check(value)
+    except AppError as exc:
+        messages = [str(m) for ms in (exc.fields or {}).values() for m in (ms if isinstance(ms, list) else [ms])]
+        raise forms.ValidationError(messages or [str(exc.message)]) from None
+
+
+class InboxForm(forms.ModelForm):
+    """The inbox's texts per language (docs/i18n.md) checked by the service's own validators, so
+    a refusal shows on the field."""
+
+    locale = forms.ChoiceField(required=False, choices=[("", _("(server default)")), *settings.LANGUAGES])
+
+    class Meta:
+        model = Inbox
+        fields = "__all__"
+        help_texts = {
+            "translations": 'Per language: {"ru": {"greeting": "…", "out_of_office_message": "…", "csat_question": "…"}}',
+        }
+
+    def clean_locale(self) -> str:
+        return _service_check(validate_inbox_locale, self.cleaned_data.get("locale"))
+
+    def clean_translations(self) -> dict[str, Any]:
+        return _service_check(validate_translations, self.cleaned_data.get("translations"))
+
+    def clean_csat_question(self) -> str:
+        return _service_check(lambda value: validate_text("csat_question", value), self.cleaned_data.get("csat_question"))
+
+
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "branch", "channel_type", "enable_auto_assignment", "max_assignment_limit")
+    form = InboxForm
+    list_display = ("id", "name", "branch", "channel_type", "locale", "enable_auto_assignment", "max_assignment_limit")
     list_filter = ("channel_type", "enable_auto_assignment", "branch")
     search_fields = ("name", "website_token")
     readonly_fields = ("website_token", "hmac_secret")

@@ -67,9 +67,15 @@ def language_for_operator(*, locale: str | None, accept_language: str | None = N
     return normalize_language(locale) or language_from_accept(accept_language) or default_language()
 
 
+def visitor_language_asked(*, requested: Any = None, accept_language: str | None = None) -> str | None:
+    """What a visitor's widget asked for, else their browser's; None when neither names a
+    supported language (then an inbox's texts fall back to its own default: chat.services.inbox_texts)."""
+    return normalize_language(requested) or language_from_accept(accept_language)
+
+
 def language_for_visitor(*, requested: Any = None, accept_language: str | None = None) -> str:
     """A visitor's language: what their widget asked for, else their browser's, else the default."""
-    return normalize_language(requested) or language_from_accept(accept_language) or default_language()
+    return visitor_language_asked(requested=requested, accept_language=accept_language) or default_language()
 
 
 def activate_for_operator(user: Any, *, accept_language: str | None = None) -> str:

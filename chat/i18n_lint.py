@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON_DIRS = ("chat", "assignment", "presence", "project", "frontend")
 JS_DIR = ROOT / "frontend" / "static" / "frontend"
 TEMPLATE_DIR = ROOT / "frontend" / "templates"
-# Catalogues hold the words themselves; protocol.js holds wire names.
-JS_EXEMPT = ("i18n/", "shared/protocol.js", "widget/loader.js")
+# Catalogues hold the words themselves; protocol.js holds wire names; vendor/ is third-party
+# code served as published (its strings are not ours to translate).
+JS_EXEMPT = ("i18n/", "shared/protocol.js", "widget/loader.js", "vendor/")
 
 ERROR_CLASSES = frozenset({
     "AppError", "InvalidFrame", "UnknownCommand", "InvalidData", "NotFound", "PermissionDenied",

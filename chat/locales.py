@@ -8,15 +8,19 @@ a system package a fresh machine may lack; these do the same jobs in Python, so 
   (skipping fuzzy entries, as ``msgfmt`` does), written atomically; an up-to-date ``.mo`` is
   left alone. The ``.mo`` files are build output (``.gitignore``).
 * ``extract_template()``: the msgids of the Python sources (``_``/``gettext_lazy``,
-  ``pgettext_lazy``, ``ngettext``, ...), as a Babel catalogue.
+  ``pgettext_lazy``, ``ngettext``, ...) and of the Django templates' ``{% translate "..." %}``
+  (the login page), as a Babel catalogue.
 * ``update_catalogues()``: merge that template into every language's ``.po``: new msgids
   arrive untranslated, changed ones come back fuzzy (to be checked), vanished ones go.
 """
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -76,13 +80,32 @@ def compile_catalogues(root: Path = LOCALE_DIR, *, force: bool = False) -> list[
     return written
 
 
+_TEMPLATE_TRANSLATE = re.compile(
+    r"""{%\s*trans(?:late)?\s+("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')(?:\s+context\s+("[^"]*"|'[^']*'))?[^%]*%}""")
+
+
+def extract_django_template(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple[int, str, Any, list[str]]]:
+    """Babel extraction method for ``{% translate "text" %}`` (``context "..."`` too) in Django
+    templates; other tags (``blocktranslate``) are not used by ours."""
+    text = fileobj.read().decode("utf-8")
+    for match in _TEMPLATE_TRANSLATE.finditer(text):
+        lineno = text.count("\n", 0, match.start()) + 1
+        message = match.group(1)[1:-1]
+        if match.group(2):
+            yield lineno, "pgettext", (match.group(2)[1:-1], message), []
+        else:
+            yield lineno, "gettext", message, []
+
+
 def extract_template() -> Catalog:
-    """Every translatable string of the Python sources (migrations and tests excluded)."""
+    """Every translatable string of the Python sources (migrations and tests excluded) and of
+    the templates."""
     template = Catalog(domain=DOMAIN, project="messenger")
     for directory in SOURCE_DIRS:
         for filename, lineno, message, comments, context in extract_from_dir(
             ROOT / directory,
-            method_map=[("**/migrations/**.py", "ignore"), ("**.py", "python")],
+            method_map=[("**/migrations/**.py", "ignore"), ("**.py", "python"),
+                        ("**/templates/**.html", "chat.locales:extract_django_template")],
             keywords=KEYWORDS,
             comment_tags=("Translators:",),
         ):

@@ -75,6 +75,12 @@ class Inbox(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     working_hours = models.JSONField(null=True, blank=True, default=None)
     out_of_office_message = models.TextField(blank=True, default="")
+    # The survey's question (empty: the built-in one, in the visitor's language).
+    csat_question = models.TextField(blank=True, default="")
+    # Texts per language (docs/i18n.md, chat.services.inbox_texts): ``locale`` is the language of
+    # the base fields above ("" = the server's), ``translations`` {"ru": {"greeting", ...}}.
+    locale = models.CharField(max_length=10, blank=True, default="")
+    translations = models.JSONField(default=dict, blank=True)
     # "auto" assigns; "ring" offers to one operator at a time (ConversationOffer).
     assignment_mode = models.CharField(max_length=10, choices=AssignmentMode.choices, default=AssignmentMode.AUTO)
     ring_timeout_seconds = models.PositiveIntegerField(default=30)
@@ -158,6 +164,9 @@ class ContactInbox(models.Model):
     inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="contact_inboxes")
     source_id = models.CharField(max_length=255)
     pubsub_token = models.CharField(max_length=64, unique=True, default=new_pubsub_token)
+    # The visitor's language as their widget last told the sessions endpoint ("" = unknown):
+    # texts the server sends them when no request of theirs is at hand (the survey).
+    locale = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

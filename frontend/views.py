@@ -22,11 +22,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
-from chat.i18n import language_cookie, language_for_operator, normalize_language
+from chat.i18n import language_cookie, normalize_language, visitor_language_asked
 from chat.payloads import user_summary
 from chat.selectors.inboxes import inbox_directory_for_operator, widget_inbox_first, widget_inbox_for_token
 from chat.selectors.scope import caller_scope, operator_profile
 from chat.services.agents import operator_locale_on_login, operator_logout
+from chat.services.inbox_texts import inbox_text, inbox_texts
 from presence.selectors import published_statuses, widget_availability
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -71,6 +72,13 @@ def panel_directory(user: Any) -> list[dict[str, Any]]:
     return directory
 
 
+def page_language(request: HttpRequest, user: Any) -> str:
+    """The language an operator's page speaks (chat.i18n): the profile's. A profile still
+    without one (a session older than the choice, a login through the Django admin) gets the
+    browser's now, exactly as the first login would have set it (only while it is empty)."""
+    return operator_locale_on_login(user=user, accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+
+
 @login_required
 @never_cache
 def panel(request: HttpRequest) -> HttpResponse:
@@ -82,9 +90,7 @@ def panel(request: HttpRequest) -> HttpResponse:
             **(user_summary(user) or {}),
             "role": caller_scope(user).role,
             "availability": operator_profile(user).availability,
-            # The language the panel speaks (chat.i18n): the profile's, else the browser's.
-            "locale": language_for_operator(locale=operator_profile(user).locale,
-                                            accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE")),
+            "locale": page_language(request, user),
         },
         "inboxes": panel_directory(user),
     }
@@ -100,7 +106,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     assert user.is_authenticated  # @login_required
     scope = caller_scope(user)
     boot = {
-        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin},
+        "user": {**(user_summary(user) or {}), "role": scope.role, "is_admin": scope.is_admin,
+                 "locale": page_language(request, user)},
         "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
     }
     return render(request, "frontend/settings.html", {"boot": boot})
@@ -114,7 +121,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert user.is_authenticated  # @login_required
     boot = {
-        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role},
+        "user": {**(user_summary(user) or {}), "role": caller_scope(user).role, "locale": page_language(request, user)},
         "inboxes": [{"id": inbox["id"], "name": inbox["name"]} for inbox in inbox_directory_for_operator(user=user)],
     }
     return render(request, "frontend/reports.html", {"boot": boot})
@@ -194,7 +201,9 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
         "frontend/widget_frame.html",
         {"boot": {"website_token": inbox.website_token, "transport": transport, "inbox_name": inbox.name,
                   # The embed's data-locale (loader.js passes it on), null: the frame decides.
-                  "locale": normalize_language(request.GET.get("locale"))}},
+                  "locale": normalize_language(request.GET.get("locale")),
+                  # The inbox's default language: the frame's last choice before English.
+                  "inbox_locale": inbox.locale or None}},
     )
     response["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors(inbox)}"
     return response
@@ -205,17 +214,26 @@ def widget_config(request: HttpRequest) -> JsonResponse:
     """Public facts about an inbox shown before the visitor writes: name, greeting, whether an
     operator is available right now, and the business hours' verdict (``online``: within hours
     and someone available; ``next_open_at`` while outside hours; the out-of-office text the
-    widget shows instead of the greeting then, so the two never name different times)."""
+    widget shows instead of the greeting then, so the two never name different times).
+
+    The texts are in the visitor's language (``?locale=``, else ``Accept-Language``; else the
+    inbox's default: chat.services.inbox_texts); ``locale`` is the inbox's default language."""
     inbox = _inbox_for_token(request.GET.get("website_token"))
     availability = widget_availability(inbox=inbox)
+    asked = visitor_language_asked(requested=request.GET.get("locale"),
+                                   accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+    texts = inbox_texts(inbox, asked, built_in=False)
     response = JsonResponse(
         {
             "name": inbox.name,
-            "greeting": inbox.greeting,
+            "locale": inbox.locale,
+            "greeting": texts["greeting"],
             "operators_available": availability["operators_available"],
             "online": availability["online"],
             "next_open_at": availability["next_open_at"],
-            "out_of_office_message": "" if availability["within_hours"] else inbox.out_of_office_message,
+            "out_of_office_message": "" if availability["within_hours"] else texts["out_of_office_message"],
+            # The survey card's question (the built-in one when the administrator wrote none).
+            "csat_question": inbox_text(inbox, "csat_question", asked),
             # The composer sends its unsent text with typing.start (throttled) only when on.
             "sneak_peek": inbox.sneak_peek,
         }
@@ -232,4 +250,7 @@ def demo(request: HttpRequest) -> HttpResponse:
     transport = request.GET.get("transport", "")
     if transport not in ("", "ws", "sse", "poll"):
         transport = ""
-    return render(request, "frontend/demo.html", {"inbox": inbox, "transport": transport})
+    # ``?locale=ru`` puts data-locale="ru" in the snippet (the widget's language; the page's own
+    # follows the browser).
+    locale = normalize_language(request.GET.get("locale")) or ""
+    return render(request, "frontend/demo.html", {"inbox": inbox, "transport": transport, "locale": locale})

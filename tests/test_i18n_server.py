@@ -58,6 +58,14 @@ def test_every_msgid_of_the_sources_is_in_every_catalogue():
         assert sorted(map(str, wanted - have)) == [], f"{po}: run manage.py extract_messages and translate"
 
 
+def test_the_templates_translate_tags_are_extracted_too():
+    """The login page's words ({% translate %}) are msgids like the Python ones, so
+    extract_messages keeps them and the test above requires them in every catalogue."""
+    found = {m.id: [path for path, _line in m.locations] for m in extract_template() if m.id}
+    assert "frontend/templates/frontend/login.html" in found["Sign in to the operator panel"]
+    assert "frontend/templates/frontend/base.html" in found["Messenger"]
+
+
 def test_every_entry_is_translated_not_fuzzy_with_the_same_placeholders():
     problems = []
     for po in po_files():
@@ -188,6 +196,10 @@ ANN = {"id": 2, "name": "Ann"}
      "Диалог снят с исполнителя: Ann не в сети больше 5 минут"),
     (activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR),
      "Conversation was escalated; no supervisor is available", "Диалог эскалирован; свободных супервайзеров нет"),
+    (activity_data(ActivityKind.ACCEPTED_OFFER, actor={"type": "user", **ANN}, assignee=ANN),
+     "Assigned to Ann (accepted the offer)", "Диалог назначен на Ann (предложение принято)"),
+    (activity_data(ActivityKind.LABELS_CHANGED, actor=BOB, added=["vip", "refund"], removed=["spam"]),
+     "Labels: +vip +refund \u2212spam by Bob", "Метки изменены оператором Bob: +vip +refund \u2212spam"),
 ])
 def test_activity_renders_in_each_language(data, english, russian):
     assert render_activity(data, "en") == english

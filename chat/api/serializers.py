@@ -260,6 +260,24 @@ class LegacyBusinessHoursField(serializers.Field):
         return {"business_hours": data}
 
 
+_INBOX_TEXT = {"type": "string"}
+
+
+@extend_schema_field({
+    "type": "object",
+    "description": "Texts per language: {language: {greeting?, out_of_office_message?, csat_question?}}. "
+                   "Languages of settings.LANGUAGES (en, ru); greeting and out_of_office_message at most "
+                   "10,000 characters, csat_question 1,000; blank texts are dropped. Anything else: 400 "
+                   "invalid_data with fields.translations. The widget picks per visitor: their language, then "
+                   "the inbox's locale, then the base field (docs/i18n.md).",
+    "additionalProperties": {"type": "object", "additionalProperties": False, "properties": {
+        "greeting": _INBOX_TEXT, "out_of_office_message": _INBOX_TEXT, "csat_question": _INBOX_TEXT}},
+    "example": {"ru": {"greeting": "Здравствуйте! Чем можем помочь?"}},
+})
+class InboxTranslationsField(serializers.JSONField):
+    """``Inbox.translations``: validated by the service (chat.services.inbox_texts)."""
+
+
 class InboxSerializer(serializers.ModelSerializer):
     branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), allow_null=True, required=False)
     allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
@@ -275,6 +293,17 @@ class InboxSerializer(serializers.ModelSerializer):
     ring_timeout_seconds = serializers.IntegerField(
         min_value=RING_TIMEOUT_MIN_SECONDS, max_value=RING_TIMEOUT_MAX_SECONDS, required=False
     )
+    # Texts per language (docs/i18n.md): checked by the service, which names what is wrong.
+    locale = serializers.CharField(
+        required=False, allow_blank=True, max_length=35,
+        help_text='The language the base texts are written in (en, ru; "" = the server\'s LANGUAGE_CODE): '
+                  "what a visitor whose language has no translation reads.",
+    )
+    csat_question = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="The satisfaction survey's question (empty: the built-in one, in the visitor's language).",
+    )
+    translations = InboxTranslationsField(required=False)
 
     class Meta:
         model = Inbox
@@ -284,7 +313,7 @@ class InboxSerializer(serializers.ModelSerializer):
             "allowed_origins", "reopen_resolved_conversations", "created_at",
             "csat_survey_enabled", "timezone", "working_hours", "out_of_office_message",
             "assignment_mode", "ring_timeout_seconds",
-            "sneak_peek",
+            "sneak_peek", "csat_question", "locale", "translations",
         ]
         read_only_fields = ["id", "website_token", "created_at"]
 
@@ -376,7 +405,8 @@ class WidgetSessionInput(serializers.Serializer):
     custom_attributes = serializers.DictField(required=False, allow_null=True,
                                               help_text="Merged into the contact's custom attributes.")
     locale = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=35,
-                                   help_text="The widget's language (en, ru; else Accept-Language) for messages.")
+                                   help_text="The widget's language (en, ru; else Accept-Language) for messages and "
+                                             "the inbox's texts; remembered for those the server sends later.")
 
 
 class WidgetContactSerializer(serializers.Serializer):
@@ -408,7 +438,8 @@ class WidgetConversationSerializer(serializers.Serializer):
 class WidgetInboxSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    greeting = serializers.CharField(allow_blank=True)
+    greeting = serializers.CharField(allow_blank=True, help_text="In the visitor's language (docs/i18n.md).")
+    locale = serializers.CharField(allow_blank=True, help_text="The inbox's default language (\"\" = the server's).")
     sneak_peek = serializers.BooleanField(help_text="The composer sends its unsent text with typing.")
 
 

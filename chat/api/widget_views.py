@@ -23,7 +23,7 @@ from chat.api.parsers import JSONParser
 from chat.api.security import IsWidgetVisitor, WidgetIpThrottle, WidgetTokenAuthentication, WidgetTokenThrottle
 from chat.api.transcripts import IgnoreFormatNegotiation, transcript_params, transcript_response
 from chat.errors import InvalidData
-from chat.i18n import activate_for_visitor
+from chat.i18n import activate_for_visitor, visitor_language_asked
 from chat.models import ContactInbox, Inbox
 from chat.payloads import conversation_payload, message_payload, widget_conversation_view
 from chat.selectors.messages import message_history_for_widget
@@ -32,6 +32,7 @@ from chat.selectors.transcripts import transcript_for_visitor
 from chat.services.contacts import contact_update_by_visitor
 from chat.services.conversations import touch_contact_last_seen
 from chat.services.csat import csat_submit
+from chat.services.inbox_texts import inbox_text
 from chat.services.messages import visitor_message_send
 from chat.services.queue import queue_status
 from chat.services.typing import visitor_draft_discard, visitor_typing_shared
@@ -101,9 +102,11 @@ class WidgetSessionView(WidgetView):
     )
     def post(self, request: Request) -> Response:
         # The widget's language (optional ``locale``) for this answer's messages, validation first.
-        activate_for_visitor(requested=request.data.get("locale") if isinstance(request.data, dict) else None,
-                             accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE"))
+        requested = request.data.get("locale") if isinstance(request.data, dict) else None
+        accept_language = request.META.get("HTTP_ACCEPT_LANGUAGE")
+        activate_for_visitor(requested=requested, accept_language=accept_language)
         data = s.validated(s.WidgetSessionInput, request.data)
+        asked = visitor_language_asked(requested=requested, accept_language=accept_language)
         session = widget_session_start(
             website_token=data["website_token"],
             source_id=data.get("source_id"),
@@ -113,6 +116,7 @@ class WidgetSessionView(WidgetView):
             email=data.get("email"),
             phone=data.get("phone"),
             custom_attributes=data.get("custom_attributes"),
+            locale=asked,
         )
         contact_inbox = session.contact_inbox
         request.cors_inbox = contact_inbox.inbox  # type: ignore[attr-defined]  # a note for cors_inbox(), read by getattr
@@ -125,7 +129,8 @@ class WidgetSessionView(WidgetView):
             "contact_inbox": {"source_id": contact_inbox.source_id, "pubsub_token": contact_inbox.pubsub_token},
             "conversation": conversation,
             "inbox": {
-                "id": contact_inbox.inbox_id, "name": contact_inbox.inbox.name, "greeting": contact_inbox.inbox.greeting,
+                "id": contact_inbox.inbox_id, "name": contact_inbox.inbox.name,
+                "greeting": inbox_text(contact_inbox.inbox, "greeting", asked), "locale": contact_inbox.inbox.locale,
                 "sneak_peek": contact_inbox.inbox.sneak_peek,
             },
             "online": availability["online"],

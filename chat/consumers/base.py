@@ -133,8 +133,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.lease: Lease | None = None
         self.lease_renewed = 0.0
         self.counted = False  # in messenger_sockets_open
-        self.idle = asyncio.Event()  # no command in flight (graceful shutdown waits for it)
-        self.idle.set()
+        # A command in flight (graceful shutdown waits for it). A flag, and a future only while
+        # shutdown waits: an asyncio.Event per idle socket cost 0.8 KiB (docs/benchmarks.md).
+        self.presence_written = float("-inf")  # monotonic time of the last presence heartbeat
+        self.busy = False
+        self._idle_waiter: asyncio.Future[None] | None = None
         # The language of this socket's reply messages (chat.i18n): the handshake's
         # Accept-Language, then the operator's at connect, the visitor's at auth.
         self.language = default_language()
@@ -322,18 +325,22 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.count_command(command.type, Unavailable.code)
             self.emit(codec.reply_app_error(command.ref, Unavailable(_("The server is restarting; reconnect."))))
             return
-        self.idle.clear()
+        self.busy = True
         try:
             await self.run_command(command)
         except SocketRefused as exc:  # the widget's auth frame joins the stream
             await self.close_with(exc.code, reason=exc.reason)
         finally:
-            self.idle.set()
+            self.busy = False
+            if self._idle_waiter is not None and not self._idle_waiter.done():
+                self._idle_waiter.set_result(None)
 
     async def shut_down(self) -> None:
         """Graceful shutdown (chat/realtime/shutdown.py): let the command in flight finish and
         its reply go out, then close with 4503."""
-        await self.idle.wait()
+        while self.busy:
+            self._idle_waiter = asyncio.get_running_loop().create_future()
+            await self._idle_waiter
         await self.close_with(CloseCode.UNAVAILABLE, reason="Server restarting.")
 
     def count_command(self, command_type: str, outcome: str) -> None:
@@ -385,11 +392,19 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # --- Commands both sides have --------------------------------------------------------------
 
     async def cmd_ping(self, data: dict[str, Any], ref: Any) -> Any:
-        """``ping`` → ``{"type": "pong"}``, and a reply when it has a ref. Feeds presence."""
-        try:
-            await self.socket_heartbeat()
-        except Exception:
-            logger.exception("presence hook failed on heartbeat")
+        """``ping`` → ``{"type": "pong"}``, and a reply when it has a ref. Feeds presence, at
+        most once per half presence TTL: a heartbeat moves the socket's deadline to now + TTL,
+        so writing every other 20 s ping keeps it ≥ 30 s ahead and a silent socket still goes
+        offline within the TTL of its last ping, for half the Redis round trips and thread hops
+        of 50,000 idle widgets (docs/benchmarks.md, "Capacity")."""
+        now = time.monotonic()
+        if now - self.presence_written >= settings.PRESENCE_TTL_SECONDS / 2:
+            self.presence_written = now
+            try:
+                await self.socket_heartbeat()
+            except Exception:
+                self.presence_written = float("-inf")  # the next ping tries again
+                logger.exception("presence hook failed on heartbeat")
         self.emit(codec.PONG)
         if ref is None:
             return NO_REPLY

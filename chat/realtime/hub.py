@@ -55,6 +55,8 @@ class Sink:
 
     # The ``transport`` label of messenger_events_delivered (chat/metrics.py).
     transport = "websocket"
+    # Every idle socket holds one: no per-instance dict (docs/benchmarks.md, "Capacity").
+    __slots__ = ("scope", "last_sent_id", "covered_from", "closed", "last_seen", "_held", "_held_bytes")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -119,7 +121,7 @@ class Sink:
         """Silent for too long (sockets only)."""
 
 
-_last_encoded: tuple[str, bytes] = ("", b"")
+_last_encoded: tuple[str | None, bytes] = (None, b"")  # None: nothing yet ("" is a singleton)
 
 
 def utf8(text: str) -> bytes:
@@ -144,6 +146,8 @@ class SocketSink(Sink):
     and its client resumes; memory stays bounded and other sockets are never slowed.
     """
 
+    __slots__ = ("_send", "_write", "_close", "_queue", "_queued_bytes", "_writer", "backlog", "idle_timeout")
+
     def __init__(self, scope: Scope, *, send: Callable[[str], Awaitable[None]],
                  close: Callable[[int], Coroutine[Any, Any, None]], backlog: Callable[[], int] | None = None,
                  write: Callable[[bytes], bool] | None = None) -> None:
@@ -153,7 +157,8 @@ class SocketSink(Sink):
         # nothing is queued: a delivery is then one call, with no task and no ASGI round trip.
         self._write = write
         self._close = close
-        self._queue: deque[tuple[str, int]] = deque()
+        # Made when a frame first has to wait (most sockets never need one: 0.8 KiB each).
+        self._queue: deque[tuple[str, int]] | None = None
         self._queued_bytes = 0  # queued, plus the frame being handed to the server
         self._writer: asyncio.Task[None] | None = None
         self.backlog: Callable[[], int] = backlog or (lambda: 0)
@@ -179,6 +184,8 @@ class SocketSink(Sink):
                 self.closed = True
                 return
             # Not open for direct writes (accept or close in progress): the ASGI path below.
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append((text, size))
         self._queued_bytes += size
         if len(self._queue) > settings.WS_SEND_QUEUE_MAX or self.pending_bytes > settings.WS_SEND_BUFFER_MAX_BYTES:
@@ -200,11 +207,13 @@ class SocketSink(Sink):
             self._clear()
         finally:
             self._writer = None
+            if not self._queue:
+                self._queue = None  # an idle socket keeps no queue
 
     def _clear(self) -> None:
-        for _text, size in self._queue:
+        for _text, size in self._queue or ():
             self._queued_bytes -= size
-        self._queue.clear()
+        self._queue = None
 
     async def flushed(self) -> None:
         """Wait until every queued frame was handed to the server (before a close)."""

@@ -54,23 +54,94 @@ def direct_writer(send: Any) -> Callable[[bytes], bool] | None:
 
     On daphne, ``websocket.send`` ends in ``protocol.serverSend`` → autobahn's ``sendMessage``
     on the same event loop (daphne runs Twisted on asyncio), after re-encoding the text for
-    every socket. Calling ``sendMessage`` with bytes encoded once per event is the same write
-    without the per-socket middleware and encoding. The writer answers False when the socket
-    is not open (not yet accepted, or closing): the caller then takes the ASGI path, which
-    knows what to do in those states."""
-    protocol = _server_protocol(send)
-    send_message = getattr(protocol, "sendMessage", None)
-    state_open = getattr(protocol, "STATE_OPEN", None)
-    if send_message is None or state_open is None or not hasattr(protocol, "state"):
-        return None
+    every socket; autobahn then builds the frame, and Twisted's transport buffers it, registers
+    the socket for writing with the loop (an ``epoll_ctl``), sends it on the next turn and
+    unregisters it (another one): per delivery, most of the fan-out's cost (docs/benchmarks.md,
+    "Fan-out"). The writer does the same write with the work done once per event where it can:
 
-    def write(data: bytes) -> bool:
-        if protocol.state != state_open:
+    * the frame (an unmasked, unfragmented text frame: header + payload, the same bytes for
+      every socket) is built once per event (``text_frame``);
+    * while Twisted holds nothing unwritten for the socket, the frame goes to the socket with
+      one ``send``; what the kernel does not take (a slow reader) goes to Twisted's buffer as
+      before, so the order is kept, the backlog probe (``server_backlog``) sees it and the
+      slow-socket bound applies unchanged. With anything already buffered, the frame is appended
+      behind it.
+
+    The raw path is taken only for a plain TCP connection without per-message compression (what
+    daphne serves: it negotiates no extension); otherwise the frame goes through autobahn's
+    ``sendMessage``. The writer answers False when the socket is not open (not yet accepted, or
+    closing): the caller then takes the ASGI path, which knows what to do in those states."""
+    protocol = _server_protocol(send)
+    if getattr(protocol, "sendMessage", None) is None or getattr(protocol, "STATE_OPEN", None) is None \
+            or not hasattr(protocol, "state"):
+        return None
+    return _DaphneWriter(protocol)
+
+
+class _DaphneWriter:
+    """``direct_writer``'s writer, as a small object (every socket holds one)."""
+
+    __slots__ = ("protocol", "transport", "sock", "raw")
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        transport: Any = getattr(protocol, "transport", None)
+        self.transport = transport
+        self.sock: Any = getattr(transport, "socket", None)
+        self.raw = (
+            self.sock is not None
+            and getattr(protocol, "_perMessageCompress", None) is None
+            and not getattr(transport, "TLS", False)
+            and all(hasattr(transport, name) for name in ("dataBuffer", "offset", "_tempDataLen", "connected",
+                                                          "disconnecting", "write"))
+        )
+
+    def __call__(self, data: bytes) -> bool:
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
             return False
-        send_message(data, False)
+        if not self.raw:
+            protocol.sendMessage(data, False)
+            return True
+        transport = self.transport
+        if not transport.connected or transport.disconnecting:
+            return False
+        frame = text_frame(data)
+        if len(transport.dataBuffer) - transport.offset + transport._tempDataLen:
+            transport.write(frame)  # behind what is already waiting
+            return True
+        try:
+            sent = self.sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the connection is gone: Twisted finds out on its write and closes it
+        if sent < len(frame):
+            transport.write(frame[sent:] if sent else frame)
         return True
 
-    return write
+
+_last_frame: tuple[bytes | None, bytes] = (None, b"")  # None: no frame yet (b"" is a singleton)
+
+
+def text_frame(data: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame carrying ``data`` (RFC 6455 §5.2: a server's frames
+    are never masked), built once per event: the fan-out hands the same bytes object to every
+    socket, so a one-entry cache by identity hits for all but the first."""
+    global _last_frame
+    cached_data, frame = _last_frame
+    if cached_data is data:
+        return frame
+    size = len(data)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    frame = header + data
+    _last_frame = (data, frame)
+    return frame
 
 
 def server_backlog(send: Any) -> Callable[[], int]:
@@ -82,10 +153,20 @@ def server_backlog(send: Any) -> Callable[[], int]:
     if transport is None or not hasattr(transport, "dataBuffer") or not hasattr(transport, "_tempDataLen"):
         return _no_backlog
 
-    def twisted_backlog() -> int:
+    return _TwistedBacklog(transport)
+
+
+class _TwistedBacklog:
+    """The probe as a small object (every socket holds one; a closure cost twice the bytes)."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def __call__(self) -> int:
+        transport = self.transport
         try:
             return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
         except (AttributeError, TypeError):
             return 0
-
-    return twisted_backlog

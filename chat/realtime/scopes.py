@@ -23,13 +23,15 @@ class OperatorScope:
     inbox_ids: frozenset[int] | None  # None: every inbox
     # One conversation only (the operator stream of chat/api/operator_stream_views.py).
     conversation_id: int | None = None
-    rule: Rule = field(init=False, compare=False, repr=False)
     sees: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        rule = operator_event_rule(user_id=self.user_id, inbox_ids=self.inbox_ids, conversation_id=self.conversation_id)
-        object.__setattr__(self, "rule", rule)
-        object.__setattr__(self, "sees", rule.compile())
+        object.__setattr__(self, "sees", self.rule.compile())
+
+    @property
+    def rule(self) -> Rule:
+        """Built when asked (replay): a live subscriber keeps only the compiled predicate."""
+        return operator_event_rule(user_id=self.user_id, inbox_ids=self.inbox_ids, conversation_id=self.conversation_id)
 
     def visible(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
         return queryset.filter(self.rule.q())
@@ -43,13 +45,15 @@ class OperatorScope:
 class WidgetScope:
     inbox_id: int
     contact_inbox_id: int
-    rule: Rule = field(init=False, compare=False, repr=False)
     sees: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        rule = widget_event_rule(inbox_id=self.inbox_id, contact_inbox_id=self.contact_inbox_id)
-        object.__setattr__(self, "rule", rule)
-        object.__setattr__(self, "sees", rule.compile())
+        object.__setattr__(self, "sees", self.rule.compile())
+
+    @property
+    def rule(self) -> Rule:
+        """Built when asked (replay): a live subscriber keeps only the compiled predicate."""
+        return widget_event_rule(inbox_id=self.inbox_id, contact_inbox_id=self.contact_inbox_id)
 
     def visible(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
         return queryset.filter(self.rule.q())

@@ -19,6 +19,7 @@ never operator-only types.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,7 +102,7 @@ class Not(Rule):
         return ~self.rule.q()
 
     def compile(self) -> Callable[[Any], bool]:
-        inner = self.rule.compile()
+        inner = _compiled(self.rule)
         return lambda event: not inner(event)
 
 
@@ -116,7 +117,7 @@ class AllOf(Rule):
         return q
 
     def compile(self) -> Callable[[Any], bool]:
-        return _chain([rule.compile() for rule in self.rules], all_of=True)
+        return _chain([_compiled(rule) for rule in self.rules], all_of=True)
 
 
 @dataclass(frozen=True)
@@ -130,24 +131,66 @@ class AnyOf(Rule):
         return q
 
     def compile(self) -> Callable[[Any], bool]:
-        return _chain([rule.compile() for rule in self.rules], all_of=False)
+        return _chain([_compiled(rule) for rule in self.rules], all_of=False)
 
 
 def _chain(parts: list[Callable[[Any], bool]], *, all_of: bool) -> Callable[[Any], bool]:
-    """``a(e) and b(e) and ...`` (or ``or``) as nested closures: the live fan-out calls this per
-    subscriber and event, and a generator per call would cost more than the tests themselves."""
+    """``a(e) and b(e) and ...`` (or ``or``) as closures: the live fan-out calls this per
+    subscriber and event, and a generator per call would cost more than the tests themselves.
+    Up to three parts make one closure (every subscriber holds one: fewer objects, fewer calls)."""
     if not parts:
         return (lambda event: True) if all_of else (lambda event: False)
-    combined = parts[0]
-    for part in parts[1:]:
-        if all_of:
-            combined = (lambda f, g: lambda event: f(event) and g(event))(combined, part)
-        else:
-            combined = (lambda f, g: lambda event: f(event) or g(event))(combined, part)
-    return combined
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return (lambda event: a(event) and b(event)) if all_of else (lambda event: a(event) or b(event))
+    if len(parts) == 3:
+        a, b, c = parts
+        return ((lambda event: a(event) and b(event) and c(event)) if all_of
+                else (lambda event: a(event) or b(event) or c(event)))
+    head = _chain(parts[:3], all_of=all_of)
+    return _chain([head, _chain(parts[3:], all_of=all_of)], all_of=all_of)
+
+
+# Subtrees that are the same for every subscriber are built and compiled once, at import, and
+# shared by every subscriber's tree: a widget socket's rule was ~5 KiB of objects and closures of
+# its own, most of it these constants (docs/benchmarks.md, "Capacity"). Keyed by identity: they
+# are module-level objects that live as long as the process.
+_SHARED: dict[int, Callable[[Any], bool]] = {}
+
+
+def _shared(rule: Rule) -> Rule:
+    _SHARED[id(rule)] = rule.compile()
+    return rule
+
+
+# Leaves equal between subscribers (every widget of one inbox tests the same ``inbox_id``) share
+# one compiled test while any subscriber holds it.
+_LEAVES: weakref.WeakValueDictionary[Rule, Callable[[Any], bool]] = weakref.WeakValueDictionary()
+
+
+def _compiled(rule: Rule) -> Callable[[Any], bool]:
+    shared = _SHARED.get(id(rule))
+    if shared is not None:
+        return shared
+    if not isinstance(rule, Eq | IsNull | In):
+        return rule.compile()
+    leaf = _LEAVES.get(rule)
+    if leaf is None:
+        leaf = _LEAVES[rule] = rule.compile()
+    return leaf
 
 
 # --- The declaration ---------------------------------------------------------------------------
+
+_NO_USER = _shared(IsNull("user_id"))
+_WIDGET_AUDIENCE = _shared(AllOf((
+    Eq("audience", str(Audience.EVERYONE)),
+    _NO_USER,
+    Not(In("type", frozenset(str(t) for t in OPERATOR_ONLY_TYPES))),
+)))
+_INBOX_WIDE = _shared(IsNull("contact_inbox_id"))
 
 
 def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None, conversation_id: int | None = None) -> Rule:
@@ -158,11 +201,11 @@ def operator_event_rule(*, user_id: int, inbox_ids: Iterable[int] | None, conver
     operator-only events are in and other operators' personal events out."""
     mine = Eq("user_id", user_id)
     if inbox_ids is None:
-        parts: tuple[Rule, ...] = (AnyOf((IsNull("user_id"), mine)),)
+        parts: tuple[Rule, ...] = (AnyOf((_NO_USER, mine)),)
     else:
         # A personal event reaches its operator whatever their inboxes are now: an offer ended
         # because they left the inbox still tells them (``conversation.offer_withdrawn``).
-        parts = (AnyOf((AllOf((In("inbox_id", frozenset(inbox_ids)), IsNull("user_id"))), mine)),)
+        parts = (AnyOf((AllOf((In("inbox_id", frozenset(inbox_ids)), _NO_USER)), mine)),)
     if conversation_id is not None:
         parts = (Eq("conversation_id", conversation_id), *parts)
     return AllOf(parts)
@@ -172,8 +215,6 @@ def widget_event_rule(*, inbox_id: int, contact_inbox_id: int) -> Rule:
     """Events a visitor's widget may see."""
     return AllOf((
         Eq("inbox_id", inbox_id),
-        Eq("audience", str(Audience.EVERYONE)),
-        IsNull("user_id"),
-        AnyOf((IsNull("contact_inbox_id"), Eq("contact_inbox_id", contact_inbox_id))),
-        Not(In("type", frozenset(str(t) for t in OPERATOR_ONLY_TYPES))),
+        _WIDGET_AUDIENCE,  # audience everyone, no personal event, no operator-only type
+        AnyOf((_INBOX_WIDE, Eq("contact_inbox_id", contact_inbox_id))),
     ))

@@ -31,15 +31,15 @@ from django.utils.translation import gettext_lazy as _
 
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.events import EventType, dispatch
-from chat.models import Attachment, Audience, Conversation, CsatResponse, Inbox, Message, MessageDirection
+from chat.models import Attachment, Audience, ContactInbox, Conversation, CsatResponse, Message, MessageDirection
 from chat.payloads import iso, message_payload
+from chat.services.inbox_texts import inbox_text
 from chat.validation import clean_text
 
 CSAT_CONTENT_TYPE = "input_csat"
 CSAT_SOURCE_ID = "csat"
 CSAT_REPLACE_WINDOW = timedelta(hours=24)
 CSAT_FEEDBACK_MAX = 2_000
-SURVEY_TEXT = "Please rate this conversation."
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,21 @@ def _emit_message(event_type: EventType, message: Message, conversation: Convers
 
 def csat_request(*, conversation: Conversation) -> Message | None:
     """Send the survey of a conversation being resolved (caller holds its lock, in its
-    transaction). None when the inbox has CSAT off or the survey was already sent."""
-    if not Inbox.objects.filter(pk=conversation.inbox_id, csat_survey_enabled=True).exists():
+    transaction). None when the inbox has CSAT off or the survey was already sent. The question
+    is the inbox's, in the visitor's language (``ContactInbox.locale``: chat.services.inbox_texts),
+    whoever resolves."""
+    visitor = (
+        ContactInbox.objects.select_related("inbox")
+        .filter(pk=conversation.contact_inbox_id, inbox__csat_survey_enabled=True).first()
+    )
+    if visitor is None:
         return None
     if Message.objects.filter(conversation_id=conversation.pk, source_id=CSAT_SOURCE_ID).exists():
         return None
     survey = Message.objects.create(
         conversation=conversation,
         direction=MessageDirection.OUTGOING,
-        content=SURVEY_TEXT,
+        content=inbox_text(visitor.inbox, "csat_question", visitor.locale or None),
         content_type=CSAT_CONTENT_TYPE,
         source_id=CSAT_SOURCE_ID,
     )

@@ -27,6 +27,7 @@ from chat.realtime import control
 from chat.realtime.codes import CloseCode
 from chat.services.assignee import conversations_release_in_transaction, operator_person
 from chat.services.business_hours import validate_timezone, validate_working_hours
+from chat.services.inbox_texts import validate_inbox_locale, validate_text, validate_translations
 from chat.services.origins import normalize_origin
 from chat.validation import clean_text
 
@@ -51,6 +52,9 @@ INBOX_FIELDS = (
     "out_of_office_message",
     "assignment_mode",
     "ring_timeout_seconds",
+    "csat_question",
+    "locale",
+    "translations",
 )
 
 # Ring mode's timeout bounds (seconds): long enough to notice and click, short enough that a
@@ -103,6 +107,12 @@ def _apply(inbox: Inbox, values: dict[str, Any]) -> None:
             if len(value) > 10_000:
                 raise InvalidData(_("out_of_office_message is too long."),
                                   fields={"out_of_office_message": [_("At most 10,000 characters.")]})
+        if key == "csat_question":
+            value = validate_text("csat_question", value)
+        if key == "locale":
+            value = validate_inbox_locale(value)
+        if key == "translations":
+            value = validate_translations(value)
         if key == "allowed_origins":
             value = validate_origins(value)
         if key == "channel_type" and value not in ChannelType.values:

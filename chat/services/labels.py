@@ -4,7 +4,8 @@
   Names are trimmed, NFC-normalized and lower-cased on input, then unique: a duplicate, also one
   created at the same moment by someone else, is ``Conflict`` (409), never a 500.
 * ``conversation_set_labels``: replaces a conversation's set under the conversation's row lock;
-  a change adds an operator-only activity line ("Labels: +vip −refund by Ann") and emits
+  a change adds an operator-only activity line (``ActivityKind.LABELS_CHANGED``: "Labels: +vip
+  −refund by Ann" in the reader's language) and emits
   ``conversation.updated`` in the same transaction; setting the same set writes and emits
   nothing. Unknown names are refused (400, naming them): labels are created on purpose, by an
   administrator, never by a typo in a conversation.
@@ -26,13 +27,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from chat.activity import ActivityKind, activity_data, actor
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.events import EventType, dispatch
 from chat.models import Audience, Conversation, Label
 from chat.payloads import conversation_payload
 from chat.services.conversations import (
     activity_add,
-    actor_name,
     conversation_emit,
     conversation_for_event,
     lock_conversation,
@@ -245,7 +246,7 @@ def conversation_set_labels(*, conversation_id: int, labels: Any, actor_user: An
     if removed:
         Through.objects.filter(conversation_id=conversation_id, label_id__in=[current[n] for n in removed]).delete()
     Through.objects.bulk_create([Through(conversation_id=conversation_id, label_id=held[n]) for n in added])
-    changes = " ".join([*(f"+{n}" for n in added), *(f"\u2212{n}" for n in removed)])
-    activity_add(conversation=conversation, content=f"Labels: {changes} by {actor_name(user=actor_user)}")
+    activity_add(conversation=conversation, activity=activity_data(
+        ActivityKind.LABELS_CHANGED, actor=actor(user=actor_user), added=added, removed=removed))
     return conversation_emit(EventType.CONVERSATION_UPDATED, conversation_id, audience=Audience.OPERATORS)
 

@@ -50,6 +50,7 @@ from chat.services.conversations import (
     lock_conversation,
     status_columns,
 )
+from chat.services.inbox_texts import inbox_text
 from chat.services.queue import queue_changed
 from chat.store import get_store
 
@@ -434,18 +435,19 @@ def visitor_message_send(
             content_attributes={},
         )
         if recorded.created:
-            out_of_office_reply(inbox=contact_inbox.inbox, conversation_id=conversation.pk)
+            out_of_office_reply(inbox=contact_inbox.inbox, conversation_id=conversation.pk,
+                                language=contact_inbox.locale or None)
         return recorded
 
 
-DEFAULT_OUT_OF_OFFICE_MESSAGE = "We are away right now. We will answer as soon as we are back."
-
-
-def out_of_office_reply(*, inbox: Inbox, conversation_id: int, at: datetime | None = None) -> RecordedMessage | None:
+def out_of_office_reply(
+    *, inbox: Inbox, conversation_id: int, at: datetime | None = None, language: str | None = None,
+) -> RecordedMessage | None:
     """Outside the inbox's hours, answer a visitor's message with its ``out_of_office_message``
-    (an outgoing message from no user: not an operator reply), once per conversation and
-    closed period. Within hours, or without hours, it returns at once without a query: the
-    inbox row is the one the caller already loaded.
+    in the visitor's ``language`` (chat.services.inbox_texts: their translation, the inbox's
+    default, the built-in text) — an outgoing message from no user: not an operator reply —
+    once per conversation and closed period. Within hours, or without hours, it returns at once
+    without a query: the inbox row is the one the caller already loaded.
 
     "Once" is the unique ``(conversation, source_id)``: the source id names the closed period by
     the instant it ends (``ooo:<next_open_at>``), so a burst of messages, or two sent at once,
@@ -459,7 +461,7 @@ def out_of_office_reply(*, inbox: Inbox, conversation_id: int, at: datetime | No
     return message_create(
         conversation_id=conversation_id,
         direction=MessageDirection.OUTGOING,
-        content=inbox.out_of_office_message.strip() or DEFAULT_OUT_OF_OFFICE_MESSAGE,
+        content=inbox_text(inbox, "out_of_office_message", language),
         source_id=f"ooo:{iso(opens) or 'never'}",
         content_attributes={"out_of_office": True, "next_open_at": iso(opens)},
     )

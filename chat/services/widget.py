@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from chat.errors import InvalidData, NotFound, PermissionDenied
+from chat.i18n import normalize_language
 from chat.models import Contact, ContactInbox, Conversation, Inbox
 from chat.services.contacts import normalize_email, normalize_phone
 from chat.services.messages import visitor_conversation_for_message
@@ -50,16 +51,16 @@ def inbox_for_website_token(website_token: str) -> Inbox:
     return inbox
 
 
-def _new_contact_inbox(*, inbox: Inbox, contact: Contact, source_id: str | None) -> ContactInbox:
+def _new_contact_inbox(*, inbox: Inbox, contact: Contact, source_id: str | None, language: str = "") -> ContactInbox:
     """A new visitor, under the source_id the widget proposed if it is still free (two first
     loads racing with the same one: the second gets a fresh id rather than an error)."""
     if source_id:
         try:
             with transaction.atomic():
-                return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id)
+                return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=source_id, locale=language)
         except IntegrityError:
             pass
-    return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=str(uuid.uuid4()))
+    return ContactInbox.objects.create(contact=contact, inbox=inbox, source_id=str(uuid.uuid4()), locale=language)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,13 @@ def widget_session_start(
     email: str | None = None,
     phone: str | None = None,
     custom_attributes: dict[str, Any] | None = None,
+    locale: str | None = None,
 ) -> WidgetSession:
-    """Open or resume a visitor session in the inbox behind ``website_token``."""
+    """Open or resume a visitor session in the inbox behind ``website_token``. ``locale`` (the
+    visitor's language, None = unknown) is remembered on the contact inbox for the texts the
+    server sends them later (chat.services.inbox_texts)."""
     inbox = inbox_for_website_token(website_token)
+    language = normalize_language(locale) or ""
     source_id = (source_id or "").strip()[:255] or None
     if custom_attributes is not None and not isinstance(custom_attributes, dict):
         raise InvalidData(_("custom_attributes must be an object."), fields={"custom_attributes": [_("An object.")]})
@@ -156,31 +161,34 @@ def widget_session_start(
             contact.identifier = identifier
             contact.save(update_fields=["identifier"])
             details.apply(contact)
-            return _session(existing, created=False)
+            return _session(existing, created=False, language=language)
         contact = _identified_contact(identifier=identifier, details=details)
         if existing is not None and existing.contact_id == contact.pk:
-            return _session(existing, created=False)
+            return _session(existing, created=False, language=language)
         # Reuse the identified contact's visitor in this inbox (its history), or start one.
         mine = ContactInbox.objects.filter(inbox=inbox, contact=contact).order_by("-id").first()
         if mine is not None:
-            return _session(mine, created=False)
+            return _session(mine, created=False, language=language)
         taken = existing is not None
-        return _session(_new_contact_inbox(inbox=inbox, contact=contact, source_id=None if taken else source_id),
-                        created=True)
+        return _session(_new_contact_inbox(inbox=inbox, contact=contact, source_id=None if taken else source_id,
+                                           language=language), created=True, language=language)
 
     if existing is not None and existing.contact.identifier is None:
         details.apply(existing.contact)
-        return _session(existing, created=False)
+        return _session(existing, created=False, language=language)
 
     contact = _new_anonymous_contact(details)
     # An identified visitor's source_id without proof starts a new anonymous visitor.
     return _session(
-        _new_contact_inbox(inbox=inbox, contact=contact, source_id=None if existing is not None else source_id),
-        created=True,
+        _new_contact_inbox(inbox=inbox, contact=contact, source_id=None if existing is not None else source_id,
+                           language=language),
+        created=True, language=language,
     )
 
 
-def _session(contact_inbox: ContactInbox, *, created: bool) -> WidgetSession:
+def _session(contact_inbox: ContactInbox, *, created: bool, language: str) -> WidgetSession:
+    if language and contact_inbox.locale != language:  # one UPDATE, only when it changes
+        ContactInbox.objects.filter(pk=contact_inbox.pk).update(locale=language)
     contact_inbox = ContactInbox.objects.select_related("contact", "inbox").get(pk=contact_inbox.pk)
     conversation = visitor_conversation_for_message(contact_inbox=contact_inbox)
     if conversation is not None:

@@ -72,6 +72,26 @@ def test_the_panels_login_form_sets_the_locale_too(world):
     assert panel.context["boot"]["user"]["locale"] == "ru"
 
 
+def test_an_operators_page_fills_an_empty_locale_from_the_browser_and_every_page_boots_with_it(world):
+    """A session that never went through our login (older than the choice, the Django admin's
+    login): the first page fills the profile from the browser, once; the pages speak it."""
+    import json
+
+    def boot(page) -> dict:
+        return json.loads(page.content.decode().split('<script id="boot" type="application/json">')[1]
+                          .split("</script>")[0])
+
+    assert OperatorProfile.objects.get(user=world.agent_a).locale == ""
+    client = Client(HTTP_ACCEPT_LANGUAGE="de-DE,ru;q=0.9")
+    client.force_login(world.agent_a)
+    assert boot(client.get("/app/"))["user"]["locale"] == "ru"
+    assert OperatorProfile.objects.get(user=world.agent_a).locale == "ru"
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(world.agent_a)
+    for path in ("/app/", "/app/settings/", "/app/reports/"):
+        assert boot(english.get(path))["user"]["locale"] == "ru", path  # the profile wins, once set
+
+
 # --- Messages in that language -----------------------------------------------------------------
 
 

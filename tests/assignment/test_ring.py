@@ -10,8 +10,20 @@ from assignment.offers import offer_accept, offer_decline, offers_pending_for
 from assignment.policy import PastOffer, ring_turn
 from assignment.services import assign_conversation
 from assignment.worker import offers_tick, waiting_tick
+from chat.activity import render_activity
 from chat.errors import Conflict, NotFound
-from chat.models import Availability, Conversation, ConversationOffer, ConversationStatus, Event, OfferState, Role
+from chat.models import (
+    Availability,
+    Conversation,
+    ConversationOffer,
+    ConversationStatus,
+    Event,
+    Message,
+    MessageDirection,
+    OfferState,
+    Role,
+)
+from chat.payloads import user_summary
 from chat.realtime.scopes import OperatorScope
 from chat.services.agents import agent_update
 from chat.services.conversations import conversation_set_status
@@ -107,6 +119,19 @@ def test_accept_assigns_to_the_offered_operator_and_a_repeat_answers_the_same(te
     assert again.assignee_id == ann.pk
     assert len(published.of_type("assignee.changed")) == 1
     assert not published.of_type("conversation.offer_withdrawn")
+
+
+def test_the_accepted_offers_activity_line_is_data_each_reader_renders(team):
+    inbox, ann, _bob, _cat = team
+    conversation = new_conversation(inbox)
+    offer_accept(conversation_id=conversation.pk, actor=ann)
+    line = Message.objects.filter(conversation=conversation, direction=MessageDirection.ACTIVITY).latest("id")
+    data = line.content_attributes["activity"]
+    name = user_summary(ann)["name"]
+    assert data["kind"] == "accepted_offer" and data["assignee"] == {"id": ann.pk, "name": name}
+    assert data["actor"] == {"type": "user", "id": ann.pk, "name": name}
+    assert line.content == f"Assigned to {name} (accepted the offer)"  # the server's language
+    assert render_activity(data, "ru") == f"Диалог назначен на {name} (предложение принято)"
 
 
 def test_only_the_offered_operator_may_accept_or_decline(team):

@@ -133,6 +133,11 @@ SAMPLES = [
     activity_data(ActivityKind.ESCALATED_ASSIGNED, actor={"type": "user", "id": 1, "name": "Bob"},
                   assignee={"id": 3, "name": "Sue"}),
     activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR),
+    activity_data(ActivityKind.ACCEPTED_OFFER, actor={"type": "user", "id": 2, "name": "Ann"},
+                  assignee={"id": 2, "name": "Ann"}),
+    activity_data(ActivityKind.LABELS_CHANGED, actor={"type": "user", "id": 1, "name": "Bob"},
+                  added=["vip", "refund"], removed=["spam"]),
+    activity_data(ActivityKind.LABELS_CHANGED, removed=["vip"]),
 ]
 
 

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from chat.activity import render_activity
 from chat.errors import Conflict, InvalidData, NotFound
 from chat.models import Conversation, Event, Label, Message, MessageDirection
 from chat.payloads import conversation_payload, widget_conversation_view
@@ -87,6 +88,10 @@ def test_setting_labels_adds_an_activity_line_and_emits_conversation_updated_onc
     conversation_set_labels(conversation_id=conversation.pk, labels=["late", "vip"], actor_user=ann)
     activity = Message.objects.filter(conversation=conversation, direction=MessageDirection.ACTIVITY).latest("id")
     assert activity.content == "Labels: +late \u2212refund by Ann"
+    # As data, so each reader gets it in their language (chat/activity.py).
+    assert activity.content_attributes["activity"]["added"] == ["late"]
+    assert activity.content_attributes["activity"]["removed"] == ["refund"]
+    assert render_activity(activity.content_attributes["activity"], "ru") == "Метки изменены оператором Ann: +late \u2212refund"
     assert published.of_type("conversation.updated")[0].payload["labels"] == ["late", "vip"]
 
     # The same set again: nothing written, nothing emitted.

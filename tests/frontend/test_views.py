@@ -75,7 +75,8 @@ def test_widget_config_is_public_and_minimal():
     inbox = InboxFactory(name="Shop", greeting="Hi <b>there</b>")
     body = Client().get(f"/widget/config/?website_token={inbox.website_token}").json()
     assert body == {"name": "Shop", "greeting": "Hi <b>there</b>", "operators_available": False,
-                    "online": False, "next_open_at": None, "out_of_office_message": "", "sneak_peek": False}
+                    "online": False, "next_open_at": None, "out_of_office_message": "", "sneak_peek": False,
+                    "locale": "", "csat_question": "Please rate this conversation."}
     assert Client().get("/widget/config/?website_token=unknown").status_code == 404
 
 
@@ -83,6 +84,17 @@ def test_demo_page_embeds_the_snippet():
     inbox = InboxFactory()
     page = Client().get(f"/demo/?website_token={inbox.website_token}&transport=poll").content.decode()
     assert f'data-website-token="{inbox.website_token}" data-transport="poll"' in page
+
+
+def test_demo_page_and_frame_carry_the_widget_language():
+    inbox = InboxFactory(locale="ru")
+    page = Client().get(f"/demo/?website_token={inbox.website_token}&locale=en-GB").content.decode()
+    assert f'data-website-token="{inbox.website_token}" data-locale="en" async' in page
+    assert "data-locale" not in Client().get(f"/demo/?website_token={inbox.website_token}&locale=xx").content.decode()
+    frame = Client().get(f"/widget/frame/?website_token={inbox.website_token}&locale=en").content.decode()
+    boot = json.loads(frame.split('<script id="boot" type="application/json">')[1].split("</script>")[0])
+    assert (boot["locale"], boot["inbox_locale"]) == ("en", "ru")
+    assert '<html lang="en">' in frame
 
 
 @pytest.mark.parametrize("path", ["/static/frontend/panel/main.js", "/static/frontend/widget/widget.css"])

@@ -161,16 +161,13 @@ async def test_drafts_are_throttled_and_the_latest_of_a_window_arrives(world, se
     await db(make_conversation)(contact_inbox=world.visitor)
     op = await joined_operator(world.op_a)
     widget, _ = await widget_socket(world.visitor)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     for index, text in enumerate(["h", "he", "hel", "hell", "hello"]):
         assert (await command(widget, "typing.start", {"draft": text}, ref=f"k{index}"))["ok"]
     first, _ = await receive_until(op, typing)
     second, _ = await receive_until(op, typing)
-    arrived = loop.time()
     assert first["data"]["draft"] == "h"
     assert second["data"]["draft"] == "hello"  # trailing edge: the last keystrokes are not lost
-    assert arrived - started >= 0.45  # the second waited for the window's end
+    # When the window's end comes is the pure throttle's test above (no wall clock in a test).
     assert await _nothing_typing(op) == []  # nothing in between
     await op.disconnect()
     await widget.disconnect()

@@ -272,3 +272,23 @@ async def test_socket_and_rest_agree_on_the_visitors_current_conversation(world,
     assert (await command(comm, "conversation.read", ref="r"))["data"]["conversation_id"] == expected
     await comm.disconnect()
     assert (await db(lambda: Conversation.objects.get(pk=conversation_id).contact_last_seen_at)() is not None) == reopens
+
+
+async def test_pings_write_presence_at_most_once_per_half_ttl(world, settings, monkeypatch):
+    """A widget pings every 20 s; its presence deadline (now + TTL) is moved by at most every
+    other ping (chat/consumers/base.cmd_ping): the second ping of a burst writes nothing."""
+    from presence import clock
+    from presence.tracker import get_tracker
+
+    settings.PRESENCE_TTL_SECONDS = 60
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
+    widget, _ = await widget_socket(world.visitor)
+    assert (await command(widget, "ping", ref="p1"))["ok"]  # written: online until start + 60
+    monkeypatch.setattr(clock, "now", lambda: start + 50)
+    assert (await command(widget, "ping", ref="p2"))["ok"]  # 0 s later on the socket's clock: skipped
+    contact_id = world.visitor.contact_id
+    tracker = get_tracker()
+    assert await db(tracker.contact_is_online)(contact_id, now=start + 59)
+    assert not await db(tracker.contact_is_online)(contact_id, now=start + 61)  # p2 did not move it
+    await widget.disconnect()

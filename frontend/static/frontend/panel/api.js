@@ -1,11 +1,12 @@
 // REST calls of the operator panel (DESIGN.md §8), session-authenticated with the CSRF header.
+import { t } from "../shared/i18n.js";
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 export class ApiError extends Error {
   constructor(status, body) {
     const err = (body && body.error) || {};
-    super(err.message || `HTTP ${status}`);
+    super(err.message || (status === 0 ? t("common.not_connected") : `HTTP ${status}`));
     this.status = status;
     this.code = err.code || (status === 0 ? "offline" : "error");
     this.fields = err.fields;
@@ -47,6 +48,7 @@ const qs = (params) => {
 
 export const api = {
   profile: () => request("GET", "/api/v1/profile"),
+  setProfile: (body) => request("PATCH", "/api/v1/profile", body),
   conversations: ({ status, assignee, inbox, q, label, cursor }) =>
     cursor ? request("GET", cursor) : request("GET", `/api/v1/conversations/${qs({ status, assignee, inbox, q, label })}`),
   meta: ({ status, inbox, q, label }) => request("GET", `/api/v1/conversations/meta/${qs({ status, inbox, q, label })}`),

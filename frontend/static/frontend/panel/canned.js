@@ -5,6 +5,7 @@
 // place of the "/query", Escape closes; a click inserts too. Content is shown and inserted as
 // text, never parsed as HTML.
 import { clear, h } from "../shared/dom.js";
+import { t } from "../shared/i18n.js";
 import { api } from "./api.js";
 
 const TRIGGER = /^\/(\S{0,100})$/; // "/" at the start, then the query up to the caret
@@ -19,7 +20,7 @@ let pickers = 0;
  */
 export function attachCannedPicker({ form, input, inboxId, onInsert }) {
   const id = `canned-picker-${++pickers}`;
-  const list = h("ul", { id, class: "canned-picker", role: "listbox", "aria-label": "Canned responses",
+  const list = h("ul", { id, class: "canned-picker", role: "listbox", "aria-label": t("panel.canned.title"),
     hidden: true, dataset: { testid: "canned-picker" } });
   input.setAttribute("aria-controls", id);
   input.setAttribute("aria-autocomplete", "list");
@@ -49,7 +50,7 @@ export function attachCannedPicker({ form, input, inboxId, onInsert }) {
   function render(loading) {
     clear(list);
     if (!items.length) {
-      list.append(h("li", { class: "canned-empty muted small" }, loading ? "Loading…" : "No canned response matches"));
+      list.append(h("li", { class: "canned-empty muted small" }, loading ? t("common.loading") : t("panel.canned.no_match")));
     }
     items.forEach((item, index) => {
       const content = item.content.length > PREVIEW ? `${item.content.slice(0, PREVIEW)}…` : item.content;

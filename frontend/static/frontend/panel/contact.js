@@ -1,7 +1,8 @@
 // Column (c): the contact of the open conversation, its attributes, previous conversations,
 // and block / unblock.
 import { clear, h, initials } from "../shared/dom.js";
-import { relative } from "../shared/time.js";
+import { t } from "../shared/i18n.js";
+import { ago, relative } from "../shared/time.js";
 import { api } from "./api.js";
 import { contactName, state } from "./state.js";
 
@@ -38,17 +39,17 @@ export function renderContact(ctl) {
     h("div", { class: "contact-head" },
       h("div", { class: "avatar big" }, initials(name)),
       h("div", {}, h("strong", { dataset: { testid: "contact-name" } }, name),
-        contact.blocked ? h("div", { class: "chip blocked" }, "blocked") : null)),
+        contact.blocked ? h("div", { class: "chip blocked" }, t("panel.contact.blocked")) : null)),
     h("dl", { class: "fields" },
-      field("Email", contact.email),
-      field("Phone", contact.phone),
-      field("Identifier", contact.identifier),
-      field("Last activity", contact.last_activity_at ? ago(contact.last_activity_at) : "")),
-    h("h3", {}, "Attributes"),
+      field(t("panel.contact.email"), contact.email),
+      field(t("panel.contact.phone"), contact.phone),
+      field(t("panel.contact.identifier"), contact.identifier),
+      field(t("panel.contact.last_activity"), contact.last_activity_at ? ago(contact.last_activity_at) : "")),
+    h("h3", {}, t("panel.contact.attributes")),
     attrs.length
       ? h("dl", { class: "fields" }, attrs.map(([k, v]) => field(k, typeof v === "string" ? v : JSON.stringify(v))))
-      : h("p", { class: "muted small" }, "No custom attributes"),
-    h("h3", {}, "Previous conversations"),
+      : h("p", { class: "muted small" }, t("panel.contact.no_attributes")),
+    h("h3", {}, t("panel.contact.previous")),
     previous(entry, conv, ctl),
     h("div", { class: "contact-actions" },
       h("button", { type: "button", class: contact.blocked ? "" : "warn", dataset: { testid: "block" },
@@ -59,22 +60,17 @@ export function renderContact(ctl) {
             entry.contact = { ...(entry.contact || {}), ...(updated && updated.id ? updated : { blocked: !contact.blocked }) };
             conv.contact = { ...conv.contact, blocked: entry.contact.blocked };
           } catch (err) {
-            ctl.toast(`Could not ${contact.blocked ? "unblock" : "block"}: ${err.code}`);
+            ctl.toast(t(contact.blocked ? "panel.contact.unblock_failed" : "panel.contact.block_failed", { code: err.code }));
           }
           renderContact(ctl);
-        } }, contact.blocked ? "Unblock contact" : "Block contact")));
-}
-
-function ago(iso) {
-  const text = relative(iso);
-  return text === "now" ? "just now" : /^\d+[mhd]$/.test(text) ? `${text} ago` : text;
+        } }, contact.blocked ? t("panel.contact.unblock") : t("panel.contact.block"))));
 }
 
 function previous(entry, conv, ctl) {
-  if (!entry.conversations) return h("p", { class: "muted small" }, entry.failed ? "Unavailable" : "Loading…");
+  if (!entry.conversations) return h("p", { class: "muted small" }, entry.failed ? t("common.unavailable") : t("common.loading"));
   const others = entry.conversations.filter((c) => c.id !== conv.id);
-  if (!others.length) return h("p", { class: "muted small" }, "None");
+  if (!others.length) return h("p", { class: "muted small" }, t("common.none"));
   return h("ul", { class: "prev-list" }, others.map((c) =>
     h("li", {}, h("button", { type: "button", class: "link", onclick: () => ctl.openConversation(c) },
-      `#${c.display_id} · ${c.status} · ${relative(c.last_activity_at)}`))));
+      `#${c.display_id} · ${t(`status.${c.status}`)} · ${relative(c.last_activity_at)}`))));
 }

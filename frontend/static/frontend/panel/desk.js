@@ -2,6 +2,7 @@
 // agents should not answer at once), the visitor's unsent draft (sneak peek), message delete
 // with a confirm, and attachments in the composer (button, drag and drop, paste) and in bubbles.
 import { clear, h } from "../shared/dom.js";
+import { formatNumber, t } from "../shared/i18n.js";
 import { EPHEMERAL } from "../shared/protocol.js";
 import { state } from "./state.js";
 
@@ -51,13 +52,13 @@ export function renderDeskTyping(anchor, cid) {
   const now = Date.now();
   const draft = drafts.get(cid);
   if (draft && draft.until > now && draft.text.trim()) {
-    box.append(h("div", { class: "draft", dataset: { testid: "visitor-draft" }, title: "The visitor's unsent text" },
-      h("span", { class: "draft-label" }, "Draft: "), draft.text));
+    box.append(h("div", { class: "draft", dataset: { testid: "visitor-draft" }, title: t("panel.desk.draft_title") },
+      h("span", { class: "draft-label" }, t("panel.desk.draft")), draft.text));
   }
   for (const person of (operatorsTyping.get(cid) || new Map()).values()) {
     if (person.until <= now) continue;
     box.append(h("div", { class: `op-typing${person.private ? " note" : ""}`, dataset: { testid: "operator-typing" } },
-      `${person.name || "An operator"} ${person.private ? "is writing a note…" : "is typing…"}`));
+      t(person.private ? "panel.desk.writing_note" : "common.is_typing", { name: person.name || t("panel.desk.an_operator") })));
   }
   box.hidden = !box.firstChild;
 }
@@ -78,28 +79,28 @@ export function deleteControl(m, onDelete) {
   const slot = h("span", { class: "delete-slot" });
   const ask = () => {
     clear(slot).append(
-      h("span", {}, "Delete this message? "),
+      h("span", {}, t("panel.desk.delete_confirm")),
       h("button", { type: "button", class: "link danger", dataset: { testid: "confirm-delete" },
-        onclick: () => { clear(slot).append(h("span", {}, "deleting…")); onDelete(m); } }, "Delete"),
-      h("button", { type: "button", class: "link", onclick: reset }, "Cancel"));
+        onclick: () => { clear(slot).append(h("span", {}, t("panel.desk.deleting"))); onDelete(m); } }, t("panel.desk.delete")),
+      h("button", { type: "button", class: "link", onclick: reset }, t("common.cancel")));
   };
   const reset = () => clear(slot).append(
-    h("button", { type: "button", class: "link", dataset: { testid: "delete-message" }, "aria-label": "Delete message", onclick: ask }, "Delete"));
+    h("button", { type: "button", class: "link", dataset: { testid: "delete-message" }, "aria-label": t("panel.desk.delete_message"), onclick: ask }, t("panel.desk.delete")));
   reset();
   return slot;
 }
 
 export function deletedText() {
-  return h("div", { class: "msg-text deleted", dataset: { testid: "deleted" } }, "This message was deleted");
+  return h("div", { class: "msg-text deleted", dataset: { testid: "deleted" } }, t("panel.desk.deleted"));
 }
 
 // --- attachments --------------------------------------------------------------------------------
 
 export function formatSize(bytes) {
   const n = Number(bytes) || 0;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024) return t("common.size.bytes", { size: formatNumber(n) });
+  if (n < 1024 * 1024) return t("common.size.kb", { size: formatNumber(Number((n / 1024).toFixed(n < 10 * 1024 ? 1 : 0))) });
+  return t("common.size.mb", { size: formatNumber(Number((n / 1024 / 1024).toFixed(1))) });
 }
 
 function safeUrl(url) {
@@ -118,7 +119,7 @@ export function attachmentsView(m) {
   return h("div", { class: "attachments" }, m.attachments.map((a) => {
     const url = safeUrl(a.url);
     if (!url) return null;
-    const name = a.name || "attachment";
+    const name = a.name || t("common.attachment");
     if (String(a.file_type).startsWith("image/")) {
       return h("a", { href: url, target: "_blank", rel: "noopener", class: "thumb", title: `${name} (${formatSize(a.size)})` },
         h("img", { src: url, alt: name, loading: "lazy" }));
@@ -137,9 +138,9 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
   let files = [];
   const urls = new WeakMap();
   const list = h("div", { class: "composer-files", hidden: true, dataset: { testid: "composer-files" } });
-  const field = h("input", { type: "file", multiple: true, hidden: true, "aria-label": "Attach files" });
-  const button = h("button", { type: "button", class: "attach-btn", title: "Attach files (or drop / paste them)",
-    dataset: { testid: "attach" }, onclick: () => field.click() }, "Attach");
+  const field = h("input", { type: "file", multiple: true, hidden: true, "aria-label": t("panel.desk.attach_files") });
+  const button = h("button", { type: "button", class: "attach-btn", title: t("panel.desk.attach_title"),
+    dataset: { testid: "attach" }, onclick: () => field.click() }, t("panel.desk.attach"));
   const render = () => {
     clear(list);
     files.forEach((file, index) => {
@@ -149,7 +150,7 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
         preview = h("img", { src: urls.get(file), alt: "" });
       }
       list.append(h("span", { class: "file-chip" }, preview, `${file.name} · ${formatSize(file.size)}`,
-        h("button", { type: "button", class: "link", "aria-label": `Remove ${file.name}`,
+        h("button", { type: "button", class: "link", "aria-label": t("panel.desk.remove_file", { name: file.name }),
           onclick: () => { files.splice(index, 1); render(); } }, "×")));
     });
     list.hidden = !files.length;
@@ -161,7 +162,7 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
   };
   field.addEventListener("change", () => { add([...field.files]); field.value = ""; });
   composer.addEventListener("dragover", (e) => {
-    if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) { e.preventDefault(); composer.classList.add("dropping"); }
+    if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) { e.preventDefault(); composer.classList.add("dropping"); } // i18n-ignore: a drag data type
   });
   composer.addEventListener("dragleave", () => composer.classList.remove("dropping"));
   composer.addEventListener("drop", (e) => {
@@ -181,6 +182,12 @@ export function attachPicker(composer, input, { max = 15 } = {}) {
   return {
     button, field,
     take: () => { const taken = files; files = []; render(); return taken; },
+    relabel: () => {
+      field.setAttribute("aria-label", t("panel.desk.attach_files"));
+      button.title = t("panel.desk.attach_title");
+      button.textContent = t("panel.desk.attach");
+      render();
+    },
     count: () => files.length,
   };
 }

@@ -3,6 +3,7 @@
 // Names and descriptions only ever become text nodes; a colour is applied through the CSSOM
 // after checking it is #rrggbb, so no label can inject markup or style.
 import { append, clear, h } from "../shared/dom.js";
+import { t } from "../shared/i18n.js";
 import { api } from "./api.js";
 
 const CATALOG_PAGE = 500;
@@ -74,7 +75,7 @@ export function labelChips(names) {
 
 export function renderLabelFilter(select, current) {
   const keep = current || select.value;
-  clear(select).append(new Option("All labels", ""));
+  clear(select).append(new Option(t("panel.labels.all"), ""));
   const names = [...catalog.labels.keys()].sort();
   if (keep && !names.includes(keep)) names.unshift(keep);
   for (const name of names) select.append(new Option(name, name));
@@ -102,28 +103,28 @@ export function closeLabelEditor() {
 export function openLabelEditor(conv, host, apply) {
   closeLabelEditor();
   const chosen = new Set(conv.labels || []);
-  const search = h("input", { type: "search", placeholder: "Find a label…", "aria-label": "Find a label",
+  const search = h("input", { type: "search", placeholder: t("panel.labels.find_placeholder"), "aria-label": t("panel.labels.find"),
     dataset: { testid: "label-search" } });
   const list = h("ul", { class: "label-options", role: "listbox", "aria-multiselectable": "true",
-    "aria-label": "Labels" });
+    "aria-label": t("panel.labels.title") });
   const selected = h("div", { class: "label-selected", "aria-live": "polite" });
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
-  const save = h("button", { type: "submit", class: "primary", dataset: { testid: "label-apply" } }, "Apply");
-  const cancel = h("button", { type: "button", onclick: closeLabelEditor }, "Cancel");
-  const root = h("form", { class: "label-editor", dataset: { testid: "label-editor" }, "aria-label": "Edit labels" },
-    h("div", { class: "label-editor-row" }, h("strong", {}, "Labels"), h("span", { class: "spacer" }),
-      h("button", { type: "button", class: "icon", "aria-label": "Close", onclick: closeLabelEditor }, "×")),
+  const save = h("button", { type: "submit", class: "primary", dataset: { testid: "label-apply" } }, t("panel.labels.apply"));
+  const cancel = h("button", { type: "button", onclick: closeLabelEditor }, t("common.cancel"));
+  const root = h("form", { class: "label-editor", dataset: { testid: "label-editor" }, "aria-label": t("panel.labels.edit") },
+    h("div", { class: "label-editor-row" }, h("strong", {}, t("panel.labels.title")), h("span", { class: "spacer" }),
+      h("button", { type: "button", class: "icon", "aria-label": t("common.close"), onclick: closeLabelEditor }, "×")),
     selected, search, list, error, h("div", { class: "label-editor-row" }, h("span", { class: "spacer" }), cancel, save));
   editor = { root, conversationId: conv.id };
 
   let remote = null; // search results from the server when the catalogue is truncated
   function render() {
-    append(clear(selected), [chosen.size ? [...chosen].sort().map((name) => labelChip(name)) : h("span", { class: "muted small" }, "No labels")]);
+    append(clear(selected), [chosen.size ? [...chosen].sort().map((name) => labelChip(name)) : h("span", { class: "muted small" }, t("panel.labels.none"))]);
     const q = search.value.trim().toLowerCase();
     const names = new Set([...(remote || []), ...catalog.labels.keys()]);
     const shown = [...names].filter((name) => !q || name.includes(q)).sort().slice(0, 200);
     clear(list);
-    if (!shown.length) list.append(h("li", { class: "muted small" }, catalog.labels.size ? "No label matches" : "No labels yet (an administrator creates them)"));
+    if (!shown.length) list.append(h("li", { class: "muted small" }, catalog.labels.size ? t("panel.labels.no_match") : t("panel.labels.empty_catalogue")));
     for (const name of shown) {
       const box = h("input", { type: "checkbox", checked: chosen.has(name), dataset: { label: name } });
       box.addEventListener("change", () => { if (box.checked) chosen.add(name); else chosen.delete(name); render(); });
@@ -156,7 +157,7 @@ export function openLabelEditor(conv, host, apply) {
       closeLabelEditor();
     } catch (err) {
       error.hidden = false;
-      error.textContent = (err && err.message) || "Could not change the labels.";
+      error.textContent = (err && err.message) || t("panel.labels.failed");
     } finally {
       save.disabled = false;
     }

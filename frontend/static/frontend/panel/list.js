@@ -1,7 +1,7 @@
 // Column (a): tabs with counts, filters, and the conversation cards.
 import { clear, h, initials } from "../shared/dom.js";
+import { messageText, t } from "../shared/i18n.js";
 import { duration, relative } from "../shared/time.js";
-import { t } from "../shared/i18n.js";
 import { isDeleted } from "./desk.js";
 import { labelChips } from "./labels.js";
 import { contactName, snippetParts, state, userName, visibleConversations } from "./state.js";
@@ -22,13 +22,13 @@ export function renderList(ctl) {
   const focusedId = focused ? focused.dataset.id : null;
   clear(list);
   if (!convs.length) {
-    const empty = state.filters.q ? "No conversations match" : "No conversations here";
-    list.append(h("li", { class: "list-empty" }, state.conn === "connecting" ? "Loading…" : empty));
+    const empty = state.filters.q ? t("panel.list.no_match") : t("panel.list.empty");
+    list.append(h("li", { class: "list-empty" }, state.conn === "connecting" ? t("common.loading") : empty));
   }
   for (const conv of convs) list.append(card(conv, ctl));
   if (state.listNext) {
     list.append(h("li", { class: "list-more" },
-      h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreConversations() }, "Load more")));
+      h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreConversations() }, t("panel.list.load_more"))));
   }
   if (focusedId) {
     const again = list.querySelector(`.conv-card[data-id="${CSS.escape(focusedId)}"]`);
@@ -42,22 +42,23 @@ export function renderHits(ctl) {
   let section = document.getElementById("message-hits");
   if (!section) {
     const list = document.getElementById("conv-list");
-    section = h("section", { id: "message-hits", class: "message-hits", "aria-label": "Messages" });
+    section = h("section", { id: "message-hits", class: "message-hits", "aria-label": t("panel.hits.title") });
     list.after(section);
   }
   clear(section);
+  section.setAttribute("aria-label", t("panel.hits.title")); // again after a language change
   const hits = state.hits;
   section.hidden = !state.filters.q;
   if (!state.filters.q) return;
-  section.append(h("h3", { class: "hits-title" }, "Messages"));
+  section.append(h("h3", { class: "hits-title" }, t("panel.hits.title")));
   const ul = h("ul", { class: "hit-list", dataset: { testid: "message-hits" } });
   if (!hits.results.length) {
-    ul.append(h("li", { class: "list-empty" }, hits.loading ? "Searching…" : "No messages match"));
+    ul.append(h("li", { class: "list-empty" }, hits.loading ? t("panel.hits.searching") : t("panel.hits.none")));
   }
   for (const hit of hits.results) ul.append(hitCard(hit, ctl));
   section.append(ul);
   if (hits.next) {
-    section.append(h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreHits() }, "More messages"));
+    section.append(h("button", { type: "button", class: "link", onclick: () => ctl.loadMoreHits() }, t("panel.hits.more")));
   }
 }
 
@@ -77,7 +78,7 @@ function hitCard(hit, ctl) {
       h("span", { class: "spacer" }),
       h("time", { class: "card-time muted", datetime: hit.created_at || "" }, relative(hit.created_at))),
     h("div", { class: "hit-snippet" },
-      hit.private ? h("span", { class: "muted" }, "Note: ") : null,
+      hit.private ? h("span", { class: "muted" }, t("panel.list.note_prefix")) : null,
       snippetParts(hit.snippet).map((part) => (part.mark ? h("mark", {}, part.text) : part.text))));
 }
 
@@ -87,16 +88,16 @@ function card(conv, ctl) {
   const last = conv.last_message;
   const typing = (state.typing.get(conv.id) || 0) > Date.now();
   let snippet = "";
-  if (typing) snippet = "typing…";
-  else if (last) snippet = (last.private ? "Note: " : last.direction === "outgoing" ? "You: " : "") + (last.content || (last.attachments && last.attachments.length ? "Attachment" : ""));
-  if (!typing && last && (last.deleted || isDeleted(last))) snippet = t("common.message_deleted"); // its content is blank
+  if (typing) snippet = t("common.typing");
+  else if (last) snippet = (last.private ? t("panel.list.note_prefix") : last.direction === "outgoing" ? t("panel.list.you_prefix") : "") + (messageText(last) || (last.attachments && last.attachments.length ? t("common.attachment") : ""));
+  if (!typing && last && (last.deleted || isDeleted(last))) snippet = t("panel.desk.deleted"); // its content is blank
   const selected = conv.id === state.selectedId;
   const assignee = conv.assignee;
   const chips = [];
-  if (conv.priority && conv.priority !== "none") chips.push(h("span", { class: `chip prio-${conv.priority}` }, conv.priority));
-  if (conv.status !== "open") chips.push(h("span", { class: `chip status-${conv.status}` }, conv.status));
+  if (conv.priority && conv.priority !== "none") chips.push(h("span", { class: `chip prio-${conv.priority}` }, t(`priority.${conv.priority}`)));
+  if (conv.status !== "open") chips.push(h("span", { class: `chip status-${conv.status}` }, t(`status.${conv.status}`)));
   if (conv.waiting_since && conv.status === "open") {
-    chips.push(h("span", { class: "chip waiting", title: "Waiting for a reply" }, `waiting ${duration(conv.waiting_since)}`));
+    chips.push(h("span", { class: "chip waiting", title: t("panel.list.waiting_title") }, t("panel.list.waiting", { duration: duration(conv.waiting_since) })));
   }
   return h("li", {
       class: `conv-card${selected ? " selected" : ""}${conv.unread_count ? " unread" : ""}`,
@@ -114,20 +115,20 @@ function card(conv, ctl) {
         h("time", { class: "card-time muted", datetime: conv.last_activity_at || "" }, relative(conv.last_activity_at))),
       h("div", { class: "card-row" },
         h("span", { class: `card-snippet${typing ? " typing" : ""}` }, snippet),
-        conv.unread_count ? h("span", { class: "badge", "aria-label": `${conv.unread_count} unread` }, String(conv.unread_count)) : null),
+        conv.unread_count ? h("span", { class: "badge", "aria-label": t("panel.list.unread", { count: conv.unread_count }) }, String(conv.unread_count)) : null),
       h("div", { class: "card-row chips" },
         chips,
         labelChips(conv.labels),
         h("span", { class: "spacer" }),
         assignee
-          ? h("span", { class: "assignee", title: `Assigned to ${userName(assignee)}` },
+          ? h("span", { class: "assignee", title: t("panel.list.assigned_to", { name: userName(assignee) }) },
               presenceDot(assignee.id), h("span", { class: "mini-avatar" }, initials(userName(assignee))))
-          : h("span", { class: "muted small" }, "unassigned"))));
+          : h("span", { class: "muted small" }, t("panel.list.unassigned")))));
 }
 
 export function presenceDot(userId) {
   const status = state.presence.get(userId) || "offline";
-  return h("span", { class: `dot ${status}`, title: status, "aria-label": status });
+  return h("span", { class: `dot ${status}`, title: t(`presence.${status}`), "aria-label": t(`presence.${status}`) });
 }
 
 export function moveSelection(ctl, delta) {

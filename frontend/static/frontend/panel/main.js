@@ -2,8 +2,10 @@
 // to state and re-renders. Reconnects resume from the last applied event id; when the server
 // asks for a resync the snapshot is reloaded from REST and the socket resumes from its id.
 import { h, uid } from "../shared/dom.js";
+import { t as tr } from "../shared/i18n.js"; // tr: the catalogue's t(); `t` is a thread here
 import { SocketClient, wsUrl } from "../shared/socket.js";
 import { api } from "./api.js";
+import { initLanguage } from "./language.js";
 import { renderContact } from "./contact.js";
 import { initLabels, noticeLabelNames, renderLabelFilter } from "./labels.js";
 import { eventApplier } from "./events.js";
@@ -18,6 +20,11 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 state.me = boot.user;
 rememberUser(state.me);
 state.presence.set(state.me.id, boot.user.availability || "online");
+// The profile's language (panel/language.js); a change from the top bar re-renders everything.
+initLanguage({ locale: boot.user.locale, titleKey: "panel.page.title", toast: (text) => toast(text), onChange: () => {
+  renderLabelFilter(labelFilter, state.filters.label);
+  schedule("list", "hits", "counts", "thread", "contact", "me", "typing");
+} });
 
 // --- rendering (batched per frame) -------------------------------------------------------------
 const dirty = new Set();
@@ -149,7 +156,7 @@ async function loadThread(id, { reset = false } = {}) {
     t.hasMore = !!data.next;
     t.loaded = true;
   } catch (err) {
-    toast(`Could not load messages: ${err.code}`);
+    toast(tr("panel.error.load_messages", { code: err.code }));
   } finally {
     t.loading = false;
     schedule("messages");
@@ -168,7 +175,7 @@ async function loadOlder(id) {
     for (const m of data.results || []) t.add(m);
     t.hasMore = !!data.next && (data.results || []).length > 0;
   } catch (err) {
-    toast(`Could not load older messages: ${err.code}`);
+    toast(tr("panel.error.load_older", { code: err.code }));
   } finally {
     t.loading = false;
     schedule("messages");
@@ -179,7 +186,7 @@ async function ensureConversation(id) {
   if (state.convs.has(id)) return state.convs.get(id);
   try {
     const conv = upsertConversation(await api.conversation(id));
-    schedule("list");
+    schedule("list", "thread", "contact"); // opened by its link before any list held it
     return conv;
   } catch (_) {
     return null;
@@ -215,13 +222,13 @@ const socket = new SocketClient({
       }
     } else if (s === "reconnecting") {
       banner.hidden = false;
-      banner.textContent = "Reconnecting…";
+      banner.textContent = tr("common.reconnecting");
       banner.className = "conn-banner warn";
     } else if (s === "closed") {
       banner.hidden = false;
       banner.className = "conn-banner error";
-      banner.replaceChildren("Disconnected: your session ended or access was withdrawn. ",
-        h("a", { href: `/login/?next=${encodeURIComponent("/app/")}` }, "Sign in again"));
+      banner.replaceChildren(tr("panel.conn.disconnected"),
+        h("a", { href: `/login/?next=${encodeURIComponent("/app/")}` }, tr("panel.conn.sign_in_again")));
     }
   },
   onResume: async (result) => {
@@ -248,7 +255,7 @@ async function command(type, data, restFallback) {
       if (!(err && (err.code === "offline" || err.code === ERROR.UNKNOWN_COMMAND) && restFallback)) throw err;
     }
   }
-  if (!restFallback) throw { code: "offline", message: "Not connected." };
+  if (!restFallback) throw { code: "offline", message: tr("common.not_connected") };
   return restFallback();
 }
 
@@ -306,7 +313,7 @@ async function deleteMessage(cid, messageId) {
     const message = await command(COMMAND.MESSAGE_DELETE, { message_id: messageId }, () => api.deleteMessage(cid, messageId));
     if (message && message.id != null) onMessage(EVENT.MESSAGE_UPDATED, cid, message);
   } catch (err) {
-    toast(`Delete failed: ${(err && (err.message || err.code)) || "error"}`);
+    toast(tr("panel.error.action_failed", { action: tr("panel.action.delete"), reason: (err && (err.message || err.code)) || tr("common.error") }));
   }
   schedule("messages");
 }
@@ -327,7 +334,7 @@ async function act(label, type, data, rest) {
     if (result && result.id != null && result.display_id != null) { upsertConversation(result); schedule("list", "thread"); }
     refreshCounts();
   } catch (err) {
-    toast(`${label} failed: ${(err && (err.message || err.code)) || "error"}`);
+    toast(tr("panel.error.action_failed", { action: label, reason: (err && (err.message || err.code)) || tr("common.error") }));
     schedule("thread");
   }
 }
@@ -360,11 +367,11 @@ const ctl = {
   discard: (cid, echoId) => { thread(cid).pending.delete(echoId); schedule("messages"); },
   typingActivity,
   typingStop,
-  assign: (cid, assigneeId) => act("Assign", COMMAND.CONVERSATION_ASSIGN, { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
-  status: (cid, status, snoozedUntil) => act("Status change", COMMAND.CONVERSATION_STATUS,
+  assign: (cid, assigneeId) => act(tr("panel.action.assign"), COMMAND.CONVERSATION_ASSIGN, { conversation_id: cid, assignee_id: assigneeId }, () => api.assign(cid, assigneeId)),
+  status: (cid, status, snoozedUntil) => act(tr("panel.action.status"), COMMAND.CONVERSATION_STATUS,
     { conversation_id: cid, status, snoozed_until: snoozedUntil }, () => api.setStatus(cid, status, snoozedUntil)),
-  priority: (cid, priority) => act("Priority", COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
-  escalate: (cid) => act("Escalate", COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
+  priority: (cid, priority) => act(tr("panel.action.priority"), COMMAND.CONVERSATION_PRIORITY, { conversation_id: cid, priority }, () => api.setPriority(cid, priority)),
+  escalate: (cid) => act(tr("panel.action.escalate"), COMMAND.CONVERSATION_ESCALATE, { conversation_id: cid }, () => api.escalate(cid)),
   // Rejects with the server's error (the label editor shows it and stays open).
   setLabels: async (cid, labels) => {
     const conv = await command(COMMAND.CONVERSATION_LABELS, { conversation_id: cid, labels }, () => api.setLabels(cid, labels));
@@ -390,7 +397,7 @@ availability.addEventListener("change", async () => {
     state.presence.set(state.me.id, status);
     state.me.availability = status;
   } catch (err) {
-    toast(`Could not change availability: ${err.code}`);
+    toast(tr("panel.error.change_availability", { code: err.code }));
   }
   schedule("me", "list");
 });
@@ -462,7 +469,7 @@ async function start() {
   try {
     await loadList();
   } catch (err) {
-    toast(`Could not load conversations: ${err.code}`);
+    toast(tr("panel.error.load_conversations", { code: err.code }));
   }
   await offers.load().catch(() => {}); // after the snapshot: the socket resumes from its id
   socket.start();

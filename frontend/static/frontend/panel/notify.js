@@ -1,6 +1,7 @@
 // Attention for a conversation newly assigned to me: a short tone and a desktop notification
 // (a toast when the tab is visible). Permission is asked once, on the first click (browsers
 // only allow the prompt after a user gesture), and remembered.
+import { t } from "../shared/i18n.js";
 import { contactName, state } from "./state.js";
 
 const ASKED_KEY = "messenger.notifications.asked";
@@ -53,15 +54,15 @@ function flushAssigned(open) {
   state.noticed = [...(state.noticed || []), ...convs.map((c) => c.id)].slice(-100); // which ones (tests)
   const [conv] = convs;
   const name = contactName(conv.contact);
-  const title = convs.length === 1 ? "New conversation assigned to you" : `${convs.length} conversations assigned to you`;
+  const title = convs.length === 1 ? t("panel.notify.title") : t("panel.notify.title_many", { count: convs.length });
   const body = convs.length === 1 ? `${name} · #${conv.display_id}` : convs.map((c) => `#${c.display_id}`).join(", ");
   if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
     const n = new Notification(title, { body, tag: convs.length === 1 ? `conv-${conv.id}` : "assigned" });
     n.onclick = () => { window.focus(); open(conv.id); n.close(); };
   } else if (convs.length === 1) {
-    toast(`New conversation assigned to you: ${name} #${conv.display_id}`);
+    toast(t("panel.notify.toast", { name, number: conv.display_id }));
   } else {
-    toast(`${title}: ${body}`);
+    toast(t("panel.notify.toast_many", { title, list: body }));
   }
 }
 

@@ -5,6 +5,7 @@
 // Sources: GET /api/v1/offers/ on load (a reload mid-ring still shows it) and the durable
 // events, which replay on resume (the withdrawal after the offer clears it).
 import { h } from "../shared/dom.js";
+import { CHANGE_EVENT, t } from "../shared/i18n.js";
 import { COMMAND, ERROR, EVENT } from "../shared/protocol.js";
 
 const css = document.createElement("link");
@@ -29,7 +30,7 @@ export function createOffers({ command, api, opened, toast }) {
   function stack() {
     let el = document.getElementById("offers");
     if (!el) {
-      el = h("div", { id: "offers", class: "offers", role: "region", "aria-label": "Offered conversations" });
+      el = h("div", { id: "offers", class: "offers", role: "region", "aria-label": t("panel.offers.region") });
       document.body.append(el);
     }
     return el;
@@ -37,7 +38,7 @@ export function createOffers({ command, api, opened, toast }) {
 
   function contactName(offer) {
     const c = offer.contact || {};
-    return c.name || c.email || c.phone || `Visitor ${c.id != null ? c.id : ""}`.trim();
+    return c.name || c.email || c.phone || (c.id != null ? t("common.visitor_numbered", { id: c.id }) : t("common.visitor"));
   }
 
   function add(data) {
@@ -49,12 +50,21 @@ export function createOffers({ command, api, opened, toast }) {
     if (existing) existing.el.remove();
     const offer = { ...data, expiresAt, busy: false };
     const count = h("span", { class: "offer-count", "aria-live": "off" });
-    const accept = h("button", { class: "primary", type: "button", "data-action": "accept", onclick: () => answer(offer, true) }, "Accept");
-    const decline = h("button", { type: "button", "data-action": "decline", onclick: () => answer(offer, false) }, "Decline");
-    offer.el = h("div", { class: "offer", role: "alertdialog", "aria-label": "Conversation offered to you", dataset: { conversationId: String(cid) } },
-      h("div", { class: "offer-text" }, "New conversation from ", h("strong", {}, contactName(offer)), ` #${offer.display_id ?? cid}`),
-      h("div", { class: "offer-actions" }, accept, decline, count));
+    const accept = h("button", { class: "primary", type: "button", "data-action": "accept", onclick: () => answer(offer, true) });
+    const decline = h("button", { type: "button", "data-action": "decline", onclick: () => answer(offer, false) });
+    const text = h("div", { class: "offer-text" });
+    offer.el = h("div", { class: "offer", role: "alertdialog", dataset: { conversationId: String(cid) } },
+      text, h("div", { class: "offer-actions" }, accept, decline, count));
     offer.count = count;
+    // Its words, now and again after a language change: the contact's name stays a text node.
+    offer.relabel = () => {
+      const [before, after = ""] = t("panel.offers.from", { number: offer.display_id ?? cid }).split("{name}");
+      text.replaceChildren(before, h("strong", {}, contactName(offer)), after);
+      offer.el.setAttribute("aria-label", t("panel.offers.label"));
+      accept.textContent = t("panel.offers.accept");
+      decline.textContent = t("panel.offers.decline");
+    };
+    offer.relabel();
     offers.set(cid, offer);
     stack().append(offer.el);
     tick();
@@ -74,7 +84,7 @@ export function createOffers({ command, api, opened, toast }) {
     for (const [cid, offer] of offers) {
       const left = Math.ceil((offer.expiresAt - now) / 1000);
       if (left <= 0) remove(cid);
-      else offer.count.textContent = `${left} s`;
+      else offer.count.textContent = t("panel.offers.seconds_left", { count: left });
     }
   }
 
@@ -96,11 +106,12 @@ export function createOffers({ command, api, opened, toast }) {
       const code = err && err.code;
       if (code === ERROR.CONFLICT || code === ERROR.NOT_FOUND) {
         remove(cid);
-        toast("This conversation is no longer offered to you.");
+        toast(t("panel.offers.gone"));
       } else {
         offer.busy = false;
         offer.el.classList.remove("busy");
-        toast(`${accepting ? "Accept" : "Decline"} failed: ${(err && (err.message || code)) || "error"}`);
+        toast(t("panel.error.action_failed", { action: t(accepting ? "panel.offers.accept" : "panel.offers.decline"),
+          reason: (err && (err.message || code)) || t("common.error") }));
       }
     }
   }
@@ -134,6 +145,12 @@ export function createOffers({ command, api, opened, toast }) {
     for (const offer of (body && body.results) || []) { live.add(offer.conversation_id); add(offer); }
     for (const cid of [...offers.keys()]) if (!live.has(cid)) remove(cid);
   }
+
+  document.addEventListener(CHANGE_EVENT, () => {
+    for (const offer of offers.values()) offer.relabel();
+    const region = document.getElementById("offers");
+    if (region) region.setAttribute("aria-label", t("panel.offers.region"));
+  });
 
   return { apply, load, pending: () => [...offers.keys()] };
 }

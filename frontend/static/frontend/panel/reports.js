@@ -4,9 +4,13 @@
 // /api/v1/reports/*, which scopes it to the operator's inboxes; dates are the browser's calendar
 // days, sent with its time zone (tz=).
 import { $, clear, h } from "../shared/dom.js";
+import { formatNumber, formatShortDate, formatTime, t } from "../shared/i18n.js";
 import { ApiError } from "./api.js";
+import { initLanguage } from "./language.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
+// The profile's language; the figures are drawn once per load, so a change re-draws them.
+initLanguage({ locale: boot.user.locale, titleKey: "panel.reports.page_title", onChange: () => { init.done && load(); } });
 const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const METRICS = ["conversations_opened", "messages_incoming", "first_response_seconds"];
 const DAY_MS = 86_400_000;
@@ -21,14 +25,16 @@ const controls = {
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ""}`;
-  return `${Math.floor(s / 86400)} d${Math.floor((s % 86400) / 3600) ? ` ${Math.floor((s % 86400) / 3600)} h` : ""}`;
+  const unit = (key, count) => (count ? t(key, { count }) : "");
+  const two = (first, second) => [first, second].filter(Boolean).join(" ");
+  if (s < 60) return t("time.unit.seconds", { count: s });
+  if (s < 3600) return two(unit("time.unit.minutes", Math.floor(s / 60)), unit("time.unit.seconds", s % 60));
+  if (s < 86400) return two(unit("time.unit.hours", Math.floor(s / 3600)), unit("time.unit.minutes", Math.floor((s % 3600) / 60)));
+  return two(unit("time.unit.days", Math.floor(s / 86400)), unit("time.unit.hours", Math.floor((s % 86400) / 3600)));
 }
 
-const number = (value) => (value === null || value === undefined ? "–" : Number(value).toLocaleString());
-const percent = (share) => (share === null || share === undefined ? "–" : `${Math.round(share * 100)} %`);
+const number = (value) => (value === null || value === undefined ? "–" : formatNumber(Number(value)));
+const percent = (share) => (share === null || share === undefined ? "–" : formatNumber(share, { style: "percent", maximumFractionDigits: 0 }));
 
 function isoDate(date) {  // the browser's calendar date (its zone is the tz= sent)
   const pad = (n) => String(n).padStart(2, "0");
@@ -85,15 +91,15 @@ function renderCards(summary) {
   const csat = summary.csat;
   const el = $("#report-cards");
   clear(el).append(
-    card("Conversations opened", number(summary.conversations_opened), null, "conversations_opened"),
-    card("Resolved", number(summary.conversations_resolved), null, "conversations_resolved"),
-    card("Incoming messages", number(summary.messages_incoming), null, "messages_incoming"),
-    card("Replies sent", number(summary.messages_outgoing), null, "messages_outgoing"),
-    card("First response (median)", formatDuration(fr.median), `90 % within ${formatDuration(fr.p90)}`,
+    card(t("panel.reports.opened"), number(summary.conversations_opened), null, "conversations_opened"),
+    card(t("panel.reports.resolved"), number(summary.conversations_resolved), null, "conversations_resolved"),
+    card(t("panel.reports.incoming"), number(summary.messages_incoming), null, "messages_incoming"),
+    card(t("panel.reports.replies"), number(summary.messages_outgoing), null, "messages_outgoing"),
+    card(t("panel.reports.first_response"), formatDuration(fr.median), t("panel.reports.p90", { time: formatDuration(fr.p90) }),
       "first_response"),
-    card("Resolution (median)", formatDuration(res.median), `90 % within ${formatDuration(res.p90)}`, "resolution"),
-    card("CSAT", csat.average === null ? "–" : `${csat.average.toFixed(2)} / 5`,
-      `${number(csat.responses)} answers · ${percent(csat.satisfied_share)} satisfied`, "csat"),
+    card(t("panel.reports.resolution"), formatDuration(res.median), t("panel.reports.p90", { time: formatDuration(res.p90) }), "resolution"),
+    card(t("panel.reports.csat"), csat.average === null ? "–" : `${formatNumber(csat.average, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} / 5`,
+      `${t("panel.reports.csat_answers", { count: csat.responses ?? 0, number: number(csat.responses) })} · ${t("panel.reports.csat_satisfied", { percent: percent(csat.satisfied_share) })}`, "csat"),
   );
   el.setAttribute("aria-busy", "false");
 }
@@ -112,16 +118,18 @@ function chartOptions(metric, width, bucket) {
     scales: { x: { time: true, range: (_u, min, max) => [min, max + step] },
               y: { range: (_u, _min, max) => [0, Math.max(duration ? 60 : 1, max * 1.1)] } },
     axes: [
-      { stroke: "#6b7588", grid: { stroke: "#e3e7ee" }, space: bucket === "hour" ? 60 : 50 },
+      { stroke: "#6b7588", grid: { stroke: "#e3e7ee" }, space: bucket === "hour" ? 60 : 50,
+        // Dates in the reader's language and zone (uPlot's own names are English).
+        values: (_u, ticks) => ticks.map((v) => (bucket === "hour" ? formatTime(v * 1000) : formatShortDate(v * 1000))) },
       { stroke: "#6b7588", grid: { stroke: "#e3e7ee" }, size: duration ? 70 : 50,
         values: (_u, ticks) => ticks.map((v) => (duration ? formatDuration(v) : Number.isInteger(v) ? v : "")) },
     ],
     series: [
       {},
       duration
-        ? { label: "median", stroke: "#b26a00", width: 2, spanGaps: false, points: { show: true, size: 5 },
+        ? { label: t("panel.reports.series.median"), stroke: "#b26a00", width: 2, spanGaps: false, points: { show: true, size: 5 },
             value: (_u, v) => formatDuration(v) }
-        : { label: "count", stroke: "#1f6feb", fill: "#1f6feb55",
+        : { label: t("panel.reports.series.count"), stroke: "#1f6feb", fill: "#1f6feb55",
             paths: uPlot.paths.bars({ size: [0.7, 40], align: 1 }), points: { show: false } },
     ],
   };
@@ -143,7 +151,7 @@ function renderAgents(agents) {
   const body = $("#agents-table tbody");
   clear(body);
   if (!agents.results.length) {
-    body.append(h("tr", {}, h("td", { colSpan: 8, class: "muted" }, "No operators in this scope.")));
+    body.append(h("tr", {}, h("td", { colSpan: 8, class: "muted" }, t("panel.reports.no_agents"))));
   }
   for (const row of agents.results) {
     body.append(h("tr", { dataset: { agentId: row.id } },
@@ -153,7 +161,7 @@ function renderAgents(agents) {
       h("td", {}, number(row.messages_sent)),
       h("td", {}, formatDuration(row.first_response_seconds_median)),
       h("td", {}, formatDuration(row.resolution_seconds_median)),
-      h("td", {}, row.csat_average === null ? "–" : row.csat_average.toFixed(2)),
+      h("td", {}, row.csat_average === null ? "–" : formatNumber(row.csat_average, { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
       h("td", {}, number(row.csat_responses))));
   }
 }
@@ -161,7 +169,7 @@ function renderAgents(agents) {
 function showError(err) {
   const el = $("#report-error");
   el.hidden = !err;
-  el.textContent = err ? (err.message || "The report could not be loaded.") : "";
+  el.textContent = err ? (err.message || t("panel.reports.failed")) : "";
 }
 
 // --- loading -----------------------------------------------------------------------------------
@@ -201,7 +209,7 @@ async function load() {
 
 function init() {
   $("#me-name").textContent = boot.user.name || "";
-  $("#report-tz").textContent = `Time zone: ${TZ}`;
+  $("#report-tz").textContent = t("panel.reports.time_zone", { zone: TZ });
   for (const inbox of boot.inboxes) controls.inbox.append(h("option", { value: inbox.id }, inbox.name));
   const today = isoDate(new Date());
   controls.to.value = today;
@@ -222,6 +230,7 @@ function init() {
   });
   for (const box of document.querySelectorAll(".report-chart .chart")) resize.observe(box);
   load();
+  init.done = true;
 }
 
 init();

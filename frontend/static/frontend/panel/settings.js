@@ -3,23 +3,28 @@
 // server validates and decides (duplicates, scope); its field errors are shown by the fields.
 // Everything users typed becomes text nodes or input values, never HTML.
 import { clear, h } from "../shared/dom.js";
+import { t } from "../shared/i18n.js";
 import { api } from "./api.js";
 import { catalog, labelChip } from "./labels.js";
+import { initLanguage } from "./language.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
+// The profile's language; a change made here applies on reload (the tables are built once).
+initLanguage({ locale: boot.user.locale, titleKey: "panel.settings.page_title", onChange: () => location.reload() });
 const isAdmin = !!boot.user.is_admin;
 const inboxName = new Map((boot.inboxes || []).map((inbox) => [inbox.id, inbox.name]));
 
 /**
  * One catalogue: a search box, a table read in pages, and (administrators) a form for create
- * and edit plus a two-step delete on each row.
+ * and edit plus a two-step delete on each row. ``words``: the catalogue keys' prefix of its
+ * own texts (search, search_placeholder, form, new, create, none).
  */
-function catalogEditor({ root, noun, fields, load, create, update, remove, cells, headers, toBody, fromRow }) {
-  const search = h("input", { type: "search", placeholder: `Search ${noun}s…`, "aria-label": `Search ${noun}s` });
+function catalogEditor({ root, noun, words, fields, load, create, update, remove, cells, headers, toBody, fromRow }) {
+  const search = h("input", { type: "search", placeholder: t(`${words}.search_placeholder`), "aria-label": t(`${words}.search`) });
   const table = h("table", { class: "settings-table" });
-  const more = h("button", { type: "button", class: "link", hidden: true }, "Load more");
+  const more = h("button", { type: "button", class: "link", hidden: true }, t("panel.list.load_more"));
   const status = h("p", { class: "muted small", role: "status" });
-  const form = h("form", { class: "settings-form", hidden: true, "aria-label": `${noun} form`, dataset: { testid: `${noun}-form` } });
+  const form = h("form", { class: "settings-form", hidden: true, "aria-label": t(`${words}.form`), dataset: { testid: `${noun}-form` } });
   const inputs = {};
   const errors = {};
   let editing = null; // the row being edited, or null for a new one
@@ -36,10 +41,10 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
     form.append(h("label", { class: "settings-field" }, h("span", {}, field.label), input, errors[field.name]));
   }
   const formError = h("p", { class: "form-error", role: "alert" });
-  const save = h("button", { type: "submit", class: "primary" }, "Save");
-  const cancel = h("button", { type: "button", onclick: () => closeForm() }, "Cancel");
+  const save = h("button", { type: "submit", class: "primary" }, t("common.save"));
+  const cancel = h("button", { type: "button", onclick: () => closeForm() }, t("common.cancel"));
   form.append(formError, h("div", { class: "settings-actions" }, save, cancel));
-  const add = h("button", { type: "button", class: "primary", dataset: { testid: `new-${noun}` }, onclick: () => openForm(null) }, `New ${noun}`);
+  const add = h("button", { type: "button", class: "primary", dataset: { testid: `new-${noun}` }, onclick: () => openForm(null) }, t(`${words}.new`));
 
   function openForm(row) {
     editing = row;
@@ -49,7 +54,7 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
       errors[field.name].textContent = "";
     }
     formError.textContent = "";
-    save.textContent = row ? "Save changes" : `Create ${noun}`;
+    save.textContent = row ? t("panel.settings.save_changes") : t(`${words}.create`);
     inputs[fields[0].name].focus();
   }
   function closeForm() {
@@ -68,7 +73,7 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
       else await create(toBody(values));
       closeForm();
       await reload();
-      status.textContent = "Saved.";
+      status.textContent = t("panel.settings.saved");
     } catch (err) {
       const fieldErrors = (err && err.fields) || {};
       let shown = false;
@@ -76,7 +81,7 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
         const target = errors[name === "inbox" ? "inbox" : name];
         if (target) { target.textContent = [].concat(messages).join(" "); shown = true; }
       }
-      formError.textContent = shown ? "" : (err && err.message) || "Could not save.";
+      formError.textContent = shown ? "" : (err && err.message) || t("panel.settings.save_failed");
     } finally {
       save.disabled = false;
     }
@@ -85,18 +90,18 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
   function row(item) {
     const actions = [];
     if (isAdmin) {
-      const del = h("button", { type: "button", class: "warn", dataset: { testid: "delete" } }, "Delete");
+      const del = h("button", { type: "button", class: "warn", dataset: { testid: "delete" } }, t("panel.settings.delete"));
       del.addEventListener("click", async () => {
-        if (del.dataset.armed !== "1") { del.dataset.armed = "1"; del.textContent = "Confirm delete"; return; }
+        if (del.dataset.armed !== "1") { del.dataset.armed = "1"; del.textContent = t("panel.settings.confirm_delete"); return; }
         try {
           await remove(item.id);
           await reload();
-          status.textContent = "Deleted.";
+          status.textContent = t("panel.settings.deleted");
         } catch (err) {
-          status.textContent = `Could not delete: ${(err && err.message) || "error"}`;
+          status.textContent = t("panel.settings.delete_failed", { reason: (err && err.message) || t("common.error") });
         }
       });
-      actions.push(h("button", { type: "button", dataset: { testid: "edit" }, onclick: () => openForm(item) }, "Edit"), del);
+      actions.push(h("button", { type: "button", dataset: { testid: "edit" }, onclick: () => openForm(item) }, t("panel.settings.edit")), del);
     }
     return h("tr", { dataset: { id: String(item.id), testid: `${noun}-row` } },
       cells(item).map((cell) => h("td", {}, cell)), isAdmin ? h("td", { class: "settings-row-actions" }, actions) : null);
@@ -110,11 +115,11 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
       const body = table.tBodies[0] || table.appendChild(h("tbody"));
       if (!append) clear(body);
       for (const item of page.results || []) body.append(row(item));
-      if (!body.rows.length) body.append(h("tr", {}, h("td", { colspan: String(headers.length + 1), class: "muted" }, `No ${noun}s`)));
+      if (!body.rows.length) body.append(h("tr", {}, h("td", { colspan: String(headers.length + 1), class: "muted" }, t(`${words}.none`))));
       next = page.next || null;
       more.hidden = !next;
     } catch (err) {
-      status.textContent = `Could not load: ${(err && err.message) || "error"}`;
+      status.textContent = t("panel.settings.load_failed", { reason: (err && err.message) || t("common.error") });
     }
   }
 
@@ -126,16 +131,17 @@ function catalogEditor({ root, noun, fields, load, create, update, remove, cells
   return reload();
 }
 
-const scopeOptions = () => [["", "All inboxes (global)"], ...[...inboxName].map(([id, name]) => [String(id), name])];
+const scopeOptions = () => [["", t("panel.settings.canned.all_inboxes")], ...[...inboxName].map(([id, name]) => [String(id), name])];
 
 catalogEditor({
   root: document.getElementById("canned"),
   noun: "response",
-  headers: ["Short code", "Inbox", "Content"],
+  words: "panel.settings.canned",
+  headers: [t("panel.settings.canned.short_code"), t("panel.settings.canned.inbox"), t("panel.settings.canned.content")],
   fields: [
-    { name: "short_code", label: "Short code (typed after /)" },
-    { name: "inbox", label: "Inbox", kind: "select", options: scopeOptions },
-    { name: "content", label: "Content", kind: "textarea" },
+    { name: "short_code", label: t("panel.settings.canned.short_code_field") },
+    { name: "inbox", label: t("panel.settings.canned.inbox"), kind: "select", options: scopeOptions },
+    { name: "content", label: t("panel.settings.canned.content"), kind: "textarea" },
   ],
   load: (params) => api.cannedResponses({ limit: 100, ...params }),
   create: (body) => api.createCannedResponse(body),
@@ -145,7 +151,7 @@ catalogEditor({
   fromRow: (item) => ({ short_code: item.short_code, content: item.content, inbox: item.inbox == null ? "" : String(item.inbox) }),
   cells: (item) => [
     h("code", {}, `/${item.short_code}`),
-    item.inbox == null ? h("span", { class: "muted" }, "Global") : inboxName.get(item.inbox) || `#${item.inbox}`,
+    item.inbox == null ? h("span", { class: "muted" }, t("panel.settings.canned.global")) : inboxName.get(item.inbox) || `#${item.inbox}`,
     h("span", { class: "settings-content" }, item.content),
   ],
 });
@@ -153,11 +159,12 @@ catalogEditor({
 catalogEditor({
   root: document.getElementById("labels"),
   noun: "label",
-  headers: ["Label", "Description"],
+  words: "panel.settings.labels",
+  headers: [t("panel.settings.labels.label"), t("panel.settings.labels.description")],
   fields: [
-    { name: "name", label: "Name (letters, digits, - and _)" },
-    { name: "color", label: "Colour", kind: "color", initial: "#1f93ff" },
-    { name: "description", label: "Description" },
+    { name: "name", label: t("panel.settings.labels.name_field") },
+    { name: "color", label: t("panel.settings.labels.colour"), kind: "color", initial: "#1f93ff" },
+    { name: "description", label: t("panel.settings.labels.description") },
   ],
   load: async (params) => {
     const page = await api.labels({ limit: 100, ...params });

@@ -1,6 +1,7 @@
 // Panel state and how events change it. Applying an event twice, or an event whose effect is
 // already in a REST snapshot, changes nothing: events are deduplicated by id, messages by id,
 // and optimistic bubbles are matched to their stored message by echo_id.
+import { t } from "../shared/i18n.js";
 
 const SEEN_LIMIT = 5000;
 
@@ -147,10 +148,12 @@ export function byActivity(a, b) {
   return tb - ta || b.id - a.id;
 }
 
-/** A contact's name as the server names it (Contact.display_name: name, email or "Visitor N"). */
+/** A contact's name as the server names it (Contact.display_name: name, else email), else
+ *  "Visitor N" in the reader's language (the server's display_name says it in English). */
 export function contactName(contact) {
-  if (!contact) return "Visitor";
-  return contact.display_name || contact.name || contact.email || `Visitor ${contact.id ?? ""}`.trim();
+  if (!contact) return t("common.visitor");
+  return contact.name || contact.email || (contact.id != null ? t("common.visitor_numbered", { id: contact.id })
+    : contact.display_name || t("common.visitor"));
 }
 
 export function userName(user) {

@@ -2,6 +2,7 @@
 // typing line and composer. The skeleton is built once per opened conversation so that the
 // composer keeps its text; the header and messages re-render from state.
 import { clear, h, initials } from "../shared/dom.js";
+import { CHANGE_EVENT, messageText, t } from "../shared/i18n.js";
 import { clock, dayKey, dayLabel, full } from "../shared/time.js";
 import { attachCannedPicker } from "./canned.js";
 import { closeLabelEditor, labelChips, labelEditorOpenFor, openLabelEditor } from "./labels.js";
@@ -16,7 +17,7 @@ export function renderThread(ctl) {
   const id = state.selectedId;
   if (id == null) {
     built = null;
-    clear(root).append(h("div", { class: "empty-state" }, "Select a conversation"));
+    clear(root).append(h("div", { class: "empty-state" }, t("panel.thread.empty")));
     return;
   }
   if (!built || built.id !== id) build(root, id, ctl);
@@ -29,24 +30,35 @@ function build(root, id, ctl) {
   closeLabelEditor();
   clear(root);
   const header = h("header", { class: "thread-header" });
-  const messages = h("ol", { class: "messages", "aria-live": "polite", "aria-label": "Messages" });
+  const messages = h("ol", { class: "messages", "aria-live": "polite", "aria-label": t("panel.thread.messages") });
   const scroller = h("div", { class: "scroller", tabindex: "0" }, messages);
   const typing = h("div", { class: "typing-line", hidden: true, dataset: { testid: "contact-typing" } });
   const input = h("textarea", {
-    id: "composer-input", rows: "3", placeholder: "Reply… (Enter to send, Shift+Enter for a new line)",
-    "aria-label": "Message",
+    id: "composer-input", rows: "3", placeholder: t("panel.composer.placeholder_reply"),
+    "aria-label": t("panel.composer.label"),
   });
-  const modeReply = h("button", { type: "button", class: "mode active", "aria-pressed": "true" }, "Reply");
-  const modeNote = h("button", { type: "button", class: "mode", "aria-pressed": "false" }, "Private note");
-  const sendBtn = h("button", { type: "submit", class: "primary" }, "Send");
+  const modeReply = h("button", { type: "button", class: "mode active", "aria-pressed": "true" }, t("panel.composer.reply"));
+  const modeNote = h("button", { type: "button", class: "mode", "aria-pressed": "false" }, t("panel.composer.note"));
+  const sendBtn = h("button", { type: "submit", class: "primary" }, t("common.send"));
   const composer = h("form", { class: "composer" },
     h("div", { class: "composer-modes" }, modeReply, modeNote, h("span", { class: "spacer" }),
-      h("span", { class: "muted small" }, "Enter ↵ send · Shift+Enter new line")),
+      h("span", { class: "muted small composer-hint" }, t("panel.composer.hint"))),
     input,
     h("div", { class: "composer-actions" }, h("span", { class: "spacer" }), sendBtn));
   const picker = attachPicker(composer, input);
   sendBtn.before(picker.button, picker.field);
-  built = { id, root, header, scroller, messages, typing, composer, input, mode: "reply", stickBottom: true };
+  built = { id, root, header, scroller, messages, typing, composer, input, mode: "reply", stickBottom: true,
+    // The skeleton's words again, in a language chosen since (i18n:change).
+    relabel: () => {
+      messages.setAttribute("aria-label", t("panel.thread.messages"));
+      input.setAttribute("aria-label", t("panel.composer.label"));
+      input.placeholder = built.mode === "note" ? t("panel.composer.placeholder_note") : t("panel.composer.placeholder_reply");
+      modeReply.textContent = t("panel.composer.reply");
+      modeNote.textContent = t("panel.composer.note");
+      sendBtn.textContent = t("common.send");
+      composer.querySelector(".composer-hint").textContent = t("panel.composer.hint");
+      picker.relabel();
+    } };
   const setMode = (mode) => {
     built.mode = mode;
     composer.classList.toggle("private", mode === "note");
@@ -54,7 +66,7 @@ function build(root, id, ctl) {
     modeNote.classList.toggle("active", mode === "note");
     modeReply.setAttribute("aria-pressed", String(mode === "reply"));
     modeNote.setAttribute("aria-pressed", String(mode === "note"));
-    input.placeholder = mode === "note" ? "Private note (only operators see it)" : "Reply… (Enter to send, Shift+Enter for a new line)";
+    input.placeholder = mode === "note" ? t("panel.composer.placeholder_note") : t("panel.composer.placeholder_reply");
     if (input.value) ctl.typingActivity(id, mode === "note"); // colleagues (and the visitor) see the switch
     input.focus();
   };
@@ -90,8 +102,8 @@ function renderHeader(ctl) {
   const contact = conv.contact || {};
   const name = contactName(contact);
   const inbox = state.inboxes.get(conv.inbox);
-  const assign = h("select", { "aria-label": "Assignee", dataset: { testid: "assign" } },
-    h("option", { value: "" }, "Unassigned"));
+  const assign = h("select", { "aria-label": t("panel.thread.assignee"), dataset: { testid: "assign" } },
+    h("option", { value: "" }, t("panel.thread.unassigned")));
   // Supervisors and administrators assign to any member of the conversation's inbox; agents
   // may only take a conversation or release their own (the server enforces it).
   const people = new Map();
@@ -102,27 +114,27 @@ function renderHeader(ctl) {
   if (conv.assignee) people.set(conv.assignee.id, { ...conv.assignee, ...(people.get(conv.assignee.id) || {}) });
   people.set(state.me.id, { ...state.me, ...(people.get(state.me.id) || {}) });
   for (const user of [...people.values()].sort((a, b) => userName(a).localeCompare(userName(b)))) {
-    const label = user.id === state.me.id ? `${userName(user)} (me)` : userName(user);
+    const label = user.id === state.me.id ? t("panel.thread.me", { name: userName(user) }) : userName(user);
     const status = state.presence.get(user.id);
     assign.append(h("option", { value: String(user.id), disabled: !canAssignOthers && user.id !== state.me.id },
-      status ? `${label} · ${status}` : label));
+      status ? `${label} · ${t(`presence.${status}`)}` : label));
   }
   assign.value = conv.assignee ? String(conv.assignee.id) : "";
   assign.addEventListener("change", () => ctl.assign(conv.id, assign.value ? Number(assign.value) : null));
-  const priority = h("select", { "aria-label": "Priority" },
-    ["none", "low", "medium", "high", "urgent"].map((p) => h("option", { value: p }, p === "none" ? "No priority" : p)));
+  const priority = h("select", { "aria-label": t("panel.thread.priority") },
+    ["none", "low", "medium", "high", "urgent"].map((p) => h("option", { value: p }, p === "none" ? t("panel.thread.no_priority") : t(`priority.${p}`))));
   priority.value = conv.priority || "none";
   priority.addEventListener("change", () => ctl.priority(conv.id, priority.value));
-  const snooze = h("select", { "aria-label": "Snooze" },
-    h("option", { value: "" }, "Snooze…"),
-    h("option", { value: "reply" }, "Until next reply"),
-    h("option", { value: "1h" }, "1 hour"),
-    h("option", { value: "tomorrow" }, "Tomorrow 9:00"),
-    h("option", { value: "week" }, "Next week"),
-    h("option", { value: "custom" }, "Pick a time…"));
-  const pick = h("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true,
+  const snooze = h("select", { "aria-label": t("panel.thread.snooze") },
+    h("option", { value: "" }, t("panel.thread.snooze_menu")),
+    h("option", { value: "reply" }, t("panel.thread.snooze_reply")),
+    h("option", { value: "1h" }, t("panel.thread.snooze_1h")),
+    h("option", { value: "tomorrow" }, t("panel.thread.snooze_tomorrow")),
+    h("option", { value: "week" }, t("panel.thread.snooze_week")),
+    h("option", { value: "custom" }, t("panel.thread.snooze_custom")));
+  const pick = h("input", { type: "datetime-local", "aria-label": t("panel.thread.snooze_until"), hidden: true,
     min: new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16) });
-  const pickGo = h("button", { type: "button", hidden: true }, "Snooze");
+  const pickGo = h("button", { type: "button", hidden: true }, t("panel.thread.snooze"));
   snooze.addEventListener("change", () => {
     if (snooze.value === "custom") {
       pick.hidden = pickGo.hidden = pick.parentNode.hidden = false;
@@ -144,26 +156,26 @@ function renderHeader(ctl) {
   // Secondary actions live in a "More" menu so that the header stays one row at 1280 px
   // (docs/frontend.md); the menu stays open across re-renders of the header.
   const more = h("details", { class: "more-menu", dataset: { testid: "more-actions" } },
-    h("summary", { class: "button", "aria-label": "More actions" }, "More ▾"),
-    h("div", { class: "menu-items", role: "group", "aria-label": "More actions" },
+    h("summary", { class: "button", "aria-label": t("panel.thread.more_actions") }, t("panel.thread.more")),
+    h("div", { class: "menu-items", role: "group", "aria-label": t("panel.thread.more_actions") },
       conv.status === "pending" ? null
-        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, "Pending"),
+        : h("button", { type: "button", onclick: () => ctl.status(conv.id, "pending") }, t("panel.thread.pending")),
       priority,
-      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, "Escalate"),
+      h("button", { type: "button", class: "warn", onclick: () => ctl.escalate(conv.id) }, t("panel.thread.escalate")),
       // A plain link: the session cookie authenticates the GET, the server names the file.
       h("a", { class: "button", href: `/api/v1/conversations/${conv.id}/transcript?format=txt`, download: "",
-        dataset: { testid: "download-transcript" } }, "Download transcript")));
+        dataset: { testid: "download-transcript" } }, t("common.download_transcript"))));
   more.open = moreOpenFor === conv.id;
   more.addEventListener("toggle", () => { moreOpenFor = more.open ? conv.id : null; });
   built.header.append(
-    h("button", { type: "button", class: "icon back", "aria-label": "Back to list", onclick: () => ctl.select(null) }, "←"),
+    h("button", { type: "button", class: "icon back", "aria-label": t("panel.thread.back"), onclick: () => ctl.select(null) }, "←"),
     h("div", { class: "avatar" }, initials(name)),
     h("div", { class: "thread-title" },
       h("div", {}, h("strong", {}, name), " ", h("span", { class: "muted" }, `#${conv.display_id}`)),
       h("div", { class: "muted small" },
-        h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, conv.status),
-        conv.snoozed_until ? ` until ${full(conv.snoozed_until)}`
-          : conv.status === "snoozed" ? " until the next reply" : "",
+        h("span", { class: `chip status-${conv.status}`, dataset: { testid: "status" } }, t(`status.${conv.status}`)),
+        conv.snoozed_until ? ` ${t("panel.thread.until", { time: full(conv.snoozed_until) })}`
+          : conv.status === "snoozed" ? ` ${t("panel.thread.until_reply")}` : "",
         inbox ? ` · ${inbox.name}` : "",
         conv.assignee ? h("span", {}, " · ", presenceDot(conv.assignee.id), ` ${userName(conv.assignee)}`) : ""),
       h("div", { class: "thread-labels", dataset: { testid: "thread-labels" } }, labelChips(conv.labels),
@@ -171,18 +183,18 @@ function renderHeader(ctl) {
           dataset: { testid: "edit-labels" },
           onclick: () => (labelEditorOpenFor() === conv.id ? closeLabelEditor()
             : openLabelEditor(conv, built.root, (names) => ctl.setLabels(conv.id, names))) },
-          (conv.labels || []).length ? "Edit labels" : "+ Label"))),
+          (conv.labels || []).length ? t("panel.labels.edit") : t("panel.labels.add")))),
     h("span", { class: "spacer" }),
     h("div", { class: "actions" },
       assign,
       conv.assignee && conv.assignee.id === state.me.id ? null
-        : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, "Assign to me"),
+        : h("button", { type: "button", onclick: () => ctl.assign(conv.id, state.me.id) }, t("panel.thread.assign_to_me")),
       h("button", { type: "button", class: resolved ? "" : "primary", dataset: { testid: "toggle-status" },
-        onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? "Reopen" : "Resolve"),
+        onclick: () => ctl.status(conv.id, resolved ? "open" : "resolved") }, resolved ? t("panel.thread.reopen") : t("panel.thread.resolve")),
       snooze,
       more,
-      h("button", { type: "button", class: "icon toggle-contact", "aria-label": "Contact details",
-        onclick: () => document.body.classList.toggle("show-contact") }, "Contact")),
+      h("button", { type: "button", class: "icon toggle-contact", "aria-label": t("panel.thread.contact_details"),
+        onclick: () => document.body.classList.toggle("show-contact") }, t("panel.thread.contact"))),
     h("div", { class: "snooze-pick", hidden: true }, pick, pickGo));
 }
 
@@ -203,18 +215,18 @@ function snoozeUntil(choice) {
 
 export function renderMessages(ctl) {
   if (!built) return;
-  const t = thread(built.id);
+  const th = thread(built.id);
   const conv = state.convs.get(built.id) || {};
   const { scroller, messages } = built;
   const prevHeight = scroller.scrollHeight;
   const prevTop = scroller.scrollTop;
   clear(messages);
-  if (t.loading && !t.loaded) messages.append(h("li", { class: "sys muted" }, "Loading…"));
-  else if (t.loaded && !t.hasMore) messages.append(h("li", { class: "sys muted" }, "Beginning of the conversation"));
-  else if (t.hasMore) messages.append(h("li", { class: "sys muted" }, t.loading ? "Loading older messages…" : "Scroll up for older messages"));
+  if (th.loading && !th.loaded) messages.append(h("li", { class: "sys muted" }, t("common.loading")));
+  else if (th.loaded && !th.hasMore) messages.append(h("li", { class: "sys muted" }, t("panel.thread.beginning")));
+  else if (th.hasMore) messages.append(h("li", { class: "sys muted" }, th.loading ? t("panel.thread.loading_older") : t("panel.thread.scroll_older")));
   let lastDay = null;
   const seenAt = conv.contact_last_seen_at ? Date.parse(conv.contact_last_seen_at) : 0;
-  for (const m of t.sorted()) {
+  for (const m of th.sorted()) {
     const day = dayKey(m.created_at);
     if (day !== lastDay) {
       messages.append(h("li", { class: "day-sep", role: "separator" }, h("span", {}, dayLabel(m.created_at))));
@@ -223,7 +235,7 @@ export function renderMessages(ctl) {
     const seen = m.direction === "outgoing" && !m.private && seenAt && seenAt >= Date.parse(m.created_at);
     messages.append(bubble(m, { state: seen ? "seen" : "sent", ctl }));
   }
-  for (const p of t.pending.values()) {
+  for (const p of th.pending.values()) {
     messages.append(bubble(
       { direction: "outgoing", private: p.private, content: p.content, created_at: p.created_at, sender: { type: "user", ...state.me }, echo_id: p.echo_id, files: p.files },
       { state: p.state, error: p.error, retry: () => ctl.retry(built.id, p.echo_id), discard: () => ctl.discard(built.id, p.echo_id) }));
@@ -240,22 +252,22 @@ export function markPrepending() {
 function bubble(m, { state: deliveryState, error, retry, discard, ctl }) {
   if (m.direction === "activity") {
     return h("li", { class: "activity", dataset: { id: String(m.id ?? "") } },
-      h("span", {}, m.content), h("time", { class: "muted small", datetime: m.created_at, title: full(m.created_at) }, ` ${clock(m.created_at)}`));
+      h("span", {}, messageText(m)), h("time", { class: "muted small", datetime: m.created_at, title: full(m.created_at) }, ` ${clock(m.created_at)}`));
   }
   const who = m.direction === "incoming"
-    ? (m.sender && m.sender.name) || "Visitor"
-    : userName(m.sender) || (m.sender ? "Operator" : "Automatic message"); // sender null: survey, out of office
+    ? (m.sender && m.sender.name) || t("common.visitor")
+    : userName(m.sender) || (m.sender ? t("common.operator") : t("panel.message.automatic")); // sender null: survey, out of office
   const cls = ["msg", m.direction, m.private ? "private" : "", deliveryState === "error" ? "failed" : ""].filter(Boolean).join(" ");
   const meta = h("div", { class: "msg-meta" },
     h("span", { class: "who" }, who),
-    m.private ? h("span", { class: "chip note" }, "private note") : null,
+    m.private ? h("span", { class: "chip note" }, t("panel.message.private_note")) : null,
     h("time", { datetime: m.created_at || "", title: full(m.created_at) }, clock(m.created_at)),
     m.direction === "outgoing"
       ? h("span", { class: `delivery ${deliveryState}`, dataset: { testid: "delivery" } },
-          deliveryState === "sending" ? "sending…" : deliveryState === "error" ? `failed: ${error}` : deliveryState === "seen" ? "✓✓ seen" : "✓ sent")
+          deliveryState === "sending" ? t("panel.message.sending") : deliveryState === "error" ? t("panel.message.failed", { error }) : deliveryState === "seen" ? t("panel.message.seen") : t("panel.message.sent"))
       : null,
-    deliveryState === "error" && retry ? h("button", { type: "button", class: "link", onclick: retry }, "Retry") : null,
-    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, "Discard") : null,
+    deliveryState === "error" && retry ? h("button", { type: "button", class: "link", onclick: retry }, t("common.retry")) : null,
+    deliveryState === "error" && discard ? h("button", { type: "button", class: "link", onclick: discard }, t("common.discard")) : null,
     ctl && m.id != null ? deleteControl(m, (msg) => ctl.deleteMessage(msg.conversation_id, msg.id)) : null);
   const body = isDeleted(m) ? [deletedText()]
     : [m.content ? h("div", { class: "msg-text" }, m.content) : null, attachmentsView(m), pendingFilesView(m.files)];
@@ -270,10 +282,14 @@ export function renderTyping() {
   const on = until > Date.now();
   const conv = state.convs.get(built.id);
   built.typing.hidden = !on;
-  built.typing.textContent = on ? `${contactName(conv && conv.contact)} is typing…` : "";
+  built.typing.textContent = on ? t("common.is_typing", { name: contactName(conv && conv.contact) }) : "";
   renderDeskTyping(built.typing, built.id);
 }
 
 export function focusComposer() {
   if (built) built.input.focus();
 }
+
+// A language chosen from the top bar: the kept skeleton (composer) says its words again; the
+// controller re-renders the rest.
+document.addEventListener(CHANGE_EVENT, () => { if (built) built.relabel(); });

@@ -21,4 +21,6 @@ export const ACTIVITY_KIND = Object.freeze({
   ESCALATED: "escalated",
   ESCALATED_ASSIGNED: "escalated_assigned",
   ESCALATED_NO_SUPERVISOR: "escalated_no_supervisor",
+  ACCEPTED_OFFER: "accepted_offer",
+  LABELS_CHANGED: "labels_changed",
 });

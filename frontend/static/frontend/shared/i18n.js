@@ -23,6 +23,7 @@ let current = DEFAULT_LOCALE;
 let timeZone; // undefined: the browser's own zone
 const pluralRules = new Map();
 const formats = new Map();
+const numberFormats = new Map();
 
 /** "ru", "ru-RU", "RU_ru" -> "ru"; anything unsupported -> null. */
 export function normalizeLocale(value) {
@@ -126,6 +127,20 @@ function previousDay(day) {
   return date.toISOString().slice(0, 10);
 }
 
+/** The calendar day of ``value`` in the reader's zone ("2026-12-03"), to group by day; "" for none. */
+export function dayKey(value) {
+  const d = toDate(value);
+  return d ? dayOf(d) : "";
+}
+
+/** A number as the language writes it ("1,234" / "1 234"). */
+export function formatNumber(value, options) {
+  const key = `${current}|${JSON.stringify(options || {})}`;
+  let formatter = numberFormats.get(key);
+  if (!formatter) numberFormats.set(key, (formatter = new Intl.NumberFormat(current, options)));
+  return formatter.format(value);
+}
+
 /** "14:05" (24 h or 12 h as the language writes it). */
 export function formatTime(value) {
   const d = toDate(value);
@@ -149,6 +164,12 @@ export function formatDateTime(value) {
   return d ? format({ dateStyle: "medium", timeStyle: "short" }).format(d) : "";
 }
 
+/** A short date without the year ("3 Dec" / "3 дек."), in the reader's zone. */
+export function formatShortDate(value) {
+  const d = toDate(value);
+  return d ? format({ month: "short", day: "numeric" }).format(d) : "";
+}
+
 /** "now", "5m", "3h", "2d", else a short date: for lists. */
 export function formatRelative(value, { now = Date.now() } = {}) {
   const d = toDate(value);
@@ -158,7 +179,7 @@ export function formatRelative(value, { now = Date.now() } = {}) {
   if (diff < 3_600_000) return t("time.relative.minutes", { count: Math.floor(diff / 60_000) });
   if (diff < 86_400_000) return t("time.relative.hours", { count: Math.floor(diff / 3_600_000) });
   if (diff < 7 * 86_400_000) return t("time.relative.days", { count: Math.floor(diff / 86_400_000) });
-  return format({ month: "short", day: "numeric" }).format(d);
+  return formatShortDate(d);
 }
 
 // --- Activity lines -----------------------------------------------------------------------------
@@ -169,6 +190,13 @@ function actorPhrase(actor) {
   const name = (actor && actor.name) || "";
   if (actor.type === "contact") return name ? t("activity.actor.contact", { name }) : t("activity.actor.contact_unnamed");
   return t("activity.actor.user", { name: name || t("activity.someone") });
+}
+
+const names = (value) => (Array.isArray(value) ? value.map(String) : []);
+
+/** "+vip +refund −spam": label names are data, the same in every language (chat/activity.py). */
+function labelChanges(attrs) {
+  return [...names(attrs.added).map((n) => `+${n}`), ...names(attrs.removed).map((n) => `\u2212${n}`)].join(" ");
 }
 
 /** An activity message's line in the reader's language, from ``content_attributes.activity``
@@ -184,6 +212,7 @@ export function renderActivity(attrs, fallback = "") {
     until: attrs.until ? formatDateTime(attrs.until) : "",
     priority: has(`priority.${attrs.priority}`) ? t(`priority.${attrs.priority}`) : String(attrs.priority ?? ""),
     minutes: t("activity.minutes", { count: minutes }),
+    changes: labelChanges(attrs),
   };
   return t(actor ? `activity.${attrs.kind}_by` : `activity.${attrs.kind}`, params);
 }

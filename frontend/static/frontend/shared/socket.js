@@ -2,6 +2,7 @@
 // `reply`; durable events carry an `id`. On every (re)connect it sends the optional auth frame,
 // then `resume` from the last event id the owner has applied, so nothing is missed; the owner
 // dedupes by event id (replays may overlap what was already applied).
+import { t } from "./i18n.js";
 import { CLOSE, COMMAND, ERROR, FRAME } from "./protocol.js";
 
 // Reconnect delays (DESIGN.md §13): exponential, capped, with "equal jitter" (half fixed, half
@@ -83,7 +84,7 @@ export class SocketClient {
 
   /** Send a command; resolves with the reply's data, rejects with {code, message}. */
   command(type, data = {}) {
-    if (!this.isOpen) return Promise.reject({ code: "offline", message: "Not connected." });
+    if (!this.isOpen) return Promise.reject({ code: "offline", message: t("common.not_connected") });
     // A resume sent by the owner (after a resync) replays too: its events are history as well.
     return this._send(type, data, type === COMMAND.RESUME ? (ref) => { this.resumeRef = ref; } : undefined);
   }
@@ -104,7 +105,7 @@ export class SocketClient {
 
   _abandon(ws) {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try { ws.close(4000, "no pong"); } catch (_) { /* closing already */ }
+    try { ws.close(4000, "no pong"); } catch (_) { /* closing already */ } // i18n-ignore: a close reason
     this._closed(ws, undefined);
   }
 
@@ -114,7 +115,7 @@ export class SocketClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
-        reject({ code: "timeout", message: "No answer from the server." });
+        reject({ code: "timeout", message: t("common.no_answer") });
       }, REPLY_TIMEOUT_MS);
       this.pending.set(ref, { resolve, reject, timer });
       try {
@@ -122,7 +123,7 @@ export class SocketClient {
       } catch (err) {
         clearTimeout(timer);
         this.pending.delete(ref);
-        reject({ code: "offline", message: "Not connected." });
+        reject({ code: "offline", message: t("common.not_connected") });
       }
     });
   }
@@ -175,7 +176,7 @@ export class SocketClient {
         this.pending.delete(frame.ref);
         clearTimeout(waiter.timer);
         if (frame.ok) waiter.resolve(frame.data ?? {});
-        else waiter.reject(frame.error || { code: "error", message: "Failed." });
+        else waiter.reject(frame.error || { code: "error", message: t("common.failed") });
         return;
       }
       this.opts.onEvent(frame, { replayed: this.resumeRef !== null });
@@ -187,7 +188,7 @@ export class SocketClient {
   _closed(ws, closeCode) {
     if (ws !== this.ws) return;
     const wasOpen = this.ready;
-    this._teardown({ code: "offline", message: "Connection lost." });
+    this._teardown({ code: "offline", message: t("common.connection_lost") });
     this.ws = null;
     this.resumeRef = null;
     const code = this.closeReason || closeCode;

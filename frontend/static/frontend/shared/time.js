@@ -1,4 +1,6 @@
-// Time formatting for lists and threads (local time zone of the browser).
+// Time formatting for lists and threads, in the reader's language and time zone: thin names over
+// shared/i18n.js (Intl.DateTimeFormat, the catalogues' "now", "5m", "Today", "Yesterday").
+import { dayKey as readerDayKey, formatDateTime, formatDay, formatRelative, formatTime, t } from "./i18n.js";
 
 const MINUTE = 60_000, HOUR = 3_600_000, DAY = 86_400_000;
 
@@ -6,48 +8,46 @@ export function parse(iso) {
   return iso ? new Date(iso) : null;
 }
 
+/** "now", "5m", "3h", "2d", else a short date. */
 export function relative(iso, now = Date.now()) {
-  const d = parse(iso);
-  if (!d) return "";
-  const diff = Math.max(0, now - d.getTime());
-  if (diff < MINUTE) return "now";
-  if (diff < HOUR) return `${Math.floor(diff / MINUTE)}m`;
-  if (diff < DAY) return `${Math.floor(diff / HOUR)}h`;
-  if (diff < 7 * DAY) return `${Math.floor(diff / DAY)}d`;
-  return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  return formatRelative(iso, { now });
 }
 
+/** How long since ``iso``: "<1m", "5m", "2h 10m", "3d". */
 export function duration(iso, now = Date.now()) {
   const d = parse(iso);
   if (!d) return "";
   const diff = Math.max(0, now - d.getTime());
-  if (diff < MINUTE) return "<1m";
-  if (diff < HOUR) return `${Math.floor(diff / MINUTE)}m`;
-  if (diff < DAY) return `${Math.floor(diff / HOUR)}h ${Math.floor((diff % HOUR) / MINUTE)}m`;
-  return `${Math.floor(diff / DAY)}d`;
+  if (diff < MINUTE) return t("time.duration.under_minute");
+  if (diff < HOUR) return t("time.relative.minutes", { count: Math.floor(diff / MINUTE) });
+  if (diff < DAY) return t("time.duration.hours_minutes", { hours: Math.floor(diff / HOUR), minutes: Math.floor((diff % HOUR) / MINUTE) });
+  return t("time.relative.days", { count: Math.floor(diff / DAY) });
+}
+
+/** "5 minutes ago"-style for a contact's last activity: "just now", "5m ago", else a date. */
+export function ago(iso, now = Date.now()) {
+  const d = parse(iso);
+  if (!d) return "";
+  const diff = Math.max(0, now - d.getTime());
+  if (diff < MINUTE) return t("time.just_now");
+  if (diff < 7 * DAY) return t("time.ago", { time: relative(iso, now) });
+  return relative(iso, now);
 }
 
 export function clock(iso) {
-  const d = parse(iso);
-  return d ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "";
+  return formatTime(iso);
 }
 
+/** The day in the reader's zone, to group messages under day separators. */
 export function dayKey(iso) {
-  const d = parse(iso);
-  return d ? `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}` : "";
+  return readerDayKey(iso);
 }
 
+/** "Today", "Yesterday" (in the reader's zone), else the full date. */
 export function dayLabel(iso) {
-  const d = parse(iso);
-  if (!d) return "";
-  const today = new Date();
-  const yesterday = new Date(today.getTime() - DAY);
-  if (dayKey(iso) === dayKey(today.toISOString())) return "Today";
-  if (dayKey(iso) === dayKey(yesterday.toISOString())) return "Yesterday";
-  return d.toLocaleDateString(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
+  return formatDay(iso);
 }
 
 export function full(iso) {
-  const d = parse(iso);
-  return d ? d.toLocaleString() : "";
+  return formatDateTime(iso);
 }

@@ -1,11 +1,17 @@
 // The widget inside its iframe: visitor session, history, live events, offline outbox, UI.
 // Talks to the host page only through postMessage with the loader (origin checked).
+//
+// Its language (docs/i18n.md): the SDK's $messenger.setLocale (a "setLocale" command, the latest
+// word), else the embed's data-locale (boot.locale), else navigator.languages, else the inbox's
+// default (boot.inbox_locale), else English. It goes with the session request (``locale``), the
+// socket's auth frame and every REST call (Accept-Language); a change renders everything again.
 import { uid } from "../shared/dom.js";
+import { CHANGE_EVENT, chooseLocale, getLocale, setLocale, t, translateDom } from "../shared/i18n.js";
 import { backoffDelay } from "../shared/socket.js";
 import { FALLBACK, TRANSPORTS, rest } from "./transport.js";
 import * as view from "./view.js";
 import * as desk from "./desk.js";
-import { hideError, scrollToBottom, showError } from "./view.js";
+import { hideError, relabelError, scrollToBottom, showError } from "./view.js";
 import { CLOSE, COMMAND, EPHEMERAL, EVENT } from "../shared/protocol.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
@@ -33,6 +39,7 @@ const st = {
   mode: boot.transport === "auto" ? "ws" : boot.transport,
   parentOrigin: null,
   conversation: null,
+  sdkLocale: null,              // $messenger.setLocale(...)
 };
 window.__widget = st; // for tests and debugging
 
@@ -67,7 +74,32 @@ window.addEventListener("message", (e) => {
   else if (d.cmd === "setUser") { st.user = d.user; startSession().catch(sessionFailed); }
   else if (d.cmd === "setCustomAttributes") { st.attributes = { ...(st.attributes || {}), ...d.attributes }; startSession().catch(sessionFailed); }
   else if (d.cmd === "reset") reset();
+  else if (d.cmd === "setLocale") { st.sdkLocale = d.locale || null; setLocale(chosenLocale()); }
 });
+
+// --- language -----------------------------------------------------------------------------------
+function chosenLocale() {
+  return chooseLocale({ explicit: st.sdkLocale, embed: boot.locale, fallback: boot.inbox_locale });
+}
+/** The loader names the iframe (its title) in the widget's language. */
+function tellHostLocale() {
+  toHost("locale", { locale: getLocale(), title: t("widget.loader.title") });
+}
+/** A new language: every text again, the inbox's texts in it, and the server told (session,
+ * then a new socket whose auth frame carries it). */
+function relocalize() {
+  translateDom(document);
+  renderHeader();
+  renderUnread();
+  renderTyping();
+  render();
+  desk.renderQueue(st);
+  relabelError();
+  tellHostLocale();
+  loadConfig();
+  // A socket authenticated in another language is replaced (resuming after the last event).
+  if (st.session) startSession().then(() => { if (st.transport && st.transport.locale !== getLocale()) connect(); }).catch(sessionFailed);
+}
 
 function setOpen(open, tellHost = true) {
   st.open = open;
@@ -87,7 +119,7 @@ function setOpen(open, tellHost = true) {
 let sessionRun = 0;
 async function startSession() {
   const run = ++sessionRun;
-  const body = { website_token: boot.website_token };
+  const body = { website_token: boot.website_token, locale: getLocale() };
   if (st.session && st.session.source_id) body.source_id = st.session.source_id;
   if (st.user) {
     for (const k of ["identifier", "identifier_hash", "name", "email", "phone"]) if (st.user[k]) body[k] = st.user[k];
@@ -139,7 +171,7 @@ async function loadOlder() {
 
 async function loadConfig() {
   try {
-    const cfg = await rest("GET", `/widget/config/?website_token=${encodeURIComponent(boot.website_token)}`);
+    const cfg = await rest("GET", `/widget/config/?website_token=${encodeURIComponent(boot.website_token)}&locale=${getLocale()}`);
     st.config = { ...st.config, ...cfg };
   } catch (_) { /* keeps defaults */ }
   desk.scheduleOpening(st, loadConfig);
@@ -187,6 +219,7 @@ function connect() {
     onEvent: (frame) => { if (st.transport === transport) applyEvent(frame); },
     onState: (s, info) => { if (st.transport === transport) onTransportState(transport, s, info); },
   });
+  transport.locale = getLocale(); // the language its auth frame and requests carry
   st.transport = transport;
   document.body.dataset.transport = transport.name;
   transport.start();
@@ -200,7 +233,7 @@ function onTransportState(transport, s, info) {
     if (boot.transport === "auto" && FALLBACK[st.mode]) st.mode = FALLBACK[st.mode];
     setTimeout(() => { if (st.transport === transport) connect(); }, boot.transport === "auto" ? 0 : 3000);
     $("w-conn").hidden = false;
-    $("w-conn").textContent = "Reconnecting…";
+    $("w-conn").textContent = t("common.reconnecting");
     return;
   }
   if (s === "resync") {
@@ -221,10 +254,10 @@ function onTransportState(transport, s, info) {
     pump();
   } else if (s === "reconnecting" && (info?.attempt || 0) >= 1) {
     conn.hidden = false;
-    conn.textContent = "Reconnecting…";
+    conn.textContent = t("common.reconnecting");
   } else if (s === "closed" && info && info.code === CLOSE.FORBIDDEN) {
     conn.hidden = false;
-    conn.textContent = "Chat is unavailable.";
+    conn.textContent = t("widget.unavailable");
   }
 }
 
@@ -397,7 +430,7 @@ function sessionFailed(err) {
 function showFatal(err) {
   const conn = $("w-conn");
   conn.hidden = false;
-  conn.textContent = `Chat unavailable (${(err && err.code) || "error"}). Retrying…`;
+  conn.textContent = t("widget.unavailable_retrying", { code: (err && err.code) || "error" });
   setTimeout(() => startSession().then(() => { conn.hidden = true; }).catch(showFatal), 5000);
 }
 
@@ -481,14 +514,14 @@ $("w-menu-button").addEventListener("click", () => setMenu($("w-menu").hidden));
 $("w-menu").addEventListener("keydown", (e) => { if (e.key === "Escape") { setMenu(false); $("w-menu-button").focus(); } });
 $("w-transcript").addEventListener("click", () => {
   setMenu(false);
-  downloadTranscript().catch(() => showError("transcript_failed", "Could not download the transcript."));
+  downloadTranscript().catch(() => showError("transcript_failed", t("widget.transcript_failed")));
 });
 async function downloadTranscript() {
   const id = currentConversationId();
   if (!st.session || !id) return;
   // The token travels in a header, so a plain link cannot carry it: fetch, then save the blob.
   const response = await fetch(`/api/widget/v1/transcript?conversation_id=${encodeURIComponent(id)}&format=txt`, {
-    headers: { "X-Widget-Token": st.session.pubsub_token }, credentials: "omit",
+    headers: { "X-Widget-Token": st.session.pubsub_token, "Accept-Language": getLocale() }, credentials: "omit",
   });
   if (!response.ok) throw new Error(String(response.status));
   const disposition = response.headers.get("Content-Disposition") || "";
@@ -531,13 +564,19 @@ document.addEventListener("visibilitychange", () => { if (document.visibilitySta
 window.addEventListener("online", () => { if (st.transport && st.transport.drop && !st.transport.isOpen) pump(); });
 
 // --- start --------------------------------------------------------------------------------------
+setLocale(chosenLocale());
+translateDom(document);
+document.addEventListener(CHANGE_EVENT, relocalize);
 renderHeader();
 render();
 loadConfig();
 startSession()
-  .then(() => toHost("ready", { source_id: st.session && st.session.source_id }))
+  .then(() => { toHost("ready", { source_id: st.session && st.session.source_id }); tellHostLocale(); })
   .catch(showFatal);
 // The loader's init may arrive after start; "ready" must reach it, so say it again on init.
 window.addEventListener("message", (e) => {
-  if (e.data && e.data.messenger && e.data.cmd === "init" && st.session) toHost("ready", { source_id: st.session.source_id });
+  if (e.data && e.data.messenger && e.data.cmd === "init" && st.session) {
+    toHost("ready", { source_id: st.session.source_id });
+    tellHostLocale();
+  }
 });

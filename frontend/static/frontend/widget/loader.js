@@ -1,7 +1,8 @@
 /*! Support messenger widget loader. Paste on any page:
  *  <script src="https://HOST/widget.js" data-website-token="TOKEN" async></script>
  * Optional: data-transport="sse" | "poll" forces a fallback transport; data-locale="ru" picks
- * the widget's language (else the visitor's browser languages; docs/i18n.md).
+ * the widget's language (else the visitor's browser languages; $messenger.setLocale("ru") at
+ * any time overrides both: docs/i18n.md).
  * It adds one iframe (launcher bubble + chat window) so the host page's CSS cannot reach the
  * widget, and exposes window.$messenger: open(), close(), toggle(), setUser({...}),
  * setCustomAttributes({...}), setLocale("ru"), reset(); window events "messenger:ready",
@@ -17,32 +18,36 @@
   var transport = script.getAttribute("data-transport") || "auto";
   var locale = script.getAttribute("data-locale");
   var origin = new URL(script.src, location.href).origin;
-  var isOpen = false, ready = false, queue = [];
+  var isOpen = false, ready = false, loaded = false, queue = [], sdkLocale = null;
 
   var iframe = document.createElement("iframe");
   iframe.src = origin + "/widget/frame/?website_token=" + encodeURIComponent(token) + "&transport=" + encodeURIComponent(transport) +
     (locale ? "&locale=" + encodeURIComponent(locale) : "");
-  iframe.title = "Chat with us";
+  iframe.title = "Chat with us"; // i18n-ignore: until the frame names it in its language ("locale")
   iframe.setAttribute("data-messenger", "");
   iframe.setAttribute("allow", "clipboard-write");
-  var base = "position:fixed!important;right:0!important;bottom:0!important;border:0!important;margin:0!important;" +
-    "padding:0!important;background:transparent!important;z-index:2147483000!important;color-scheme:normal!important;" +
-    "max-width:100vw!important;max-height:100vh!important;display:block!important;";
+  // Every declaration !important: the host page's CSS must not move or hide the iframe.
+  function important(declarations) {
+    return declarations.map(function (d) { return d + "!important;"; }).join("");
+  }
+  var base = important(["position:fixed", "right:0", "bottom:0", "border:0", "margin:0", "padding:0",
+    "background:transparent", "z-index:2147483000", "color-scheme:normal", "max-width:100vw", "max-height:100vh",
+    "display:block"]);
 
   function mobile() { return window.innerWidth < 520; }
   function layout() {
-    var size = !isOpen ? "width:96px!important;height:96px!important;"
+    var size = important(!isOpen ? ["width:96px", "height:96px"]
       // A phone: the whole layout viewport (100% of the fixed containing block, not 100vh,
       // which mobile browsers size past the visible area, hiding the composer under the toolbar).
-      : mobile() ? "top:0!important;left:0!important;width:100%!important;height:100%!important;"
-      : "width:420px!important;height:min(720px,100vh)!important;";
+      : mobile() ? ["top:0", "left:0", "width:100%", "height:100%"]
+      : ["width:420px", "height:min(720px,100vh)"]);
     iframe.setAttribute("style", base + size);
     post({ cmd: "layout", open: isOpen, mobile: mobile() });
   }
 
   function post(message) {
     message.messenger = true;
-    if (!ready && message.cmd !== "init" && message.cmd !== "layout") { queue.push(message); return; }
+    if (!ready && message.cmd !== "init" && message.cmd !== "layout" && message.cmd !== "setLocale") { queue.push(message); return; }
     if (iframe.contentWindow) iframe.contentWindow.postMessage(message, origin);
   }
 
@@ -59,10 +64,16 @@
       layout();
     } else if (d.type === "message") {
       window.dispatchEvent(new CustomEvent("messenger:message", { detail: d.detail }));
+    } else if (d.type === "locale" && d.detail) {
+      if (typeof d.detail.title === "string") iframe.title = d.detail.title.slice(0, 200);
+      if (typeof d.detail.locale === "string") iframe.setAttribute("lang", d.detail.locale.slice(0, 35));
     }
   });
   iframe.addEventListener("load", function () {
+    loaded = true;
     iframe.contentWindow.postMessage({ messenger: true, cmd: "init", host: location.href }, origin);
+    // The language goes at once, not after "ready": the first session already speaks it.
+    if (sdkLocale !== null) post({ cmd: "setLocale", locale: sdkLocale });
     layout();
   });
   window.addEventListener("resize", layout);
@@ -75,7 +86,10 @@
     setUser: function (user) { post({ cmd: "setUser", user: user || {} }); },
     setCustomAttributes: function (attrs) { post({ cmd: "setCustomAttributes", attributes: attrs || {} }); },
     reset: function () { post({ cmd: "reset" }); },
-    setLocale: function (code) { post({ cmd: "setLocale", locale: String(code || "") }); },
+    setLocale: function (code) {
+      sdkLocale = String(code || "");
+      if (loaded) post({ cmd: "setLocale", locale: sdkLocale });
+    },
     get isOpen() { return isOpen; },
   };
   layout();

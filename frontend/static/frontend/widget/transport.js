@@ -2,6 +2,9 @@
 // and callbacks onEvent(frame) / onState(state). WebSocket first; SSE and long-polling read the
 // same events (same ids) and send commands as REST POSTs. Every (re)connect resumes after the
 // last event id the widget has applied (the owner dedupes by event id and message id).
+// Every request speaks the widget's language: Accept-Language on REST, ``locale`` in the
+// socket's auth frame (docs/i18n.md), so the server's messages come in it.
+import { getLocale } from "../shared/i18n.js";
 import { SERVER_RETRY_CODES, SocketClient, backoffDelay, wsUrl } from "../shared/socket.js";
 import { CLOSE, COMMAND, ERROR, SSE_EVENT_NAMES } from "../shared/protocol.js";
 
@@ -17,7 +20,7 @@ export class RestError extends Error {
 }
 
 export async function rest(method, path, { token, body, form, signal } = {}) {
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", "Accept-Language": getLocale() };
   if (token) headers["X-Widget-Token"] = token;
   const init = { method, headers, signal, credentials: "omit" };
   if (form) init.body = form;
@@ -82,7 +85,7 @@ export class WsTransport extends Base {
     this.drops = [];
     this.client = new SocketClient({
       url: wsUrl("/ws/widget/"),
-      authFrame: () => ({ type: COMMAND.AUTH, data: { pubsub_token: this.token } }),
+      authFrame: () => ({ type: COMMAND.AUTH, data: { pubsub_token: this.token, locale: getLocale() } }),
       lastEventId: this.lastEventId,
       onEvent: this.onEvent,
       onState: (s, info) => {
