@@ -299,7 +299,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         if self.sink is not None:
             self.sink.last_seen = time.monotonic()
-        if self.lease is not None and time.monotonic() - self.lease_renewed > self.lease.ttl / 4:
+        # Renewed on a frame at most once per half lease (the idle timeout): a socket that keeps
+        # talking never lets it lapse (its frames come every 20 s, the lease lasts twice the idle
+        # timeout), and an idle widget costs one Redis round trip a minute for it, not two.
+        if self.lease is not None and time.monotonic() - self.lease_renewed > self.lease.ttl / 2:
             self.lease_renewed = time.monotonic()
             asyncio.get_running_loop().create_task(self._renew_lease(self.lease))
         text = message.get("text")
