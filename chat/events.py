@@ -10,8 +10,9 @@ events.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -21,7 +22,7 @@ from django.db import connection, transaction
 from chat.event_types import OPERATOR_ONLY_TYPES, ControlType, EphemeralType, EventType
 from chat.metrics import EVENTS_WRITTEN, child
 from chat.models import Audience, Event
-from chat.outbox import outbox_insert
+from chat.outbox import outbox_insert_all
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ logger = logging.getLogger(__name__)
 STREAM_GROUP = "stream.poke"
 
 __all__ = [
-    "OPERATOR_ONLY_TYPES", "EphemeralType", "EventType", "PublishedEvent", "STREAM_GROUP", "contact_inbox_group",
-    "dispatch", "inbox_group", "notify_group", "poke_stream", "subscribe", "unsubscribe", "user_group",
+    "OPERATOR_ONLY_TYPES", "EphemeralType", "EventDraft", "EventType", "PublishedEvent", "STREAM_GROUP",
+    "contact_inbox_group", "dispatch", "dispatch_all", "inbox_group", "notify_group", "poke_stream", "subscribe", "unsubscribe", "user_group",
 ]
 
 
@@ -103,6 +104,19 @@ def unsubscribe(callback: Subscriber) -> None:
 # --- Dispatch ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """One event of a change that writes several (``dispatch_all``): ``dispatch``'s arguments."""
+
+    type: EventType | str
+    payload: dict[str, Any]
+    inbox_id: int | None = None
+    conversation_id: int | None = None
+    contact_inbox_id: int | None = None
+    user_id: int | None = None
+    audience: Audience | str = Audience.OPERATORS
+
+
 def dispatch(
     event_type: EventType | str,
     *,
@@ -118,28 +132,37 @@ def dispatch(
     Must run inside ``transaction.atomic()``: the event shares the fate of the change it
     describes. Operator-only types are forced to the operators' audience.
     """
+    return dispatch_all([EventDraft(event_type, payload, inbox_id, conversation_id, contact_inbox_id, user_id,
+                                    audience)])[0]
+
+
+def dispatch_all(drafts: Sequence[EventDraft]) -> list[Event]:
+    """``dispatch`` for the events of one change, in one statement: written in this order
+    (ascending ids), published after commit in this order. A change that emits several events
+    collects them (``EventDraft``) and writes them together."""
     if not connection.in_atomic_block:
         raise RuntimeError("dispatch() must run inside transaction.atomic()")
-    if str(event_type) in OPERATOR_ONLY_TYPES:
-        audience = Audience.OPERATORS
-    row = Event(
-        type=str(event_type),
-        inbox_id=inbox_id,
-        conversation_id=conversation_id,
-        contact_inbox_id=contact_inbox_id,
-        user_id=user_id,
-        audience=str(audience),
-        payload=payload,
-    )
-    outbox_insert(row)
-    published = PublishedEvent.from_row(row)
-    transaction.on_commit(lambda: _publish(published))
+    rows = [
+        Event(
+            type=str(draft.type),
+            inbox_id=draft.inbox_id,
+            conversation_id=draft.conversation_id,
+            contact_inbox_id=draft.contact_inbox_id,
+            user_id=draft.user_id,
+            audience=str(Audience.OPERATORS if str(draft.type) in OPERATOR_ONLY_TYPES else draft.audience),
+            payload=draft.payload,
+        )
+        for draft in drafts
+    ]
+    outbox_insert_all(rows)
+    for row in rows:
+        transaction.on_commit(partial(_publish, PublishedEvent.from_row(row)))
     # One poke per transaction, not per event. Django drops the hooks of a rolled-back
     # savepoint together with its events, so a surviving event always has a poke after it.
     # Entries are (savepoint ids, func, robust); the stubs say a pair, hence the starred tail.
-    if not any(hook is _poke_after_commit for _, hook, *_ in connection.run_on_commit):
+    if rows and not any(hook is _poke_after_commit for _, hook, *_ in connection.run_on_commit):
         transaction.on_commit(_poke_after_commit)
-    return row
+    return rows
 
 
 def _publish(event: PublishedEvent) -> None:
