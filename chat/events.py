@@ -9,13 +9,16 @@ events.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
@@ -188,7 +191,7 @@ def notify_group(group: str, message: dict[str, Any]) -> None:
         layer = get_channel_layer()
         if layer is not None:
             try:
-                async_to_sync(layer.group_send)(group, message)
+                _group_send(layer, group, message)
             except Exception:
                 logger.warning("control message to %s failed", group, exc_info=True)
 
@@ -201,6 +204,44 @@ def poke_stream() -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(STREAM_GROUP, {"type": str(ControlType.STREAM_POKE)})
+        _group_send(layer, STREAM_GROUP, {"type": str(ControlType.STREAM_POKE)})
     except Exception:  # the poll catches up; a poke is only a latency optimisation
         logger.warning("stream poke failed", exc_info=True)
+
+
+# How long a send from a process without an event loop waits for the layer (then it is logged
+# as failed, as a send that raised: pokes and control messages are best effort).
+SEND_TIMEOUT_SECONDS = 10.0
+
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _group_send(layer: Any, group: str, message: dict[str, Any]) -> None:
+    """``layer.group_send`` from synchronous code.
+
+    In a thread that serves an event loop (the server's socket and view threads:
+    chat/realtime/threads.py, Channels' and Django's own), on that loop: ``async_to_sync``.
+    Elsewhere (the worker, management commands, benches: no loop to go back to),
+    ``async_to_sync`` would start a private event loop in a new thread for every send, and the
+    Redis layer a new connection for that loop (connect, send, close: most of the cost of a
+    commit's after-commit work there). Those sends go to one loop kept for the process instead,
+    on a daemon thread, with its one connection."""
+    served = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if served is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
+        async_to_sync(layer.group_send)(group, message)
+        return
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
+    future.result(timeout=SEND_TIMEOUT_SECONDS)
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """The process's loop for sends from threads without one (started on first use; a forked
+    child starts its own)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid() or _sender[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="channel-layer-sender", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]

@@ -276,3 +276,37 @@ def test_a_late_batch_holds_back_later_ids_until_it_ends():
         assert held.events == [] and held.held and stable_watermark() < late.event_ids[0]
         late.commit()
     assert [e.id for e in read_released(start).events] == [*late.event_ids, early_id]
+
+
+# --- Sends from a process without an event loop (the worker, commands) -------------------------
+
+
+def test_sends_from_a_thread_without_an_event_loop_share_one_loop_and_arrive():
+    """The worker and the commands have no event loop to send through: their pokes and control
+    messages go through one loop kept for the process (not a new loop, thread and layer
+    connection for every send), and arrive."""
+    import asyncio
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from chat.event_types import ControlType
+    from chat.events import STREAM_GROUP, _sender_loop, poke_stream
+
+    layer = get_channel_layer()
+    loop = _sender_loop()
+
+    def run(coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=10)
+
+    channel = run(layer.new_channel())
+    run(layer.group_add(STREAM_GROUP, channel))
+    try:
+        threads_before = {t.ident for t in threading.enumerate()}
+        for _ in range(3):
+            poke_stream()
+        assert [t for t in threading.enumerate() if t.ident not in threads_before] == []
+        assert run(layer.receive(channel)) == {"type": str(ControlType.STREAM_POKE)}
+    finally:
+        run(layer.group_discard(STREAM_GROUP, channel))
+    assert [t.name for t in threading.enumerate()].count("channel-layer-sender") == 1
