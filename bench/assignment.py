@@ -121,7 +121,8 @@ def role_statements(args) -> dict:
     from tests.factories import ContactInboxFactory, InboxFactory
     from tests.sqlcount import SqlCount
 
-    KeepOnline(args.users)()
+    keep_online = KeepOnline(args.users)
+    keep_online()
     inbox = InboxFactory(enable_auto_assignment=False, max_assignment_limit=args.capacity or None,
                          assignment_rate_limit=1_000_000)
     InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in args.users])
@@ -131,6 +132,7 @@ def role_statements(args) -> dict:
     statements, after_commit, outbox, events, cpu = [], [], [], [], []
     described = ""
     for conversation in conversations:
+        keep_online()
         events_before = Event.objects.count()
         with SqlCount() as sql:
             started = time.thread_time()
