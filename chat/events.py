@@ -227,8 +227,10 @@ def _group_send(layer: Any, group: str, message: dict[str, Any]) -> None:
     Redis layer a new connection for that loop (connect, send, close: most of the cost of a
     commit's after-commit work there). Those sends go to one loop kept for the process instead,
     on a daemon thread, with its one connection."""
+    # asgiref never clears what it records for a thread: a loop recorded once may be long gone.
     served = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if served is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
+    if (served is not None and served.is_running()
+            and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()):
         async_to_sync(layer.group_send)(group, message)
         return
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
