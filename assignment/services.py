@@ -133,15 +133,17 @@ def assign_conversation(
             cooloff_start(conversation_id=conversation.pk, user_id=conversation.assignee_id,
                           now=clock.now() if now is None else now)
             return apply_assignee(conversation, None, activity=activity_data(ActivityKind.UNASSIGNED, actor=by))
-        assignee = load_user(assignee_id)
         if conversation.status == ConversationStatus.OPEN:
-            lock_operator(assignee_id)
+            # The operator's lock, with their user and profile read in the same statement.
+            assignee = lock_operator(assignee_id) or load_user(assignee_id)
             limit = Inbox.objects.values_list("max_assignment_limit", flat=True).get(pk=conversation.inbox_id)
-            if not has_capacity(
+            if limit is not None and not has_capacity(
                 open_count=open_count(assignee_id, conversation.inbox_id, except_offer_of=conversation.pk), capacity=limit
             ):
                 raise Conflict(format_lazy(_("{name} already has {count} open conversations in this inbox."),
                                            name=operator_name(assignee), count=limit))
+        else:
+            assignee = load_user(assignee_id)
         return apply_assignee(conversation, assignee_id, activity=activity_data(
             ActivityKind.ASSIGNED, actor=by, assignee=person(assignee)))
 
@@ -193,10 +195,10 @@ def auto_assign_once(
                 return Outcome.RING_EXHAUSTED, None
             return (Outcome.HELD_BACK if held_back else Outcome.NO_OPERATOR), None
         if turn is not None:
-            offer_create(conversation, inbox=inbox, user_id=pick, round=turn.round, now=now)
+            offer_create(conversation, inbox=inbox, user_id=pick.pk, round=turn.round, now=now)
             return Outcome.OFFERED, None
-        activity = activity_data(ActivityKind.AUTO_ASSIGNED, assignee=person(load_user(pick)))
-        return Outcome.ASSIGNED, apply_assignee(conversation, pick, activity=activity)
+        activity = activity_data(ActivityKind.AUTO_ASSIGNED, assignee=person(pick))
+        return Outcome.ASSIGNED, apply_assignee(conversation, pick.pk, activity=activity)
 
 
 def auto_assign_conversation(*, conversation_id: int, now: float | None = None) -> Conversation | None:
@@ -288,8 +290,8 @@ def escalate_conversation(*, conversation_id: int, actor: Any | None, now: float
         if pick is None:
             activity_add(conversation=conversation, activity=activity_data(ActivityKind.ESCALATED_NO_SUPERVISOR, actor=by))
             return emit_updated(conversation.pk)
-        activity = activity_data(ActivityKind.ESCALATED_ASSIGNED, actor=by, assignee=person(load_user(pick)))
-        return apply_assignee(conversation, pick, activity=activity)
+        activity = activity_data(ActivityKind.ESCALATED_ASSIGNED, actor=by, assignee=person(pick))
+        return apply_assignee(conversation, pick.pk, activity=activity)
 
 
 # --- Release ----------------------------------------------------------------------------------

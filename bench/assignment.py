@@ -1,6 +1,7 @@
 """Assignment throughput and presence fan-out cost (docs/benchmarks.md, "Assignment").
 
     .venv/bin/python bench/assignment.py [--conversations 2000] [--operators 50] [--seconds 60]
+                                         [--count 200] [--verbose] [--only-cost]
 
 Needs PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432) and Redis
 (BENCH_REDIS, default redis://127.0.0.1:6379/3). Creates its own database, runs the services
@@ -12,6 +13,9 @@ Measured:
   (capacity and rate limit out of the way, so every call assigns); baseline in the same run:
   the bare row update + commit an assignment needs at least, from the same 2 processes;
 * end to end: `conversation_create` whose `conversation.created` triggers the assignment;
+* cost of one auto-assignment, in one process, one call after another: SQL statements (those
+  after its commit too: the reactions), outbox statements and events, CPU time of the calling
+  thread (the figures the machine's load does not move), without and with a capacity;
 * presence: cost of a transition (connect/offline) for an operator in 1, 10 and 50 inboxes
   (one `presence.updated` per inbox), of a heartbeat with no change, and of reading the
   available operators of a 50-member inbox.
@@ -107,27 +111,44 @@ def role_assign(args) -> dict:
 
 
 def role_statements(args) -> dict:
-    """SQL statements and store round trips of one auto-assignment (load-independent)."""
+    """SQL statements, transactions and CPU time of one auto-assignment (load-independent
+    figures), in a fresh inbox whose members are the operators online: ``--capacity`` 0 for no
+    ``max_assignment_limit`` (every candidate's load then needs no count), else that limit."""
     django_setup()
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from assignment.services import auto_assign_conversation
-    from chat.models import Conversation, Inbox
+    from chat.models import Conversation, Event, Inbox, InboxMember
     from chat.services.conversations import conversation_create
-    from tests.factories import ContactInboxFactory
+    from tests.factories import ContactInboxFactory, InboxFactory
+    from tests.sqlcount import SqlCount
 
-    KeepOnline(args.users)()
-    inbox = Inbox.objects.get(pk=args.inbox)
-    Inbox.objects.filter(pk=inbox.pk).update(enable_auto_assignment=False)
-    conversation = conversation_create(contact_inbox=ContactInboxFactory(inbox=inbox, source_id=uuid.uuid4().hex))
+    keep_online = KeepOnline(args.users)
+    keep_online()
+    inbox = InboxFactory(enable_auto_assignment=False, max_assignment_limit=args.capacity or None,
+                         assignment_rate_limit=1_000_000)
+    InboxMember.objects.bulk_create([InboxMember(inbox=inbox, user_id=u) for u in args.users])
+    conversations = [conversation_create(contact_inbox=ContactInboxFactory(inbox=inbox, source_id=uuid.uuid4().hex))
+                     for _ in range(args.count)]
     Inbox.objects.filter(pk=inbox.pk).update(enable_auto_assignment=True)
-    with CaptureQueriesContext(connection) as queries:
-        assigned = auto_assign_conversation(conversation_id=conversation.pk)
-    assert assigned is not None and Conversation.objects.get(pk=conversation.pk).assignee_id
-    events = sum("chat_event_insert(" in q["sql"] or ("chat_event" in q["sql"] and q["sql"].startswith("INSERT"))
-                 for q in queries.captured_queries)
-    return {"statements": len(queries.captured_queries), "events": events}
+    statements, after_commit, outbox, events, cpu = [], [], [], [], []
+    described = ""
+    for conversation in conversations:
+        keep_online()
+        events_before = Event.objects.count()
+        with SqlCount() as sql:
+            started = time.thread_time()
+            assigned = auto_assign_conversation(conversation_id=conversation.pk)
+            cpu.append((time.thread_time() - started) * 1000)
+        assert assigned is not None and Conversation.objects.get(pk=conversation.pk).assignee_id
+        statements.append(len(sql.statements))
+        after_commit.append(sum(1 for s in sql.statements if not s.in_transaction))
+        outbox.append(sum(1 for q in sql.sql() if "chat_event_insert" in q or q.startswith('INSERT INTO "chat_event"')))
+        events.append(Event.objects.count() - events_before)
+        described = described or sql.describe()
+    if args.verbose:
+        print(described, file=sys.stderr)
+    cpu = cpu[len(cpu) // 10:]  # warm-up (first queries compiled, caches filled)
+    return {"statements": max(statements), "after_commit": max(after_commit), "outbox": max(outbox),
+            "events": max(events), "cpu_median": statistics.median(cpu), "cpu_p90": sorted(cpu)[int(len(cpu) * 0.9)]}
 
 
 def role_baseline(args) -> dict:
@@ -229,7 +250,10 @@ ROLES = {
 def child(env: dict, role: str, **kwargs) -> subprocess.Popen:
     argv = [sys.executable, __file__, "--role", role]
     for key, value in kwargs.items():
-        argv += [f"--{key}", json.dumps(value) if isinstance(value, list) else str(value)]
+        if value is True:
+            argv.append(f"--{key}")
+        else:
+            argv += [f"--{key}", json.dumps(value) if isinstance(value, list) else str(value)]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
 
 
@@ -254,6 +278,10 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--inbox", type=int, default=0)
     parser.add_argument("--users", type=json.loads, default=[])
+    parser.add_argument("--capacity", type=int, default=0)
+    parser.add_argument("--count", type=int, default=200, help="auto-assignments measured for statements and CPU")
+    parser.add_argument("--verbose", action="store_true", help="print the statements of one auto-assignment")
+    parser.add_argument("--only-cost", action="store_true", help="statements and CPU only (no throughput runs)")
     args = parser.parse_args()
     if args.role:
         print(json.dumps(ROLES[args.role](args)))
@@ -275,14 +303,18 @@ def main() -> None:
     }
     try:
         subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
-        setup = result_of(child(env, "setup", conversations=args.conversations, operators=args.operators))
-        assign = in_parallel(env, "assign", inbox=setup["inbox"], seconds=args.seconds, users=setup["users"])
-        baseline = in_parallel(env, "baseline", inbox=setup["inbox"], users=setup["users"])
-        e2e = in_parallel(
-            env, "e2e", inbox=setup["e2e_inbox"], conversations=args.conversations, seconds=args.seconds, users=setup["users"]
-        )
-        statements = result_of(child(env, "statements", inbox=setup["e2e_inbox"], users=setup["users"]))
-        presence = result_of(child(env, "presence", inbox=setup["inbox"]))
+        setup = result_of(child(env, "setup", conversations=0 if args.only_cost else args.conversations,
+                                operators=args.operators))
+        flags = {"verbose": True} if args.verbose else {}
+        costs = {capacity: result_of(child(env, "statements", users=setup["users"], capacity=capacity, count=args.count,
+                                           **flags))
+                 for capacity in (0, 20)}
+        if not args.only_cost:
+            assign = in_parallel(env, "assign", inbox=setup["inbox"], seconds=args.seconds, users=setup["users"])
+            baseline = in_parallel(env, "baseline", inbox=setup["inbox"], users=setup["users"])
+            e2e = in_parallel(env, "e2e", inbox=setup["e2e_inbox"], conversations=args.conversations,
+                              seconds=args.seconds, users=setup["users"])
+            presence = result_of(child(env, "presence", inbox=setup["inbox"]))
     finally:
         import redis
 
@@ -299,12 +331,19 @@ def main() -> None:
     print(f"## Assignment ({args.operators} operators online in one inbox, 2 processes, PostgreSQL + Redis)\n")
     print("| Measure | Result |")
     print("|---|---|")
+    for capacity, cost in costs.items():
+        limit = f"max_assignment_limit {capacity}" if capacity else "no max_assignment_limit"
+        print(f"| SQL statements in one auto-assignment, {limit} (of which after commit; outbox statements for "
+              f"events) | {cost['statements']} ({cost['after_commit']}; {cost['outbox']} for {cost['events']}) |")
+        print(f"| CPU time of the calling thread per auto-assignment, {limit}, median / p90 "
+              f"({args.count} assignments) | {cost['cpu_median']:.2f} / {cost['cpu_p90']:.2f} ms |")
+    if args.only_cost:
+        return
     print(f"| auto_assign_conversation, 2 processes racing | {rate(assign, 'assigned'):.0f} assigned/s "
           f"({sum(r['assigned'] for r in assign)} conversations) |")
     print(f"| baseline: bare locked update + commit, 2 processes | {rate(baseline, 'assigned'):.0f} updates/s |")
     print(f"| conversation_create + triggered auto-assign, 2 processes | {rate(e2e, 'created'):.0f} conversations/s "
           f"({sum(r['assigned'] for r in e2e)} of {sum(r['created'] for r in e2e)} assigned) |")
-    print(f"| SQL statements in one auto-assignment (of which event inserts) | {statements['statements']} ({statements['events']}) |")
     for count in (1, 10, 50):
         print(f"| presence transition, operator in {count} inbox(es) ({count} events) | {presence[f'transition_{count}']:.2f} ms |")
     print(f"| heartbeat, no change (no SQL) | {presence['heartbeat']:.3f} ms |")

@@ -3,12 +3,14 @@
 Everything that decides *when* an outbox row may be read lives here, with one window and one
 "held back" predicate:
 
-* ``outbox_insert(row)`` writes an Event in the caller's transaction (``chat.events.dispatch``
-  is its only caller), in one statement. Event ids come from a sequence before commit, so a
-  lower id can commit after a higher one is visible. On PostgreSQL the insert goes through
-  ``chat_event_insert()`` (migration 0009_lean), which makes the row's ``xmin`` an xid assigned
-  after its id, the transaction's own xid having been assigned before the id: every transaction
-  that took a lower id earlier therefore has an xid below the row's ``xmin``.
+* ``outbox_insert_all(rows)`` writes Events in the caller's transaction (``chat.events.dispatch``
+  and ``dispatch_all`` are its only callers), in one statement however many rows. Event ids
+  come from a sequence before commit, so a lower id can commit after a higher one is visible.
+  On PostgreSQL each row goes through ``chat_event_insert()`` (migration 0009_lean; several
+  rows through ``chat_event_insert_many()``, 0011_lean, which calls it for each), which makes
+  the row's ``xmin`` an xid assigned after its id, the transaction's own xid having been
+  assigned before the id: every transaction that took a lower id earlier therefore has an xid
+  below the row's ``xmin``.
 * ``read_released(after_id)``: the rows after a cursor that may be delivered, in id order, and
   the new cursor. A row is *held back* while, in the snapshot that reads it, a transaction of
   this database with an xid below the row's ``xmin`` is still running; delivery stops at the
@@ -21,8 +23,10 @@ On SQLite there is one writer at a time: ids are allocated in commit order, noth
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Max, QuerySet
@@ -49,6 +53,12 @@ class ReleasedBatch:
 # --- Insert -------------------------------------------------------------------------------------
 
 _INSERT_SQL = "SELECT event_id, event_created_at FROM chat_event_insert(%s, %s, %s, %s, %s, %s, %s)"
+# Several events of one change: chat_event_insert() for each, in order, in one round trip
+# (migration 0011_lean).
+_INSERT_MANY_SQL = (
+    "SELECT new_id, new_created_at FROM chat_event_insert_many(%s::varchar[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[], %s::bigint[], %s::varchar[], %s::text[]::jsonb[])"
+)
 
 
 def outbox_insert(row: Event) -> None:
@@ -57,17 +67,44 @@ def outbox_insert(row: Event) -> None:
     What used to be read here (the transactions running once the id was allocated, from
     ``pg_stat_activity``, three statements per event) is now decided by the reader from the
     row's ``xmin`` (see the module docstring)."""
+    outbox_insert_all([row])
+
+
+def outbox_insert_all(rows: Sequence[Event]) -> None:
+    """Write ``rows`` in the current transaction, in this order (ascending ids), in one
+    statement: the events of one change (an assignment has three). On PostgreSQL each row
+    goes through ``chat_event_insert()`` as if inserted alone, so the late-commit guarantee of
+    the module docstring holds for each of them."""
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         # SQLite has one writer at a time: ids are allocated in commit order already.
-        row.save(force_insert=True)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            Event.objects.bulk_create(rows)  # one INSERT … RETURNING id, created_at
         return
-    payload = Event._meta.get_field("payload").get_db_prep_save(row.payload, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [row.type, row.inbox_id, row.conversation_id, row.contact_inbox_id, row.user_id,
-                                     row.audience, payload])
-        row.id, row.created_at = cursor.fetchone()
-    row._state.adding = False
-    row._state.db = connection.alias
+    if len(rows) == 1:
+        row = rows[0]
+        payload = Event._meta.get_field("payload").get_db_prep_save(row.payload, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, [row.type, row.inbox_id, row.conversation_id, row.contact_inbox_id, row.user_id,
+                                         row.audience, payload])
+            row.id, row.created_at = cursor.fetchone()
+    else:
+        # The payloads as JSON text, as the JSONField writes them (no custom encoder).
+        columns: list[Any] = [[r.type for r in rows], [r.inbox_id for r in rows], [r.conversation_id for r in rows],
+                   [r.contact_inbox_id for r in rows], [r.user_id for r in rows], [r.audience for r in rows],
+                   [json.dumps(r.payload) for r in rows]]
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_MANY_SQL, columns)
+            written = cursor.fetchall()
+        assert len(written) == len(rows)
+        for row, (event_id, created_at) in zip(rows, written, strict=True):
+            row.id, row.created_at = event_id, created_at
+    for row in rows:
+        row._state.adding = False
+        row._state.db = connection.alias
 
 
 # --- Held back ------------------------------------------------------------------------------------

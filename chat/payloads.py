@@ -4,12 +4,16 @@ DESIGN.md §8 fixes the message shape and the conversation keys outside clients 
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.db import connection
+from django.db.models import QuerySet, TextField
+from django.db.models.expressions import RawSQL
 
-from chat.models import Contact, Conversation, ConversationOffer, Message
+from chat.models import Contact, Conversation, ConversationOffer, Label, Message
 from chat.services.attachments import attachment_url
 
 
@@ -102,8 +106,29 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
 
 def conversation_label_names(conversation: Conversation) -> list[str]:
     """The conversation's label names, sorted (operators only: the widget view leaves them out).
-    Reads the prefetched labels when the caller prefetched them (the list: one query per page)."""
+    Reads the names read with the conversation (``with_label_names``) or the prefetched labels
+    when the caller got them (the list: one query per page)."""
+    if hasattr(conversation, LABEL_NAMES):
+        names = getattr(conversation, LABEL_NAMES)
+        return sorted(json.loads(names)) if names else []
     return sorted(label.name for label in conversation.labels.all())
+
+
+LABEL_NAMES = "label_names_json"
+
+
+def with_label_names(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """The conversations with their label names read in the same statement (a JSON array, a
+    subquery per row): a payload built from one then needs no query for its labels. Sorted in
+    Python (``conversation_label_names``), as the database's collation may sort otherwise."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    labels = Conversation._meta.get_field("labels")
+    quote = connection.ops.quote_name
+    through, own, other = quote(labels.m2m_db_table()), quote(labels.m2m_column_name()), quote(labels.m2m_reverse_name())
+    aggregate = "json_agg(l.name)::text" if connection.vendor == "postgresql" else "json_group_array(l.name)"
+    sql = (f"SELECT {aggregate} FROM {quote(Label._meta.db_table)} AS l JOIN {through} AS cl "
+           f"ON cl.{other} = l.id WHERE cl.{own} = {table}.id")
+    return queryset.annotate(**{LABEL_NAMES: RawSQL(sql, (), output_field=TextField())})
 
 
 # What a widget may see of a conversation payload (its own conversation).

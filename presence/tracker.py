@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import transaction
 
-from chat.events import EventType, dispatch
+from chat.events import EventDraft, EventType, dispatch_all
 from chat.models import Audience, Inbox, InboxMember, OperatorProfile
 from chat.store import SharedStore, get_store
 from presence import clock
@@ -151,13 +151,9 @@ class OnlineStatusTracker:
                 return None
             OperatorPresence.objects.filter(pk=user_id).update(status=status, changed_at=as_datetime(now))
             inbox_ids = list(InboxMember.objects.filter(user_id=user_id).order_by("inbox_id").values_list("inbox_id", flat=True))
-            for inbox_id in inbox_ids:
-                dispatch(
-                    EventType.PRESENCE_UPDATED,
-                    payload={"user_id": user_id, "status": status},
-                    inbox_id=inbox_id,
-                    audience=Audience.OPERATORS,
-                )
+            # One event per inbox, all in one statement.
+            dispatch_all([EventDraft(EventType.PRESENCE_UPDATED, {"user_id": user_id, "status": status},
+                                     inbox_id=inbox_id, audience=Audience.OPERATORS) for inbox_id in inbox_ids])
             transaction.on_commit(lambda: self.publish_inbox_availability(inbox_ids, now=now))
             return status
 
@@ -185,13 +181,11 @@ class OnlineStatusTracker:
                 changed.append(inbox_id)
         if changed:
             with transaction.atomic():
-                for inbox_id in changed:
-                    dispatch(
-                        EventType.PRESENCE_UPDATED,
-                        payload={"user_id": None, "status": ONLINE if available[inbox_id] else OFFLINE},
-                        inbox_id=inbox_id,
-                        audience=Audience.EVERYONE,
-                    )
+                dispatch_all([
+                    EventDraft(EventType.PRESENCE_UPDATED, {"user_id": None, "status": ONLINE if available[inbox_id] else OFFLINE},
+                               inbox_id=inbox_id, audience=Audience.EVERYONE)
+                    for inbox_id in changed
+                ])
         return changed
 
     def expire(self, *, now: float | None = None) -> dict[int, str]:

@@ -42,9 +42,13 @@ class HeldTransaction:
             late.commit()
     """
 
-    def __init__(self, event_type: Any, **dispatch_kwargs: Any) -> None:
+    def __init__(self, event_type: Any, *, batch: int = 1, **dispatch_kwargs: Any) -> None:
+        """``batch`` > 1: that many events of the type, written together (``dispatch_all``);
+        ``event_id`` is then the first, ``event_ids`` all of them."""
         self._event_type = event_type
+        self._batch = batch
         self._kwargs = dispatch_kwargs
+        self.event_ids: list[int] = []
         self._allocated = threading.Event()
         self._may_commit = threading.Event()
         self._thread = threading.Thread(target=self._run)
@@ -53,11 +57,16 @@ class HeldTransaction:
     def _run(self) -> None:
         from django.db import transaction
 
-        from chat.events import dispatch
+        from chat.events import EventDraft, dispatch, dispatch_all
 
         try:
             with transaction.atomic():
-                self.event_id = dispatch(self._event_type, **self._kwargs).id
+                if self._batch == 1:
+                    self.event_ids = [dispatch(self._event_type, **self._kwargs).id]
+                else:
+                    draft = EventDraft(self._event_type, **self._kwargs)
+                    self.event_ids = [row.id for row in dispatch_all([draft] * self._batch)]
+                self.event_id = self.event_ids[0]
                 self._allocated.set()
                 self._may_commit.wait(timeout=30)
         finally:

@@ -139,14 +139,15 @@ def _events_match_their_declared_types(monkeypatch) -> Iterator[None]:
     from chat.event_types import ShapeError, check_control, check_event
 
     mismatches: list[str] = []
-    insert, notify = chat.events.outbox_insert, chat.events.notify_group
+    insert, notify = chat.events.outbox_insert_all, chat.events.notify_group
 
-    def checked_insert(row):
-        try:
-            check_event(row.type, row.payload)
-        except ShapeError as exc:
-            mismatches.append(str(exc))
-        return insert(row)
+    def checked_insert(rows):
+        for row in rows:
+            try:
+                check_event(row.type, row.payload)
+            except ShapeError as exc:
+                mismatches.append(str(exc))
+        return insert(rows)
 
     def checked_notify(group, message):
         try:
@@ -155,7 +156,7 @@ def _events_match_their_declared_types(monkeypatch) -> Iterator[None]:
             mismatches.append(f"control message to {group}: {exc}")
         return notify(group, message)
 
-    monkeypatch.setattr(chat.events, "outbox_insert", checked_insert)
+    monkeypatch.setattr(chat.events, "outbox_insert_all", checked_insert)
     # notify_group is imported by name into the modules that send control messages.
     for name, module in list(sys.modules.items()):
         if name.startswith(("chat", "presence", "assignment", "frontend", "project")):

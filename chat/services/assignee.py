@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.activity import person
-from chat.events import EventType, dispatch
+from chat.events import EventDraft, EventType, dispatch_all
 from chat.models import Audience, Conversation, ConversationStatus
 from chat.payloads import conversation_payload, user_summary
 from chat.services.conversations import (
@@ -33,17 +33,21 @@ def conversation_write_assignee(
     ``conversation.updated``, forget both operators' cached unread totals after commit."""
     old_assignee_id = conversation.assignee_id
     Conversation.objects.filter(pk=conversation.pk).update(assignee_id=assignee_id)
+    # The three events of the change go out in one statement, in this order: the activity
+    # line's message.created, assignee.changed, conversation.updated.
+    events: list[EventDraft] = []
     if isinstance(activity, dict):
-        activity_add(conversation=conversation, activity=activity)
+        activity_add(conversation=conversation, activity=activity, collect=events)
     else:
-        activity_add(conversation=conversation, content=activity)
+        activity_add(conversation=conversation, content=activity, collect=events)
     fresh = conversation_for_event(conversation.pk)
     for event_type, payload, audience in (
         (EventType.ASSIGNEE_CHANGED, {"assignee": user_summary(fresh.assignee)}, Audience.OPERATORS),
         (EventType.CONVERSATION_UPDATED, conversation_payload(fresh), Audience.EVERYONE),
     ):
-        dispatch(event_type, payload=payload, inbox_id=fresh.inbox_id, conversation_id=fresh.pk,
-                 contact_inbox_id=fresh.contact_inbox_id, audience=audience)
+        events.append(EventDraft(event_type, payload, inbox_id=fresh.inbox_id, conversation_id=fresh.pk,
+                                 contact_inbox_id=fresh.contact_inbox_id, audience=audience))
+    dispatch_all(events)
 
     def forget_unread() -> None:
         invalidate_operator_unread(old_assignee_id)

@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from chat.activity import ActivityKind, activity_data, actor, render_activity
 from chat.errors import InvalidData, NotFound
-from chat.events import EventType, dispatch
+from chat.events import EventDraft, EventType, dispatch, dispatch_all
 from chat.models import (
+    Attachment,
     Audience,
     Branch,
     ContactInbox,
@@ -27,7 +28,7 @@ from chat.models import (
     MessageDirection,
     Priority,
 )
-from chat.payloads import conversation_payload, message_payload, user_summary
+from chat.payloads import conversation_payload, message_payload, user_summary, with_label_names
 from chat.services.branches import get_default_branch, get_default_branch_id_cached
 from chat.services.csat import csat_request
 from chat.store import get_store
@@ -58,8 +59,10 @@ def _branch_id_for(contact_inbox: ContactInbox) -> int:
 
 
 def conversation_for_event(conversation_id: int) -> Conversation:
-    """Load a conversation with what its payload needs, in one query."""
-    return Conversation.objects.select_related("assignee__operator_profile", "contact").get(pk=conversation_id)
+    """Load a conversation with what its payload needs (assignee, contact, label names), in one
+    query."""
+    return with_label_names(Conversation.objects.select_related("assignee__operator_profile", "contact")).get(
+        pk=conversation_id)
 
 
 @transaction.atomic
@@ -103,13 +106,16 @@ def actor_name(*, user: Any | None = None, contact: Any | None = None) -> str:
 
 
 def activity_add(
-    *, conversation: Conversation, content: str | None = None, activity: dict[str, Any] | None = None
+    *, conversation: Conversation, content: str | None = None, activity: dict[str, Any] | None = None,
+    collect: list[EventDraft] | None = None,
 ) -> Message:
     """Add an ``activity`` line (operators only) and emit ``message.created``.
 
     ``activity`` is the line as data (``chat.activity.activity_data``: who did what), stored in
     ``content_attributes.activity`` and rendered per reader; ``content`` is then its rendering in
-    the server's language unless given. Free text alone (``content``) is stored as it is."""
+    the server's language unless given. Free text alone (``content``) is stored as it is.
+    ``collect``: append the event there instead, for the caller to write it with the others of
+    its change (``chat.events.dispatch_all``: one statement)."""
     attributes: dict[str, Any] = {}
     if activity is not None:
         attributes["activity"] = activity
@@ -117,14 +123,15 @@ def activity_add(
             content = render_activity(activity)
     message = Message.objects.create(conversation=conversation, direction=MessageDirection.ACTIVITY,
                                      content=content or "", content_attributes=attributes)
-    dispatch(
-        EventType.MESSAGE_CREATED,
-        payload=message_payload(message),
-        inbox_id=conversation.inbox_id,
-        conversation_id=conversation.pk,
-        contact_inbox_id=conversation.contact_inbox_id,
-        audience=Audience.OPERATORS,
-    )
+    # An activity line has no sender and no attachment: its payload needs no further read.
+    message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+    draft = EventDraft(EventType.MESSAGE_CREATED, message_payload(message), inbox_id=conversation.inbox_id,
+                       conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                       audience=Audience.OPERATORS)
+    if collect is not None:
+        collect.append(draft)
+    else:
+        dispatch_all([draft])
     return message
 
 
@@ -166,17 +173,19 @@ def lock_conversation(conversation_id: int, *, related: tuple[str, ...] = (), wi
         raise NotFound(_("Conversation not found.")) from None
 
 
-def conversation_emit(event_type: EventType, conversation_id: int, *, audience: str) -> Conversation:
-    """Dispatch an event whose payload is the conversation as it is now (in the transaction)."""
+def conversation_emit(
+    event_type: EventType, conversation_id: int, *, audience: str, collect: list[EventDraft] | None = None
+) -> Conversation:
+    """Dispatch an event whose payload is the conversation as it is now (in the transaction);
+    ``collect``: append it there instead (see ``activity_add``)."""
     conversation = conversation_for_event(conversation_id)
-    dispatch(
-        event_type,
-        payload=conversation_payload(conversation),
-        inbox_id=conversation.inbox_id,
-        conversation_id=conversation.pk,
-        contact_inbox_id=conversation.contact_inbox_id,
-        audience=audience,
-    )
+    draft = EventDraft(event_type, conversation_payload(conversation), inbox_id=conversation.inbox_id,
+                       conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                       audience=audience)
+    if collect is not None:
+        collect.append(draft)
+    else:
+        dispatch_all([draft])
     return conversation
 
 

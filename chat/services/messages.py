@@ -27,7 +27,7 @@ from chat.errors import (
     NotFound,
     TooManyAttachments,
 )
-from chat.events import EventType, dispatch
+from chat.events import EventDraft, EventType, dispatch_all
 from chat.models import (
     Attachment,
     Audience,
@@ -228,7 +228,8 @@ def _record_locked(
 
     Statements in the common case (an open conversation, no attachment): the repeat lookup
     (only with an echo_id or source_id), the message, one UPDATE of the conversation (and, for
-    an incoming message, its contact, in the same statement), one outbox row per event."""
+    an incoming message, its contact, in the same statement), and the outbox rows of its events
+    (one statement however many)."""
     existing = _existing(
         conversation.pk,
         source_id=source_id,
@@ -265,13 +266,15 @@ def _record_locked(
 
     audience = Audience.OPERATORS if private else Audience.EVERYONE
     events: list[EventType] = []
+    # Every event of the message goes out in one statement, in order (chat.events.dispatch_all).
+    drafts: list[EventDraft] = []
     if incoming:
         assert sender_contact is not None  # as above
         reopen = conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         _touch_incoming(conversation.pk, contact_id=sender_contact.pk, reopen=reopen)
         if reopen:
             activity_add(conversation=conversation, activity=activity_data(
-                ActivityKind.REOPENED, actor=actor(contact=sender_contact)))
+                ActivityKind.REOPENED, actor=actor(contact=sender_contact)), collect=drafts)
             events.append(EventType.CONVERSATION_STATUS_CHANGED)
         if conversation.assignee_id is None and conversation.waiting_since is None:
             queue_changed(inbox_id=conversation.inbox_id)  # it starts waiting in line (after commit)
@@ -295,25 +298,17 @@ def _record_locked(
         # Django's private prefetch cache (no attachments: spares message_payload a query).
         message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
     payload = message_payload(message)
-    dispatch(
-        EventType.MESSAGE_CREATED,
-        payload=payload,
-        inbox_id=conversation.inbox_id,
-        conversation_id=conversation.pk,
-        contact_inbox_id=conversation.contact_inbox_id,
-        audience=audience,
-    )
+    drafts.append(EventDraft(EventType.MESSAGE_CREATED, payload, inbox_id=conversation.inbox_id,
+                             conversation_id=conversation.pk, contact_inbox_id=conversation.contact_inbox_id,
+                             audience=audience))
     for event_type in events:
         if event_type == EventType.CONVERSATION_STATUS_CHANGED:
-            conversation_emit(event_type, conversation.pk, audience=Audience.EVERYONE)
+            conversation_emit(event_type, conversation.pk, audience=Audience.EVERYONE, collect=drafts)
         else:
-            dispatch(
-                event_type,
-                payload={"message_id": message.pk, "created_at": payload["created_at"]},
-                inbox_id=conversation.inbox_id,
-                conversation_id=conversation.pk,
-                contact_inbox_id=conversation.contact_inbox_id,
-            )
+            drafts.append(EventDraft(event_type, {"message_id": message.pk, "created_at": payload["created_at"]},
+                                     inbox_id=conversation.inbox_id, conversation_id=conversation.pk,
+                                     contact_inbox_id=conversation.contact_inbox_id))
+    dispatch_all(drafts)
     return RecordedMessage(message, created=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
-from chat.events import EventType, dispatch
+from chat.events import EventDraft, EventType, dispatch, dispatch_all
 from chat.models import Event
 from chat.outbox import read_released
 from chat.outbox import watermark as stable_watermark
@@ -189,3 +189,124 @@ def test_an_event_costs_one_statement_and_reads_no_other_session():
             dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub(2), inbox_id=inbox.pk)
     assert len(sql.statements) == 2, sql.describe()
     assert not any("pg_stat_activity" in s for s in sql.sql())
+
+
+# --- Several events of one change in one statement (dispatch_all) -------------------------------
+
+
+def drafts(inbox_id, count=3, **kwargs):
+    return [EventDraft(EventType.CONVERSATION_UPDATED, conversation_stub(n), inbox_id=inbox_id, **kwargs)
+            for n in range(count)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_one_change_are_written_in_one_statement_in_order(published):
+    from tests.sqlcount import SqlCount
+
+    inbox = InboxFactory()
+    with transaction.atomic():
+        with SqlCount() as sql:
+            rows = dispatch_all(drafts(inbox.pk))
+        assert published == []
+    assert len(sql.statements) == 1, sql.describe()
+    ids = [row.id for row in rows]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [e.id for e in published] == ids
+    assert [e.payload for e in published] == [conversation_stub(n) for n in range(3)]
+    stored = list(Event.objects.order_by("id").values_list("id", "payload", "created_at"))
+    assert [(i, p) for i, p, _ in stored] == [(row.id, row.payload) for row in rows]
+    assert [row.created_at for row in rows] == [c for _, _, c in stored]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_one_change_share_its_fate(published):
+    inbox = InboxFactory()
+    with transaction.atomic():
+        kept = dispatch_all(drafts(inbox.pk, 2))
+        try:
+            with transaction.atomic():
+                dispatch_all(drafts(inbox.pk, 3))
+                raise ValueError
+        except ValueError:
+            pass
+    assert [e.id for e in published] == [row.id for row in kept]
+    assert list(Event.objects.values_list("id", flat=True)) == [row.id for row in kept]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_one_change_follow_the_audience_rule():
+    with transaction.atomic():
+        rows = dispatch_all([EventDraft(EventType.ASSIGNEE_CHANGED, {"assignee": None}, audience="everyone"),
+                             EventDraft(EventType.CONVERSATION_UPDATED, conversation_stub(), audience="everyone")])
+    assert [row.audience for row in rows] == ["operators", "everyone"]
+    with pytest.raises(RuntimeError):
+        dispatch_all(drafts(None, 2))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_late_commit_holds_back_a_later_batch_until_it_ends():
+    inbox = InboxFactory()
+    start = stable_watermark()
+    with HeldTransaction(EventType.CONVERSATION_UPDATED, payload=conversation_stub("late"), inbox_id=inbox.pk) as late:
+        late_id = late.start()
+        with transaction.atomic():
+            early = [row.id for row in dispatch_all(drafts(inbox.pk))]
+        assert min(early) > late_id
+        held = read_released(start)
+        assert held.events == [] and held.held and stable_watermark() < late_id
+        late.commit()
+    assert [e.id for e in read_released(start).events] == [late_id, *early]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_late_batch_holds_back_later_ids_until_it_ends():
+    """Every row of a batch still open holds back what was committed after it: the reader
+    stops at the batch's first id, and delivers it whole, in order, once it commits."""
+    inbox = InboxFactory()
+    start = stable_watermark()
+    late = HeldTransaction(EventType.CONVERSATION_UPDATED, batch=3, payload=conversation_stub("late"), inbox_id=inbox.pk)
+    with late:
+        late.start()
+        with transaction.atomic():
+            early_id = dispatch(EventType.CONVERSATION_UPDATED, payload=conversation_stub("early"), inbox_id=inbox.pk).id
+        assert early_id > max(late.event_ids) and late.event_ids == sorted(late.event_ids)
+        held = read_released(start)
+        assert held.events == [] and held.held and stable_watermark() < late.event_ids[0]
+        late.commit()
+    assert [e.id for e in read_released(start).events] == [*late.event_ids, early_id]
+
+
+# --- Sends from a process without an event loop (the worker, commands) -------------------------
+
+
+def test_sends_from_a_thread_without_an_event_loop_share_one_loop_and_arrive():
+    """The worker and the commands have no event loop to send through: their pokes and control
+    messages go through one loop kept for the process (not a new loop, thread and layer
+    connection for every send), and arrive."""
+    import asyncio
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from chat.event_types import ControlType
+    from chat.events import STREAM_GROUP, _sender_loop, poke_stream
+
+    layer = get_channel_layer()
+    loop = _sender_loop()
+
+    def run(coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=10)
+
+    channel = run(layer.new_channel())
+    run(layer.group_add(STREAM_GROUP, channel))
+    try:
+        threads_before = {t.ident for t in threading.enumerate()}
+        for _ in range(3):
+            poke_stream()
+        assert [t for t in threading.enumerate() if t.ident not in threads_before] == []
+        assert run(layer.receive(channel)) == {"type": str(ControlType.STREAM_POKE)}
+    finally:
+        run(layer.group_discard(STREAM_GROUP, channel))
+    assert [t.name for t in threading.enumerate()].count("channel-layer-sender") == 1
