@@ -7,7 +7,7 @@ Everything that decides *when* an outbox row may be read lives here, with one wi
   and ``dispatch_all`` are its only callers), in one statement however many rows. Event ids
   come from a sequence before commit, so a lower id can commit after a higher one is visible.
   On PostgreSQL each row goes through ``chat_event_insert()`` (migration 0009_lean; several
-  rows through ``chat_event_insert_many()``, 0011_lean, which calls it for each), which makes
+  rows through ``chat_event_insert_many()``, 0012_lean, which calls it for each), which makes
   the row's ``xmin`` an xid assigned after its id, the transaction's own xid having been
   assigned before the id: every transaction that took a lower id earlier therefore has an xid
   below the row's ``xmin``.
@@ -54,7 +54,7 @@ class ReleasedBatch:
 
 _INSERT_SQL = "SELECT event_id, event_created_at FROM chat_event_insert(%s, %s, %s, %s, %s, %s, %s)"
 # Several events of one change: chat_event_insert() for each, in order, in one round trip
-# (migration 0011_lean).
+# (migration 0012_lean).
 _INSERT_MANY_SQL = (
     "SELECT new_id, new_created_at FROM chat_event_insert_many(%s::varchar[], %s::bigint[], %s::bigint[], "
     "%s::bigint[], %s::bigint[], %s::varchar[], %s::text[]::jsonb[])"

@@ -47,7 +47,7 @@ def drop_function(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chat", "0010_i18n"),
+        ("chat", "0011_inbox_translations"),
     ]
 
     operations = [
