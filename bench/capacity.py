@@ -11,7 +11,7 @@
   process: KiB of RSS per socket, and CPU (% of one core) over 30 s of idling; beside it, in the
   same run, the bare Channels consumer (bench/baseline_relay.py, no auth, no database) holding
   ``--bare`` idle sockets on one process of the same server.
-* **storm**: ``--storm`` new visitors at once (the widget's own sequence: ``POST
+* **storm**: ``--storm`` new visitors at once, spread over ``--storm-processes`` servers (the widget's own sequence: ``POST
   /api/widget/v1/sessions``, then a socket and its ``auth`` frame), 200 in flight; reports the
   wall time, the p50/p95 of a visitor's session + handshake, and failures. The per-IP widget
   throttle is raised for the run (a real storm comes from many addresses; one loopback client
@@ -252,37 +252,43 @@ def bare_idle(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
 async def storm_phase(args: argparse.Namespace, env: dict[str, str], website_token: str) -> dict[str, Any]:
     import httpx
 
-    server = Server("daphne", "project.asgi:application", env)
-    http = f"http://127.0.0.1:{server.port}"
+    # As many processes as cores, each visitor to one of them in turn, as a load balancer would.
+    servers = [Server("daphne", "project.asgi:application", env) for _ in range(args.storm_processes)]
     semaphore = asyncio.Semaphore(200)
     times: list[float] = []
     failures: list[str] = []
     sockets: list[Any] = []
+    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=30,
+                                 limits=httpx.Limits(max_connections=200)) for server in servers]
     try:
-        async with httpx.AsyncClient(base_url=http, timeout=30, limits=httpx.Limits(max_connections=200)) as client:
+        for client in clients:
             await client.get("/healthz")
 
-            async def visitor(i: int) -> None:
-                async with semaphore:
-                    started = time.monotonic()
-                    try:
-                        response = await client.post("/api/widget/v1/sessions", json={"website_token": website_token},
-                                                      headers={"Origin": ORIGIN})
-                        response.raise_for_status()
-                        token = response.json()["contact_inbox"]["pubsub_token"]
-                        sockets.append(await widget_ws(server.url, token))
-                        times.append(time.monotonic() - started)
-                    except Exception as exc:  # counted and reported, not raised: a storm measures failures
-                        failures.append(repr(exc)[:200])
+        async def visitor(i: int) -> None:
+            async with semaphore:
+                client, server = clients[i % len(clients)], servers[i % len(servers)]
+                started = time.monotonic()
+                try:
+                    response = await client.post("/api/widget/v1/sessions", json={"website_token": website_token},
+                                                 headers={"Origin": ORIGIN})
+                    response.raise_for_status()
+                    token = response.json()["contact_inbox"]["pubsub_token"]
+                    sockets.append(await widget_ws(server.url, token))
+                    times.append(time.monotonic() - started)
+                except Exception as exc:  # counted and reported, not raised: a storm measures failures
+                    failures.append(repr(exc)[:200])
 
-            started = time.monotonic()
-            await asyncio.gather(*(visitor(i) for i in range(args.storm)))
-            wall = time.monotonic() - started
+        started = time.monotonic()
+        await asyncio.gather(*(visitor(i) for i in range(args.storm)))
+        wall = time.monotonic() - started
     finally:
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
-        server.stop()
+        for client in clients:
+            await client.aclose()
+        for server in servers:
+            server.stop()
     times.sort()
-    row = {"visitors": args.storm, "wall_seconds": round(wall, 2), "failures": len(failures),
+    row = {"visitors": args.storm, "processes": args.storm_processes, "wall_seconds": round(wall, 2), "failures": len(failures),
            "p50_ms": round(statistics.median(times) * 1000) if times else None,
            "p95_ms": round(times[int(len(times) * 0.95) - 1] * 1000) if times else None,
            "first_failures": failures[:3]}
@@ -341,6 +347,7 @@ def main() -> None:
     parser.add_argument("--per-process", type=int, default=15_000)
     parser.add_argument("--bare", type=int, default=10_000)
     parser.add_argument("--storm", type=int, default=2_000)
+    parser.add_argument("--storm-processes", type=int, default=2, help="server processes taking the storm")
     parser.add_argument("--churn-minutes", type=float, default=10.0)
     parser.add_argument("--phases", default="idle,storm,churn")
     parser.add_argument("--json", metavar="PATH")
