@@ -329,14 +329,24 @@ async def churn_phase(args: argparse.Namespace, env: dict[str, str], tokens: lis
                 except Exception:
                     errors += 1
 
+        samples: list[float] = []
+
+        async def sample() -> None:
+            """RSS once a minute: a plateau is the allocator keeping freed arenas, a slope a leak."""
+            while True:
+                await asyncio.sleep(60)
+                samples.append(round(server.rss() / 2**20, 1))
+
+        sampler = asyncio.create_task(sample())
         await asyncio.gather(*(worker(w) for w in range(50)))
+        sampler.cancel()
         await asyncio.sleep(settle)
         rss_after, keys_after = server.rss(), store.dbsize()
     finally:
         server.stop()
     row = {"minutes": args.churn_minutes, "sessions": done, "errors": errors,
            "rss_mib_before": round(rss_before / 2**20, 1), "rss_mib_after": round(rss_after / 2**20, 1),
-           "redis_keys_before": keys_before, "redis_keys_after": keys_after}
+           "redis_keys_before": keys_before, "redis_keys_after": keys_after, "rss_mib_each_minute": samples}
     print(f"    churn {row}", flush=True)
     return row
 
