@@ -188,5 +188,6 @@ def test_settings_choose_the_store_once():
     from chat.store import get_store
 
     expected = RedisStore if settings.REDIS_URL else MemoryStore
-    assert isinstance(get_store(), expected)
-    assert get_store() is get_store()
+    first = get_store()
+    assert isinstance(first, expected)
+    assert get_store() is first  # chosen once: every later call gets the same store

@@ -35,9 +35,8 @@ def new_conversation(inbox, **contact):
     return visitor, make_conversation(contact_inbox=visitor)
 
 
+@pytest.mark.postgres
 def test_migration_built_the_indexes():
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL indexes")
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname IN "
                        "('msg_content_tsv', 'contact_name_trgm', 'contact_email_trgm', 'contact_phone_trgm')")

@@ -23,9 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 @pytest.fixture
 def server_behind_a_cut(messenger_server):
     """(server, path): another process of the browser server, on its database through ``path``."""
-    url = messenger_server.env["DATABASE_URL"]
-    if not url.startswith(("postgres", "pgsql")):
-        pytest.skip("needs PostgreSQL")
+    url = messenger_server.env["DATABASE_URL"]  # its one test is marked postgres (tests/conftest.py)
     with postgres_path_for(url) as path:
         server = start_server(env={**messenger_server.env, "DATABASE_URL": path.database_url(url)})
         try:

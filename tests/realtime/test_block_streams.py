@@ -4,7 +4,6 @@ answers at once instead of after LONGPOLL_WAIT_SECONDS, and the next one is refu
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from django.test import AsyncClient
@@ -12,7 +11,7 @@ from django.test import AsyncClient
 from chat.models import Contact
 from chat.realtime.hub import get_hub
 from chat.services.contacts import contact_block
-from tests.realtime.conftest import db
+from tests.realtime.conftest import db, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,10 +28,9 @@ async def test_block_ends_a_waiting_long_poll(world, settings):
         client.get(f"/api/widget/v1/events?after={position}", headers=headers_for(world.visitor)))
     contact = await db(Contact.objects.get)(pk=world.visitor.contact_id)
     hub = get_hub()
-    deadline = time.monotonic() + 10
-    while len(hub) == 0:  # the request is past authentication: it is subscribed to the stream
-        assert time.monotonic() < deadline and not waiting.done()
-        await asyncio.sleep(0.01)
+    # The request is past authentication when it is subscribed to the stream.
+    await eventually(lambda: len(hub) > 0 or waiting.done())
+    assert not waiting.done()
 
     async def block_until_answered() -> None:
         # The close order is not stored: one sent before the request listens is not seen, so
